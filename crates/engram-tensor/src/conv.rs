@@ -1,0 +1,421 @@
+//! Convolutions by im2col: `unfold` lays every receptive field out as a column, one batched
+//! GEMM does the rest. `fold` is `unfold`'s adjoint (it sums overlapping fields back), which
+//! is what a convolution's gradient with respect to its input needs.
+
+use crate::element::Float;
+use crate::parallel::PARALLEL_THRESHOLD;
+use crate::shape::shape_error;
+use crate::tensor::Tensor;
+use rayon::prelude::*;
+
+/// Stride, padding, dilation and groups of a 2-d convolution, as PyTorch's `conv2d`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Conv2dOptions {
+    /// Step between receptive fields, (rows, columns).
+    pub stride: [usize; 2],
+    /// Zeros added on each side, (rows, columns).
+    pub padding: [usize; 2],
+    /// Spacing between kernel taps, (rows, columns).
+    pub dilation: [usize; 2],
+    /// Channel groups: input and output channels split into this many independent parts.
+    pub groups: usize,
+}
+
+impl Default for Conv2dOptions {
+    fn default() -> Self {
+        Conv2dOptions {
+            stride: [1, 1],
+            padding: [0, 0],
+            dilation: [1, 1],
+            groups: 1,
+        }
+    }
+}
+
+impl Conv2dOptions {
+    /// The same stride along both axes.
+    pub fn stride(mut self, s: usize) -> Self {
+        self.stride = [s, s];
+        self
+    }
+    /// The same padding along both axes.
+    pub fn padding(mut self, p: usize) -> Self {
+        self.padding = [p, p];
+        self
+    }
+    /// The same dilation along both axes.
+    pub fn dilation(mut self, d: usize) -> Self {
+        self.dilation = [d, d];
+        self
+    }
+    /// The number of groups.
+    pub fn groups(mut self, g: usize) -> Self {
+        self.groups = g;
+        self
+    }
+}
+
+/// Geometry of sliding a `kernel` over an input plane: the unfold/fold contract.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Window {
+    /// Kernel size, (rows, columns).
+    pub kernel: [usize; 2],
+    /// Step between windows.
+    pub stride: [usize; 2],
+    /// Implicit zeros on each side.
+    pub padding: [usize; 2],
+    /// Spacing between taps.
+    pub dilation: [usize; 2],
+}
+
+impl Window {
+    /// Number of window positions along each axis for an input plane of `input` size.
+    #[track_caller]
+    pub fn output_size(&self, op: &str, input: [usize; 2]) -> [usize; 2] {
+        std::array::from_fn(|i| {
+            let span = self.dilation[i] * (self.kernel[i].max(1) - 1) + 1;
+            let padded = input[i] + 2 * self.padding[i];
+            if self.stride[i] == 0 || padded < span {
+                shape_error(
+                    op,
+                    format!(
+                        "a window of {:?} (dilation {:?}, stride {:?}) does not fit an input of {input:?} padded by {:?}",
+                        self.kernel, self.dilation, self.stride, self.padding
+                    ),
+                );
+            }
+            (padded - span) / self.stride[i] + 1
+        })
+    }
+
+    /// For output position `o` and tap `t` along axis `i`, the input coordinate, if inside.
+    #[inline]
+    fn source(&self, i: usize, o: usize, t: usize, size: usize) -> Option<usize> {
+        let pos = (o * self.stride[i] + t * self.dilation[i]) as isize - self.padding[i] as isize;
+        (pos >= 0 && (pos as usize) < size).then_some(pos as usize)
+    }
+}
+
+#[track_caller]
+fn expect_rank<T: Float>(op: &str, t: &Tensor<T>, rank: usize, layout: &str) {
+    if t.rank() != rank {
+        shape_error(
+            op,
+            format!(
+                "expected a {rank}-d input {layout}, got shape {:?}",
+                t.shape()
+            ),
+        );
+    }
+}
+
+impl<T: Float> Tensor<T> {
+    /// im2col: `[N, C, H, W] -> [N, C·kh·kw, Ho·Wo]`; column `l` holds the receptive field of
+    /// output position `l`, row `(c·kh + i)·kw + j` its tap `(i, j)` of channel `c`.
+    #[track_caller]
+    pub fn unfold(&self, window: &Window) -> Tensor<T> {
+        expect_rank("unfold", self, 4, "[N, C, H, W]");
+        let &[n, c, h, w] = self.shape() else {
+            unreachable!()
+        };
+        let [ho, wo] = window.output_size("unfold", [h, w]);
+        let [kh, kw] = window.kernel;
+        let x = self.contiguous();
+        let src = x.as_slice().expect("contiguous");
+        let l = ho * wo;
+        let block = kh * kw * l;
+        let mut out = vec![T::zero(); n * c * block];
+        let fill = |plane: usize, dst: &mut [T]| {
+            let img = &src[plane * h * w..(plane + 1) * h * w];
+            for i in 0..kh {
+                for j in 0..kw {
+                    let row = &mut dst[(i * kw + j) * l..(i * kw + j + 1) * l];
+                    for oy in 0..ho {
+                        let Some(iy) = window.source(0, oy, i, h) else {
+                            continue;
+                        };
+                        for ox in 0..wo {
+                            if let Some(ix) = window.source(1, ox, j, w) {
+                                row[oy * wo + ox] = img[iy * w + ix];
+                            }
+                        }
+                    }
+                }
+            }
+        };
+        if block > 0 {
+            if out.len() >= PARALLEL_THRESHOLD {
+                out.par_chunks_mut(block)
+                    .enumerate()
+                    .for_each(|(p, d)| fill(p, d));
+            } else {
+                out.chunks_mut(block)
+                    .enumerate()
+                    .for_each(|(p, d)| fill(p, d));
+            }
+        }
+        Tensor::from_vec(out, &[n, c * kh * kw, l])
+    }
+
+    /// col2im, the adjoint of [`Tensor::unfold`]: `[N, C·kh·kw, Ho·Wo] -> [N, C, H, W]`,
+    /// summing every column entry into the input position it was read from.
+    #[track_caller]
+    pub fn fold(&self, window: &Window, channels: usize, input: [usize; 2]) -> Tensor<T> {
+        expect_rank("fold", self, 3, "[N, C·kh·kw, L]");
+        let [h, w] = input;
+        let [ho, wo] = window.output_size("fold", input);
+        let [kh, kw] = window.kernel;
+        let (n, l) = (self.shape()[0], ho * wo);
+        if self.shape()[1] != channels * kh * kw || self.shape()[2] != l {
+            shape_error(
+                "fold",
+                format!(
+                    "expected columns [{n}, {}, {l}] for {channels} channels, kernel {:?} and input {input:?}, got {:?}",
+                    channels * kh * kw,
+                    window.kernel,
+                    self.shape()
+                ),
+            );
+        }
+        let cols = self.contiguous();
+        let src = cols.as_slice().expect("contiguous");
+        let block = kh * kw * l;
+        let mut out = vec![T::zero(); n * channels * h * w];
+        let fill = |plane: usize, img: &mut [T]| {
+            let cols = &src[plane * block..(plane + 1) * block];
+            for i in 0..kh {
+                for j in 0..kw {
+                    let row = &cols[(i * kw + j) * l..(i * kw + j + 1) * l];
+                    for oy in 0..ho {
+                        let Some(iy) = window.source(0, oy, i, h) else {
+                            continue;
+                        };
+                        for ox in 0..wo {
+                            if let Some(ix) = window.source(1, ox, j, w) {
+                                img[iy * w + ix] += row[oy * wo + ox];
+                            }
+                        }
+                    }
+                }
+            }
+        };
+        if h * w > 0 {
+            if out.len() >= PARALLEL_THRESHOLD {
+                out.par_chunks_mut(h * w)
+                    .enumerate()
+                    .for_each(|(p, d)| fill(p, d));
+            } else {
+                out.chunks_mut(h * w)
+                    .enumerate()
+                    .for_each(|(p, d)| fill(p, d));
+            }
+        }
+        Tensor::from_vec(out, &[n, channels, h, w])
+    }
+
+    /// 2-d cross-correlation (what deep learning calls convolution), as PyTorch's `conv2d`:
+    /// input `[N, C, H, W]`, weight `[O, C/groups, kh, kw]`, output `[N, O, Ho, Wo]`.
+    #[track_caller]
+    pub fn conv2d(&self, weight: &Tensor<T>, options: Conv2dOptions) -> Tensor<T> {
+        let (window, groups) = conv2d_geometry(self.shape(), weight.shape(), &options);
+        let &[n, c, h, w] = self.shape() else {
+            unreachable!()
+        };
+        let o = weight.shape()[0];
+        let [ho, wo] = window.output_size("conv2d", [h, w]);
+        let per_group = c / groups * window.kernel[0] * window.kernel[1];
+        let cols = self
+            .unfold(&window)
+            .reshape(&[n, groups, per_group, ho * wo]);
+        let kernels = weight.reshape(&[groups, o / groups, per_group]);
+        kernels.matmul(&cols).reshape(&[n, o, ho, wo])
+    }
+
+    /// 1-d cross-correlation: input `[N, C, L]`, weight `[O, C/groups, k]`, output `[N, O, Lo]`.
+    #[track_caller]
+    pub fn conv1d(
+        &self,
+        weight: &Tensor<T>,
+        stride: usize,
+        padding: usize,
+        dilation: usize,
+        groups: usize,
+    ) -> Tensor<T> {
+        expect_rank("conv1d", self, 3, "[N, C, L]");
+        expect_rank("conv1d", weight, 3, "weight [O, C/groups, k]");
+        let options = Conv2dOptions {
+            stride: [1, stride],
+            padding: [0, padding],
+            dilation: [1, dilation],
+            groups,
+        };
+        let out = self.unsqueeze(2).conv2d(&weight.unsqueeze(2), options);
+        out.squeeze(2)
+    }
+}
+
+/// Checks a conv2d's shapes and options; returns its window and group count.
+#[track_caller]
+pub fn conv2d_geometry(
+    input: &[usize],
+    weight: &[usize],
+    options: &Conv2dOptions,
+) -> (Window, usize) {
+    let op = "conv2d";
+    if input.len() != 4 || weight.len() != 4 {
+        shape_error(
+            op,
+            format!("expected input [N, C, H, W] and weight [O, C/groups, kh, kw], got input {input:?} and weight {weight:?}"),
+        );
+    }
+    let g = options.groups;
+    if g == 0
+        || !input[1].is_multiple_of(g)
+        || !weight[0].is_multiple_of(g)
+        || weight[1] * g != input[1]
+    {
+        shape_error(
+            op,
+            format!(
+                "input {input:?} and weight {weight:?} with groups={g}: need C divisible by groups, O divisible by groups \
+                 and weight's dimension 1 equal to C/groups"
+            ),
+        );
+    }
+    if options.dilation.contains(&0) {
+        shape_error(
+            op,
+            format!("dilation must be at least 1, got {:?}", options.dilation),
+        );
+    }
+    let window = Window {
+        kernel: [weight[2], weight[3]],
+        stride: options.stride,
+        padding: options.padding,
+        dilation: options.dilation,
+    };
+    (window, g)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn iota(shape: &[usize]) -> Tensor<f64> {
+        Tensor::from_vec(
+            (0..crate::shape::numel(shape)).map(|i| i as f64).collect(),
+            shape,
+        )
+    }
+
+    /// Direct seven-loop convolution, as the reference.
+    fn naive_conv2d(x: &Tensor<f64>, w: &Tensor<f64>, o: &Conv2dOptions) -> Tensor<f64> {
+        let (xs, ws) = (x.shape(), w.shape());
+        let (n, c, h, wd, oc, cg, kh, kw) =
+            (xs[0], xs[1], xs[2], xs[3], ws[0], ws[1], ws[2], ws[3]);
+        let g = o.groups;
+        let win = Window {
+            kernel: [kh, kw],
+            stride: o.stride,
+            padding: o.padding,
+            dilation: o.dilation,
+        };
+        let [ho, wo] = win.output_size("t", [h, wd]);
+        let mut out = Tensor::zeros(&[n, oc, ho, wo]);
+        let _ = c;
+        for b in 0..n {
+            for oc_i in 0..oc {
+                let grp = oc_i / (oc / g);
+                for oy in 0..ho {
+                    for ox in 0..wo {
+                        let mut s = 0.0;
+                        for ci in 0..cg {
+                            for i in 0..kh {
+                                for j in 0..kw {
+                                    let iy = (oy * o.stride[0] + i * o.dilation[0]) as isize
+                                        - o.padding[0] as isize;
+                                    let ix = (ox * o.stride[1] + j * o.dilation[1]) as isize
+                                        - o.padding[1] as isize;
+                                    if iy >= 0 && ix >= 0 && (iy as usize) < h && (ix as usize) < wd
+                                    {
+                                        s += x.get(&[b, grp * cg + ci, iy as usize, ix as usize])
+                                            * w.get(&[oc_i, ci, i, j]);
+                                    }
+                                }
+                            }
+                        }
+                        out.set(&[b, oc_i, oy, ox], s);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn conv2d_matches_direct_loops_across_options() {
+        let x = iota(&[2, 4, 7, 6]).map(|v| (v * 0.37).sin());
+        for opts in [
+            Conv2dOptions::default(),
+            Conv2dOptions::default().stride(2).padding(1),
+            Conv2dOptions {
+                stride: [1, 2],
+                padding: [2, 0],
+                dilation: [2, 1],
+                groups: 2,
+            },
+            Conv2dOptions::default().groups(4),
+        ] {
+            let w = iota(&[4, 4 / opts.groups, 3, 2]).map(|v| (v * 0.11).cos());
+            let got = x.conv2d(&w, opts);
+            let want = naive_conv2d(&x, &w, &opts);
+            assert_eq!(got.shape(), want.shape());
+            for (a, b) in got.to_vec().iter().zip(want.to_vec()) {
+                assert!((a - b).abs() < 1e-12, "{opts:?}: {a} vs {b}");
+            }
+        }
+    }
+
+    #[test]
+    fn conv1d_is_conv2d_with_unit_height() {
+        let x = iota(&[1, 2, 5]);
+        let w = Tensor::<f64>::ones(&[1, 2, 2]);
+        // out[l] = x[0,l] + x[0,l+1] + x[1,l] + x[1,l+1]
+        assert_eq!(
+            x.conv1d(&w, 1, 0, 1, 1).to_vec(),
+            vec![12.0, 16.0, 20.0, 24.0]
+        );
+        assert_eq!(x.conv1d(&w, 2, 1, 1, 1).to_vec(), vec![5.0, 16.0, 24.0]);
+    }
+
+    #[test]
+    fn fold_is_adjoint_of_unfold() {
+        // <unfold(x), y> == <x, fold(y)> for all x, y.
+        let win = Window {
+            kernel: [3, 2],
+            stride: [2, 1],
+            padding: [1, 1],
+            dilation: [1, 2],
+        };
+        let x = iota(&[2, 3, 5, 4]).map(|v| (v * 0.3).sin());
+        let cols = x.unfold(&win);
+        let y = cols.map(|v| v * 0.5 + 1.0).map(|v| v.cos());
+        let lhs = cols.mul(&y).sum().item();
+        let rhs = x.mul(&y.fold(&win, 3, [5, 4])).sum().item();
+        assert!((lhs - rhs).abs() < 1e-10, "{lhs} vs {rhs}");
+    }
+
+    #[test]
+    #[should_panic(expected = "`conv2d`: input [1, 3, 5, 5] and weight [4, 2, 3, 3] with groups=1")]
+    fn conv2d_channel_mismatch_panics() {
+        Tensor::<f32>::zeros(&[1, 3, 5, 5])
+            .conv2d(&Tensor::zeros(&[4, 2, 3, 3]), Conv2dOptions::default());
+    }
+
+    #[test]
+    #[should_panic(expected = "does not fit an input of [2, 2]")]
+    fn kernel_larger_than_input_panics() {
+        Tensor::<f32>::zeros(&[1, 1, 2, 2])
+            .conv2d(&Tensor::zeros(&[1, 1, 3, 3]), Conv2dOptions::default());
+    }
+}

@@ -1,0 +1,76 @@
+//! The element types a tensor can hold: `Element` for any of them, `Float` for the two
+//! that kernels compute with (f32 for training, f64 for gradient checks).
+
+use std::fmt::{Debug, Display, LowerExp};
+use std::iter::Sum;
+use std::ops::{AddAssign, DivAssign, MulAssign, SubAssign};
+
+/// A value a tensor can store: floats for data, `usize` for indices, `bool` for masks.
+pub trait Element: Copy + Send + Sync + Debug + Display + PartialEq + Default + 'static {
+    /// The NumPy-style name of the type, as shown by `Display` (`float32`, `int64`, `bool`).
+    const DTYPE: &'static str;
+}
+
+impl Element for f32 {
+    const DTYPE: &'static str = "float32";
+}
+impl Element for f64 {
+    const DTYPE: &'static str = "float64";
+}
+impl Element for usize {
+    const DTYPE: &'static str = "index";
+}
+impl Element for bool {
+    const DTYPE: &'static str = "bool";
+}
+
+/// A floating-point element: every numeric kernel is generic over it.
+pub trait Float:
+    Element
+    + num_traits::Float
+    + num_traits::FloatConst
+    + num_traits::FromPrimitive
+    + Sum
+    + AddAssign
+    + SubAssign
+    + MulAssign
+    + DivAssign
+    + LowerExp
+{
+    /// Converts from f64, rounding to nearest for f32.
+    fn of(x: f64) -> Self;
+    /// Widens to f64.
+    fn as_f64(self) -> f64;
+    /// The error function.
+    fn erf(self) -> Self;
+}
+
+impl Float for f32 {
+    #[inline]
+    fn of(x: f64) -> Self {
+        x as f32
+    }
+    #[inline]
+    fn as_f64(self) -> f64 {
+        self as f64
+    }
+    #[inline]
+    fn erf(self) -> Self {
+        libm::erff(self)
+    }
+}
+
+impl Float for f64 {
+    #[inline]
+    fn of(x: f64) -> Self {
+        x
+    }
+    #[inline]
+    fn as_f64(self) -> f64 {
+        self
+    }
+    #[inline]
+    fn erf(self) -> Self {
+        libm::erf(self)
+    }
+}

@@ -1,0 +1,494 @@
+//! Elementwise kernels: unary maps, binary ops with NumPy broadcasting, comparisons, `where`.
+
+use crate::element::{Element, Float};
+use crate::parallel::fill_chunked;
+use crate::shape::{broadcast_shapes, shape_error};
+use crate::strided::Walk;
+use crate::tensor::Tensor;
+
+/// Applies `f` pairwise after broadcasting `a` and `b` to a common shape.
+#[track_caller]
+pub fn zip_map<A: Element, B: Element, R: Element>(
+    op: &str,
+    a: &Tensor<A>,
+    b: &Tensor<B>,
+    f: impl Fn(A, B) -> R + Sync,
+) -> Tensor<R> {
+    let shape = broadcast_shapes(op, a.shape(), b.shape());
+    let (a, b) = (a.broadcast_to(&shape), b.broadcast_to(&shape));
+    let walk = Walk::new(&shape, [a.strides(), b.strides()], [a.offset, b.offset]);
+    let [sa, sb] = walk.inner_strides();
+    let (da, db) = (a.data(), b.data());
+    let mut out = vec![R::default(); walk.len()];
+    fill_chunked(&mut out, |start, chunk| {
+        walk.for_each_run(start, chunk.len(), |[oa, ob], pos, run| {
+            let dst = &mut chunk[pos - start..pos - start + run];
+            match (sa, sb) {
+                (1, 1) => {
+                    for ((d, &x), &y) in
+                        dst.iter_mut().zip(&da[oa..oa + run]).zip(&db[ob..ob + run])
+                    {
+                        *d = f(x, y);
+                    }
+                }
+                (1, 0) => {
+                    let y = db[ob];
+                    for (d, &x) in dst.iter_mut().zip(&da[oa..oa + run]) {
+                        *d = f(x, y);
+                    }
+                }
+                (0, 1) => {
+                    let x = da[oa];
+                    for (d, &y) in dst.iter_mut().zip(&db[ob..ob + run]) {
+                        *d = f(x, y);
+                    }
+                }
+                _ => {
+                    for (i, d) in dst.iter_mut().enumerate() {
+                        *d = f(da[oa + i * sa], db[ob + i * sb]);
+                    }
+                }
+            }
+        });
+    });
+    Tensor::from_vec(out, &shape)
+}
+
+impl<T: Element> Tensor<T> {
+    /// Picks `on_true` where `mask` is true, else `on_false`; all three broadcast together.
+    #[track_caller]
+    pub fn where_cond(mask: &Tensor<bool>, on_true: &Tensor<T>, on_false: &Tensor<T>) -> Tensor<T> {
+        let shape = broadcast_shapes("where_cond", mask.shape(), on_true.shape());
+        let shape = broadcast_shapes("where_cond", &shape, on_false.shape());
+        let (m, a, b) = (
+            mask.broadcast_to(&shape),
+            on_true.broadcast_to(&shape),
+            on_false.broadcast_to(&shape),
+        );
+        let walk = Walk::new(
+            &shape,
+            [m.strides(), a.strides(), b.strides()],
+            [m.offset, a.offset, b.offset],
+        );
+        let steps = walk.inner_strides();
+        let (dm, da, db) = (m.data(), a.data(), b.data());
+        let mut out = vec![T::default(); walk.len()];
+        fill_chunked(&mut out, |start, chunk| {
+            walk.for_each_run(start, chunk.len(), |o, pos, run| {
+                for (i, d) in chunk[pos - start..pos - start + run].iter_mut().enumerate() {
+                    let pick = dm[o[0] + i * steps[0]];
+                    *d = if pick {
+                        da[o[1] + i * steps[1]]
+                    } else {
+                        db[o[2] + i * steps[2]]
+                    };
+                }
+            });
+        });
+        Tensor::from_vec(out, &shape)
+    }
+}
+
+impl Tensor<bool> {
+    /// The mask as 0.0 / 1.0 floats.
+    pub fn to_float<T: Float>(&self) -> Tensor<T> {
+        self.map(|b| if b { T::one() } else { T::zero() })
+    }
+
+    /// Elementwise logical not.
+    pub fn logical_not(&self) -> Tensor<bool> {
+        self.map(|b| !b)
+    }
+}
+
+/// Numerically stable logistic function.
+#[inline]
+pub fn sigmoid_scalar<T: Float>(x: T) -> T {
+    if x >= T::zero() {
+        T::one() / (T::one() + (-x).exp())
+    } else {
+        let e = x.exp();
+        e / (T::one() + e)
+    }
+}
+
+/// `ln(1 + e^x)` without overflow for large `x`.
+#[inline]
+pub fn softplus_scalar<T: Float>(x: T) -> T {
+    x.max(T::zero()) + (-x.abs()).exp().ln_1p()
+}
+
+/// The coefficient `√(2/π)` in the tanh form of GELU.
+pub fn gelu_tanh_coefficient<T: Float>() -> T {
+    T::of((2.0 / std::f64::consts::PI).sqrt())
+}
+
+macro_rules! unary_ops {
+    ($($(#[$doc:meta])* $name:ident => |$x:ident| $body:expr;)*) => {
+        impl<T: Float> Tensor<T> {
+            $(
+                $(#[$doc])*
+                pub fn $name(&self) -> Tensor<T> {
+                    self.map(|$x: T| $body)
+                }
+            )*
+        }
+    };
+}
+
+unary_ops! {
+    /// `-x`.
+    neg => |x| -x;
+    /// `e^x`.
+    exp => |x| x.exp();
+    /// Natural logarithm.
+    ln => |x| x.ln();
+    /// `ln(1 + x)`, accurate near 0.
+    log1p => |x| x.ln_1p();
+    /// `e^x - 1`, accurate near 0.
+    expm1 => |x| x.exp_m1();
+    /// Square root.
+    sqrt => |x| x.sqrt();
+    /// `1 / x`.
+    recip => |x| x.recip();
+    /// `x²`.
+    square => |x| x * x;
+    /// Absolute value.
+    abs => |x| x.abs();
+    /// -1, 0 or 1 by the sign of x (0 at ±0; NaN stays NaN).
+    sign => |x| if x > T::zero() { T::one() } else if x < T::zero() { -T::one() } else { x };
+    /// Sine.
+    sin => |x| x.sin();
+    /// Cosine.
+    cos => |x| x.cos();
+    /// Hyperbolic tangent.
+    tanh => |x| x.tanh();
+    /// Logistic sigmoid `1 / (1 + e^-x)`, stable for large |x|.
+    sigmoid => |x| sigmoid_scalar(x);
+    /// `max(x, 0)`.
+    relu => |x| if x > T::zero() { x } else { T::zero() };
+    /// GELU, exact form `x Φ(x) = ½x(1 + erf(x/√2))`.
+    gelu => |x| T::of(0.5) * x * (T::one() + (x * T::FRAC_1_SQRT_2()).erf());
+    /// GELU, tanh approximation `½x(1 + tanh(√(2/π)(x + 0.044715x³)))`.
+    gelu_tanh => |x| T::of(0.5) * x * (T::one() + (gelu_tanh_coefficient::<T>() * (x + T::of(0.044715) * x * x * x)).tanh());
+    /// SiLU (swish) `x σ(x)`.
+    silu => |x| x * sigmoid_scalar(x);
+    /// `ln(1 + e^x)`, stable for large |x|.
+    softplus => |x| softplus_scalar(x);
+}
+
+impl<T: Float> Tensor<T> {
+    /// `x` for positive x, `slope · x` otherwise.
+    pub fn leaky_relu(&self, slope: T) -> Tensor<T> {
+        self.map(|x| if x > T::zero() { x } else { slope * x })
+    }
+
+    /// `x` for positive x, `alpha (e^x - 1)` otherwise.
+    pub fn elu(&self, alpha: T) -> Tensor<T> {
+        self.map(|x| if x > T::zero() { x } else { alpha * x.exp_m1() })
+    }
+
+    /// `x^p` for a float exponent.
+    pub fn powf(&self, p: T) -> Tensor<T> {
+        self.map(|x| x.powf(p))
+    }
+
+    /// `x^n` for an integer exponent.
+    pub fn powi(&self, n: i32) -> Tensor<T> {
+        self.map(|x| x.powi(n))
+    }
+
+    /// Limits every element to `[min, max]`.
+    #[track_caller]
+    pub fn clamp(&self, min: T, max: T) -> Tensor<T> {
+        if min > max {
+            shape_error("clamp", format!("min {min} is greater than max {max}"));
+        }
+        self.map(|x| x.max(min).min(max))
+    }
+
+    /// `x + c` for a scalar.
+    pub fn add_scalar(&self, c: T) -> Tensor<T> {
+        self.map(|x| x + c)
+    }
+
+    /// `x · c` for a scalar.
+    pub fn mul_scalar(&self, c: T) -> Tensor<T> {
+        self.map(|x| x * c)
+    }
+
+    /// Elementwise sum with broadcasting.
+    #[track_caller]
+    pub fn add(&self, other: &Tensor<T>) -> Tensor<T> {
+        zip_map("add", self, other, |a, b| a + b)
+    }
+
+    /// Elementwise difference with broadcasting.
+    #[track_caller]
+    pub fn sub(&self, other: &Tensor<T>) -> Tensor<T> {
+        zip_map("sub", self, other, |a, b| a - b)
+    }
+
+    /// Elementwise product with broadcasting.
+    #[track_caller]
+    pub fn mul(&self, other: &Tensor<T>) -> Tensor<T> {
+        zip_map("mul", self, other, |a, b| a * b)
+    }
+
+    /// Elementwise quotient with broadcasting.
+    #[track_caller]
+    pub fn div(&self, other: &Tensor<T>) -> Tensor<T> {
+        zip_map("div", self, other, |a, b| a / b)
+    }
+
+    /// Elementwise `self ^ exponent` with broadcasting.
+    #[track_caller]
+    pub fn pow(&self, exponent: &Tensor<T>) -> Tensor<T> {
+        zip_map("pow", self, exponent, |a, b| a.powf(b))
+    }
+
+    /// Elementwise larger of the two (NaN if either is NaN), with broadcasting.
+    #[track_caller]
+    pub fn maximum(&self, other: &Tensor<T>) -> Tensor<T> {
+        zip_map("maximum", self, other, |a, b| {
+            if a.is_nan() || b.is_nan() {
+                T::nan()
+            } else {
+                a.max(b)
+            }
+        })
+    }
+
+    /// Elementwise smaller of the two (NaN if either is NaN), with broadcasting.
+    #[track_caller]
+    pub fn minimum(&self, other: &Tensor<T>) -> Tensor<T> {
+        zip_map("minimum", self, other, |a, b| {
+            if a.is_nan() || b.is_nan() {
+                T::nan()
+            } else {
+                a.min(b)
+            }
+        })
+    }
+
+    /// Mask of `self > other`.
+    #[track_caller]
+    pub fn gt(&self, other: &Tensor<T>) -> Tensor<bool> {
+        zip_map("gt", self, other, |a, b| a > b)
+    }
+
+    /// Mask of `self >= other`.
+    #[track_caller]
+    pub fn ge(&self, other: &Tensor<T>) -> Tensor<bool> {
+        zip_map("ge", self, other, |a, b| a >= b)
+    }
+
+    /// Mask of `self < other`.
+    #[track_caller]
+    pub fn lt(&self, other: &Tensor<T>) -> Tensor<bool> {
+        zip_map("lt", self, other, |a, b| a < b)
+    }
+
+    /// Mask of `self <= other`.
+    #[track_caller]
+    pub fn le(&self, other: &Tensor<T>) -> Tensor<bool> {
+        zip_map("le", self, other, |a, b| a <= b)
+    }
+
+    /// Mask of `self == other`.
+    #[track_caller]
+    pub fn equal(&self, other: &Tensor<T>) -> Tensor<bool> {
+        zip_map("equal", self, other, |a, b| a == b)
+    }
+
+    /// Mask of `self != other`.
+    #[track_caller]
+    pub fn not_equal(&self, other: &Tensor<T>) -> Tensor<bool> {
+        zip_map("not_equal", self, other, |a, b| a != b)
+    }
+}
+
+macro_rules! binary_operator {
+    ($trait:ident, $method:ident, $fun:ident) => {
+        impl<T: Float> std::ops::$trait<&Tensor<T>> for &Tensor<T> {
+            type Output = Tensor<T>;
+            #[track_caller]
+            fn $method(self, rhs: &Tensor<T>) -> Tensor<T> {
+                Tensor::$fun(self, rhs)
+            }
+        }
+        impl<T: Float> std::ops::$trait<Tensor<T>> for Tensor<T> {
+            type Output = Tensor<T>;
+            #[track_caller]
+            fn $method(self, rhs: Tensor<T>) -> Tensor<T> {
+                Tensor::$fun(&self, &rhs)
+            }
+        }
+        impl<T: Float> std::ops::$trait<&Tensor<T>> for Tensor<T> {
+            type Output = Tensor<T>;
+            #[track_caller]
+            fn $method(self, rhs: &Tensor<T>) -> Tensor<T> {
+                Tensor::$fun(&self, rhs)
+            }
+        }
+        impl<T: Float> std::ops::$trait<Tensor<T>> for &Tensor<T> {
+            type Output = Tensor<T>;
+            #[track_caller]
+            fn $method(self, rhs: Tensor<T>) -> Tensor<T> {
+                Tensor::$fun(self, &rhs)
+            }
+        }
+        impl<T: Float> std::ops::$trait<T> for &Tensor<T> {
+            type Output = Tensor<T>;
+            fn $method(self, rhs: T) -> Tensor<T> {
+                self.map(|x| std::ops::$trait::$method(x, rhs))
+            }
+        }
+        impl<T: Float> std::ops::$trait<T> for Tensor<T> {
+            type Output = Tensor<T>;
+            fn $method(self, rhs: T) -> Tensor<T> {
+                self.map(|x| std::ops::$trait::$method(x, rhs))
+            }
+        }
+        impl std::ops::$trait<&Tensor<f32>> for f32 {
+            type Output = Tensor<f32>;
+            fn $method(self, rhs: &Tensor<f32>) -> Tensor<f32> {
+                rhs.map(|x| std::ops::$trait::$method(self, x))
+            }
+        }
+        impl std::ops::$trait<&Tensor<f64>> for f64 {
+            type Output = Tensor<f64>;
+            fn $method(self, rhs: &Tensor<f64>) -> Tensor<f64> {
+                rhs.map(|x| std::ops::$trait::$method(self, x))
+            }
+        }
+    };
+}
+
+binary_operator!(Add, add, add);
+binary_operator!(Sub, sub, sub);
+binary_operator!(Mul, mul, mul);
+binary_operator!(Div, div, div);
+
+impl<T: Float> std::ops::Neg for &Tensor<T> {
+    type Output = Tensor<T>;
+    fn neg(self) -> Tensor<T> {
+        Tensor::neg(self)
+    }
+}
+
+impl<T: Float> std::ops::Neg for Tensor<T> {
+    type Output = Tensor<T>;
+    fn neg(self) -> Tensor<T> {
+        Tensor::neg(&self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use approx::assert_relative_eq;
+
+    fn t(data: &[f64], shape: &[usize]) -> Tensor<f64> {
+        Tensor::from_vec(data.to_vec(), shape)
+    }
+
+    #[test]
+    fn add_broadcasts_row_and_column() {
+        let col = t(&[1.0, 2.0], &[2, 1]);
+        let row = t(&[10.0, 20.0, 30.0], &[3]);
+        assert_eq!(
+            (&col + &row).to_vec(),
+            vec![11.0, 21.0, 31.0, 12.0, 22.0, 32.0]
+        );
+    }
+
+    #[test]
+    fn binary_op_on_transposed_operand() {
+        let a = t(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3]);
+        let b = t(&[1.0, 1.0, 1.0, 2.0, 2.0, 2.0], &[3, 2]).t();
+        // b = [[1, 1, 2], [1, 2, 2]]
+        assert_eq!((&a * &b).to_vec(), vec![1.0, 2.0, 6.0, 4.0, 10.0, 12.0]);
+    }
+
+    #[test]
+    fn scalar_operators_work_both_sides() {
+        let a = t(&[1.0, 2.0], &[2]);
+        assert_eq!((&a * 3.0).to_vec(), vec![3.0, 6.0]);
+        assert_eq!((1.0 - &a).to_vec(), vec![0.0, -1.0]);
+        assert_eq!((2.0 / &a).to_vec(), vec![2.0, 1.0]);
+        assert_eq!((-&a).to_vec(), vec![-1.0, -2.0]);
+    }
+
+    #[test]
+    fn activations_match_hand_values() {
+        let x = t(&[-2.0, 0.0, 3.0], &[3]);
+        assert_eq!(x.relu().to_vec(), vec![0.0, 0.0, 3.0]);
+        assert_eq!(x.leaky_relu(0.1).to_vec(), vec![-0.2, 0.0, 3.0]);
+        assert_eq!(x.sign().to_vec(), vec![-1.0, 0.0, 1.0]);
+        assert_relative_eq!(
+            x.sigmoid().get(&[0]),
+            1.0 / (1.0 + 2f64.exp()),
+            epsilon = 1e-15
+        );
+        assert_relative_eq!(x.elu(1.0).get(&[0]), (-2f64).exp() - 1.0, epsilon = 1e-15);
+        assert_relative_eq!(
+            x.softplus().get(&[2]),
+            (1.0 + 3f64.exp()).ln(),
+            epsilon = 1e-15
+        );
+        // Φ(1) = 0.8413447460685429
+        assert_relative_eq!(
+            t(&[1.0], &[1]).gelu().item(),
+            0.8413447460685429,
+            epsilon = 1e-15
+        );
+        assert_relative_eq!(
+            t(&[1.0], &[1]).gelu_tanh().item(),
+            0.8411919906082768,
+            epsilon = 1e-12
+        );
+        assert_relative_eq!(
+            x.silu().get(&[2]),
+            3.0 / (1.0 + (-3f64).exp()),
+            epsilon = 1e-15
+        );
+    }
+
+    #[test]
+    fn sigmoid_and_softplus_are_stable_at_extremes() {
+        let x = t(&[-1000.0, 1000.0], &[2]);
+        assert_eq!(x.sigmoid().to_vec(), vec![0.0, 1.0]);
+        assert_eq!(x.softplus().to_vec(), vec![0.0, 1000.0]);
+    }
+
+    #[test]
+    fn comparisons_and_where_select() {
+        let a = t(&[1.0, 5.0, 3.0], &[3]);
+        let b = t(&[2.0, 2.0, 3.0], &[3]);
+        let m = a.gt(&b);
+        assert_eq!(m.to_vec(), vec![false, true, false]);
+        assert_eq!(a.ge(&b).to_vec(), vec![false, true, true]);
+        assert_eq!(a.equal(&b).to_vec(), vec![false, false, true]);
+        assert_eq!(
+            Tensor::where_cond(&m, &a, &Tensor::scalar(0.0)).to_vec(),
+            vec![0.0, 5.0, 0.0]
+        );
+        assert_eq!(a.maximum(&b).to_vec(), vec![2.0, 5.0, 3.0]);
+        assert_eq!(a.minimum(&b).to_vec(), vec![1.0, 2.0, 3.0]);
+        assert_eq!(a.clamp(2.0, 4.0).to_vec(), vec![2.0, 4.0, 3.0]);
+    }
+
+    #[test]
+    fn zero_size_broadcast_gives_empty() {
+        let a = Tensor::<f32>::zeros(&[0, 3]);
+        let b = Tensor::<f32>::ones(&[1, 3]);
+        assert_eq!((&a + &b).shape(), &[0, 3]);
+    }
+
+    #[test]
+    #[should_panic(expected = "`mul`: shapes [2, 3] and [2] cannot be broadcast together")]
+    fn mismatched_shapes_panic_with_op_name() {
+        let _ = Tensor::<f32>::zeros(&[2, 3]).mul(&Tensor::zeros(&[2]));
+    }
+}

@@ -1,0 +1,225 @@
+//! Indexing: gather and its adjoint scatter_add, index_select and its adjoint index_add,
+//! and one_hot.
+
+use crate::element::{Element, Float};
+use crate::shape::{normalize_axis, numel, shape_error, Shape};
+use crate::strided::Walk;
+use crate::tensor::Tensor;
+
+#[track_caller]
+fn check_index_shape(op: &str, input: &[usize], index: &[usize], axis: usize) {
+    let fits =
+        index.len() == input.len() && (0..input.len()).all(|d| d == axis || index[d] <= input[d]);
+    if !fits {
+        shape_error(
+            op,
+            format!(
+                "index {index:?} does not fit input {input:?} along axis {axis}: it needs the same rank and, \
+                 off that axis, dimensions no larger than the input's"
+            ),
+        );
+    }
+}
+
+#[track_caller]
+fn check_bound(op: &str, i: usize, size: usize, axis: usize) -> usize {
+    if i >= size {
+        shape_error(
+            op,
+            format!("index {i} is out of range for axis {axis} of size {size}"),
+        );
+    }
+    i
+}
+
+/// Splits a contiguous shape at `axis` into (elements before, size of axis, elements after).
+fn around(shape: &[usize], axis: usize) -> (usize, usize, usize) {
+    (
+        numel(&shape[..axis]),
+        shape[axis],
+        numel(&shape[axis + 1..]),
+    )
+}
+
+impl<T: Element> Tensor<T> {
+    /// `out[p] = self[p with p[axis] replaced by index[p]]`, as PyTorch's `gather`; the
+    /// result has the index's shape.
+    #[track_caller]
+    pub fn gather(&self, axis: isize, index: &Tensor<usize>) -> Tensor<T> {
+        let ax = normalize_axis("gather", axis, self.rank());
+        check_index_shape("gather", self.shape(), index.shape(), ax);
+        let mut strides: Shape = self.strides.clone();
+        strides[ax] = 0;
+        let walk = Walk::new(
+            index.shape(),
+            [index.strides(), &strides],
+            [index.offset, self.offset],
+        );
+        let (di, ds, step, size) = (index.data(), self.data(), self.strides[ax], self.shape[ax]);
+        let mut out = Vec::with_capacity(index.numel());
+        walk.for_each(|[oi, os]| out.push(ds[os + check_bound("gather", di[oi], size, ax) * step]));
+        Tensor::from_vec(out, index.shape())
+    }
+
+    /// The slices at `indices` along `axis`, in that order (repeats allowed).
+    #[track_caller]
+    pub fn index_select(&self, axis: isize, indices: &[usize]) -> Tensor<T> {
+        let ax = normalize_axis("index_select", axis, self.rank());
+        let (outer, dim, inner) = around(self.shape(), ax);
+        let src = self.contiguous_data();
+        let mut out = Vec::with_capacity(outer * indices.len() * inner);
+        for o in 0..outer {
+            for &i in indices {
+                let start = (o * dim + check_bound("index_select", i, dim, ax)) * inner;
+                out.extend_from_slice(&src[start..start + inner]);
+            }
+        }
+        let mut shape = self.shape.clone();
+        shape[ax] = indices.len();
+        Tensor::from_vec(out, &shape)
+    }
+}
+
+impl<T: Float> Tensor<T> {
+    /// A copy of `self` with `src[p]` added at `p with p[axis] replaced by index[p]`, as
+    /// PyTorch's `scatter_add` (`src` has the index's shape). The adjoint of `gather`.
+    #[track_caller]
+    pub fn scatter_add(&self, axis: isize, index: &Tensor<usize>, src: &Tensor<T>) -> Tensor<T> {
+        let ax = normalize_axis("scatter_add", axis, self.rank());
+        check_index_shape("scatter_add", self.shape(), index.shape(), ax);
+        if src.shape() != index.shape() {
+            shape_error(
+                "scatter_add",
+                format!(
+                    "src {:?} must have the index's shape {:?}",
+                    src.shape(),
+                    index.shape()
+                ),
+            );
+        }
+        let mut out = self.contiguous().to_vec();
+        let mut strides = crate::shape::contiguous_strides(self.shape());
+        let step = strides[ax];
+        strides[ax] = 0;
+        let walk = Walk::new(
+            index.shape(),
+            [index.strides(), src.strides(), &strides],
+            [index.offset, src.offset, 0],
+        );
+        let (di, dsrc, size) = (index.data(), src.data(), self.shape[ax]);
+        walk.for_each(|[oi, os, oo]| {
+            out[oo + check_bound("scatter_add", di[oi], size, ax) * step] += dsrc[os]
+        });
+        Tensor::from_vec(out, self.shape())
+    }
+
+    /// A copy of `self` with slice `j` of `src` added at slice `indices[j]` along `axis`
+    /// (repeated indices accumulate). The adjoint of `index_select`.
+    #[track_caller]
+    pub fn index_add(&self, axis: isize, indices: &[usize], src: &Tensor<T>) -> Tensor<T> {
+        let ax = normalize_axis("index_add", axis, self.rank());
+        let mut expected = self.shape.clone();
+        expected[ax] = indices.len();
+        if src.shape() != &expected[..] {
+            shape_error(
+                "index_add",
+                format!(
+                    "src {:?} must be {expected:?} for {} indices into {:?}",
+                    src.shape(),
+                    indices.len(),
+                    self.shape()
+                ),
+            );
+        }
+        let (outer, dim, inner) = around(self.shape(), ax);
+        let mut out = self.contiguous().to_vec();
+        let s = src.contiguous_data();
+        for o in 0..outer {
+            for (j, &i) in indices.iter().enumerate() {
+                let dst = (o * dim + check_bound("index_add", i, dim, ax)) * inner;
+                let from = (o * indices.len() + j) * inner;
+                for (d, &v) in out[dst..dst + inner].iter_mut().zip(&s[from..from + inner]) {
+                    *d += v;
+                }
+            }
+        }
+        Tensor::from_vec(out, self.shape())
+    }
+
+    /// One-hot rows: shape `indices.shape() + [classes]`, 1 at each index, 0 elsewhere.
+    #[track_caller]
+    pub fn one_hot(indices: &Tensor<usize>, classes: usize) -> Tensor<T> {
+        let idx = indices.to_vec();
+        let mut out = vec![T::zero(); idx.len() * classes];
+        for (row, &i) in idx.iter().enumerate() {
+            out[row * classes + check_bound("one_hot", i, classes, indices.rank())] = T::one();
+        }
+        let mut shape: Shape = indices.shape.clone();
+        shape.push(classes);
+        Tensor::from_vec(out, &shape)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn iota(shape: &[usize]) -> Tensor<f64> {
+        Tensor::from_vec((0..numel(shape)).map(|i| i as f64).collect(), shape)
+    }
+
+    #[test]
+    fn gather_picks_along_axis() {
+        let x = iota(&[2, 3]);
+        let idx = Tensor::from_vec(vec![2, 0, 1, 1], &[2, 2]);
+        assert_eq!(x.gather(1, &idx).to_vec(), vec![2.0, 0.0, 4.0, 4.0]);
+        let idx0 = Tensor::from_vec(vec![1, 0, 1], &[1, 3]);
+        assert_eq!(x.gather(0, &idx0).to_vec(), vec![3.0, 1.0, 5.0]);
+    }
+
+    #[test]
+    fn gather_on_transposed_input() {
+        let x = iota(&[3, 2]).t(); // [[0,2,4],[1,3,5]]
+        let idx = Tensor::from_vec(vec![1, 2], &[2, 1]);
+        assert_eq!(x.gather(1, &idx).to_vec(), vec![2.0, 5.0]);
+    }
+
+    #[test]
+    fn scatter_add_accumulates_repeats() {
+        let base = Tensor::<f64>::zeros(&[2, 3]);
+        let idx = Tensor::from_vec(vec![0, 0, 2, 1], &[2, 2]);
+        let src = Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[2, 2]);
+        assert_eq!(
+            base.scatter_add(1, &idx, &src).to_vec(),
+            vec![3.0, 0.0, 0.0, 0.0, 4.0, 3.0]
+        );
+    }
+
+    #[test]
+    fn index_select_and_index_add_are_adjoint() {
+        let x = iota(&[3, 2]);
+        let s = x.index_select(0, &[2, 0, 2]);
+        assert_eq!(s.to_vec(), vec![4.0, 5.0, 0.0, 1.0, 4.0, 5.0]);
+        let back = Tensor::<f64>::zeros(&[3, 2]).index_add(0, &[2, 0, 2], &Tensor::ones(&[3, 2]));
+        assert_eq!(back.to_vec(), vec![1.0, 1.0, 0.0, 0.0, 2.0, 2.0]);
+        assert_eq!(
+            iota(&[2, 3]).index_select(-1, &[1]).to_vec(),
+            vec![1.0, 4.0]
+        );
+    }
+
+    #[test]
+    fn one_hot_places_ones() {
+        let idx = Tensor::from_vec(vec![2, 0], &[2]);
+        assert_eq!(
+            Tensor::<f32>::one_hot(&idx, 3).to_vec(),
+            vec![0.0, 0.0, 1.0, 1.0, 0.0, 0.0]
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "`gather`: index 3 is out of range for axis 1 of size 3")]
+    fn gather_out_of_range_panics() {
+        iota(&[2, 3]).gather(1, &Tensor::from_vec(vec![3], &[1, 1]));
+    }
+}

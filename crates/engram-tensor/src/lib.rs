@@ -1,0 +1,42 @@
+//! Dense n-dimensional arrays of `f32` and `f64` and the kernels that compute on them.
+//!
+//! `Tensor` storage is shared and described by shape, strides and offset, so transposes,
+//! slices, broadcasts and reshapes of contiguous tensors are views. Binary ops broadcast as
+//! NumPy does. Large kernels run on all cores; their results are bitwise the same for any
+//! thread count. This crate knows nothing of gradients: that is `engram-autograd`.
+//!
+//! ```
+//! use engram_tensor::Tensor;
+//! let x = Tensor::<f32>::from_vec(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3]);
+//! let w = Tensor::<f32>::ones(&[3, 1]);
+//! let y = x.matmul(&w).relu() + 1.0;
+//! assert_eq!(y.to_vec(), vec![7.0, 16.0]);
+//! ```
+
+mod conv;
+mod display;
+mod element;
+mod elementwise;
+mod index;
+mod join;
+mod matmul;
+mod parallel;
+mod pool;
+mod random;
+mod reduce;
+mod shape;
+mod softmax;
+mod strided;
+mod tensor;
+mod view;
+
+pub use conv::{conv2d_geometry, Conv2dOptions, Window};
+pub use element::{Element, Float};
+pub use elementwise::{gelu_tanh_coefficient, sigmoid_scalar, softplus_scalar, zip_map};
+pub use parallel::{CHUNK, PARALLEL_THRESHOLD};
+pub use random::seeded_rng;
+pub use shape::{
+    broadcast_shapes, contiguous_strides, normalize_axes, normalize_axis, numel, shape_error,
+    try_broadcast_shapes, Shape,
+};
+pub use tensor::{Tensor, TensorError};

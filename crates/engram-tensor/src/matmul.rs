@@ -1,0 +1,274 @@
+//! Matrix products: vector, matrix and batched with broadcast batch dimensions.
+//!
+//! Every operand is handed to the `gemm` crate by its strides, so a transposed or
+//! broadcast operand is never copied. `gemm` was kept over `matrixmultiply` on measured
+//! speed (see `benches/matmul.rs` and the commit that chose it).
+
+use crate::element::Float;
+use crate::parallel::PARALLEL_THRESHOLD;
+use crate::shape::{shape_error, try_broadcast_shapes, Shape};
+use crate::tensor::Tensor;
+use rayon::prelude::*;
+use smallvec::SmallVec;
+
+/// Products at least this many multiply-adds let `gemm` split one matrix across threads.
+const GEMM_PARALLEL_FLOPS: usize = 1 << 18;
+
+/// One strided matrix inside a storage buffer.
+#[derive(Clone, Copy)]
+struct MatrixRef {
+    offset: usize,
+    row_stride: usize,
+    col_stride: usize,
+}
+
+/// `dst[m × n] = lhs[m × k] · rhs[k × n]`, with `dst` contiguous and the operands strided.
+fn gemm_into<T: Float>(
+    dst: &mut [T],
+    (m, n, k): (usize, usize, usize),
+    lhs: (&[T], MatrixRef),
+    rhs: (&[T], MatrixRef),
+    threads: usize,
+) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        dst.fill(T::zero());
+        return;
+    }
+    let parallelism = if threads > 1 && m * n * k >= GEMM_PARALLEL_FLOPS {
+        gemm::Parallelism::Rayon(threads)
+    } else {
+        gemm::Parallelism::None
+    };
+    let (l, lr) = lhs;
+    let (r, rr) = rhs;
+    debug_assert!(l.len() > lr.offset + (m - 1) * lr.row_stride + (k - 1) * lr.col_stride);
+    debug_assert!(r.len() > rr.offset + (k - 1) * rr.row_stride + (n - 1) * rr.col_stride);
+    // SAFETY: the pointers address buffers whose extents were checked above (in debug)
+    // and follow from the tensors' shapes and strides, which views keep within storage;
+    // `dst` is an exclusive slice of exactly m·n elements laid out row-major.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            false,
+            l.as_ptr().add(lr.offset),
+            lr.col_stride as isize,
+            lr.row_stride as isize,
+            r.as_ptr().add(rr.offset),
+            rr.col_stride as isize,
+            rr.row_stride as isize,
+            T::zero(),
+            T::one(),
+            false,
+            false,
+            false,
+            parallelism,
+        );
+    }
+}
+
+impl<T: Float> Tensor<T> {
+    /// Matrix product with NumPy's `matmul` rules:
+    /// `[k] @ [k] -> []`, `[m, k] @ [k, n] -> [m, n]`, `[.., m, k] @ [.., k, n] -> [.., m, n]`
+    /// with the batch dimensions `..` broadcast; a 1-d left operand is a row, a 1-d right
+    /// operand a column, and that dimension is dropped from the result.
+    ///
+    /// ```
+    /// use engram_tensor::Tensor;
+    /// let a = Tensor::<f64>::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[2, 2]);
+    /// let v = Tensor::<f64>::from_vec(vec![1.0, 1.0], &[2]);
+    /// assert_eq!(a.matmul(&v).to_vec(), vec![3.0, 7.0]);
+    /// ```
+    #[track_caller]
+    pub fn matmul(&self, other: &Tensor<T>) -> Tensor<T> {
+        if self.rank() == 0 || other.rank() == 0 {
+            shape_error(
+                "matmul",
+                format!("operands must have at least 1 dimension, got {:?} @ {:?}; use `mul` for scalars", self.shape(), other.shape()),
+            );
+        }
+        let a = if self.rank() == 1 {
+            self.unsqueeze(0)
+        } else {
+            self.clone()
+        };
+        let b = if other.rank() == 1 {
+            other.unsqueeze(1)
+        } else {
+            other.clone()
+        };
+        let (m, k) = (a.shape()[a.rank() - 2], a.shape()[a.rank() - 1]);
+        let (k2, n) = (b.shape()[b.rank() - 2], b.shape()[b.rank() - 1]);
+        if k != k2 {
+            shape_error(
+                "matmul",
+                format!(
+                    "lhs {:?} @ rhs {:?}: the contracted dimensions differ ({k} vs {k2}); expected [.., m, k] @ [.., k, n] \
+                     (transpose one operand?)",
+                    self.shape(),
+                    other.shape()
+                ),
+            );
+        }
+        let batch = try_broadcast_shapes(&a.shape()[..a.rank() - 2], &b.shape()[..b.rank() - 2])
+            .unwrap_or_else(|| {
+                shape_error(
+                    "matmul",
+                    format!(
+                        "lhs {:?} @ rhs {:?}: batch dimensions cannot be broadcast together",
+                        self.shape(),
+                        other.shape()
+                    ),
+                )
+            });
+        let full = |t: &Tensor<T>, r: usize, c: usize| {
+            let mut s: Shape = batch.clone();
+            s.extend_from_slice(&[r, c]);
+            t.broadcast_to(&s)
+        };
+        let (a, b) = (full(&a, m, k), full(&b, k, n));
+        let out = batched_gemm(&a, &b, &batch, (m, n, k));
+        let mut out_shape: Shape = batch;
+        if self.rank() > 1 {
+            out_shape.push(m);
+        }
+        if other.rank() > 1 {
+            out_shape.push(n);
+        }
+        out.reshape(&out_shape)
+    }
+}
+
+/// Runs one gemm per batch index of the (already broadcast) operands.
+fn batched_gemm<T: Float>(
+    a: &Tensor<T>,
+    b: &Tensor<T>,
+    batch: &[usize],
+    (m, n, k): (usize, usize, usize),
+) -> Tensor<T> {
+    let count: usize = batch.iter().product();
+    let mut out = vec![T::zero(); count * m * n];
+    let rank = a.rank();
+    let mat = |t: &Tensor<T>, idx: usize| {
+        let mut rem = idx;
+        let mut offset = t.offset;
+        for d in (0..rank - 2).rev() {
+            offset += (rem % batch[d]) * t.strides()[d];
+            rem /= batch[d];
+        }
+        MatrixRef {
+            offset,
+            row_stride: t.strides()[rank - 2],
+            col_stride: t.strides()[rank - 1],
+        }
+    };
+    let (da, db) = (a.data(), b.data());
+    let threads = rayon::current_num_threads();
+    let per = m * n;
+    if per == 0 {
+        let mut shape: SmallVec<[usize; 6]> = SmallVec::from_slice(batch);
+        shape.extend_from_slice(&[m, n]);
+        return Tensor::from_vec(out, &shape);
+    }
+    let run = |(i, dst): (usize, &mut [T]), threads: usize| {
+        gemm_into(dst, (m, n, k), (da, mat(a, i)), (db, mat(b, i)), threads)
+    };
+    if count > 1 && count * per * k >= PARALLEL_THRESHOLD && per * k < GEMM_PARALLEL_FLOPS {
+        out.par_chunks_mut(per).enumerate().for_each(|c| run(c, 1));
+    } else {
+        out.chunks_mut(per)
+            .enumerate()
+            .for_each(|c| run(c, threads));
+    }
+    let mut shape: SmallVec<[usize; 6]> = SmallVec::from_slice(batch);
+    shape.extend_from_slice(&[m, n]);
+    Tensor::from_vec(out, &shape)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn iota(shape: &[usize]) -> Tensor<f64> {
+        Tensor::from_vec(
+            (0..crate::shape::numel(shape)).map(|i| i as f64).collect(),
+            shape,
+        )
+    }
+
+    /// The textbook triple loop, as the reference.
+    fn naive(a: &Tensor<f64>, b: &Tensor<f64>) -> Vec<f64> {
+        let (m, k, n) = (a.shape()[0], a.shape()[1], b.shape()[1]);
+        let mut out = vec![0.0; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                out[i * n + j] = (0..k).map(|p| a.get(&[i, p]) * b.get(&[p, j])).sum();
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn matrix_product_matches_triple_loop() {
+        let (a, b) = (iota(&[3, 4]), iota(&[4, 5]));
+        assert_eq!(a.matmul(&b).to_vec(), naive(&a, &b));
+    }
+
+    #[test]
+    fn transposed_operands_are_read_by_stride() {
+        let a = iota(&[4, 3]).t();
+        let b = iota(&[5, 4]).t();
+        assert!(!a.is_contiguous());
+        assert_eq!(
+            a.matmul(&b).to_vec(),
+            naive(&a.contiguous(), &b.contiguous())
+        );
+    }
+
+    #[test]
+    fn vector_forms_drop_their_dimension() {
+        let v = iota(&[3]);
+        assert_eq!(v.matmul(&v).shape(), &[] as &[usize]);
+        assert_eq!(v.matmul(&v).item(), 5.0);
+        assert_eq!(v.matmul(&iota(&[3, 2])).to_vec(), vec![10.0, 13.0]);
+        assert_eq!(iota(&[2, 3]).matmul(&v).to_vec(), vec![5.0, 14.0]);
+    }
+
+    #[test]
+    fn batch_dimensions_broadcast() {
+        let a = iota(&[2, 1, 2, 3]);
+        let b = iota(&[3, 3, 2]);
+        let c = a.matmul(&b);
+        assert_eq!(c.shape(), &[2, 3, 2, 2]);
+        let a1 = a.narrow(0, 1, 1).reshape(&[2, 3]);
+        let b2 = b.narrow(0, 2, 1).reshape(&[3, 2]);
+        assert_eq!(c.narrow(0, 1, 1).narrow(1, 2, 1).to_vec(), naive(&a1, &b2));
+    }
+
+    #[test]
+    fn empty_contraction_gives_zeros() {
+        let c = Tensor::<f32>::ones(&[2, 0]).matmul(&Tensor::ones(&[0, 3]));
+        assert_eq!(c.to_vec(), vec![0.0; 6]);
+        assert_eq!(
+            Tensor::<f32>::ones(&[0, 2])
+                .matmul(&Tensor::ones(&[2, 3]))
+                .shape(),
+            &[0, 3]
+        );
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "`matmul`: lhs [2, 3] @ rhs [2, 3]: the contracted dimensions differ (3 vs 2)"
+    )]
+    fn mismatched_inner_dimensions_panic() {
+        iota(&[2, 3]).matmul(&iota(&[2, 3]));
+    }
+}

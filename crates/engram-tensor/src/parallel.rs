@@ -1,0 +1,41 @@
+//! When and how kernels use several cores. Work is always cut into the same fixed chunks,
+//! whatever the thread count, so results are bitwise identical for 1 and N threads.
+
+use rayon::prelude::*;
+
+/// Below this many elements a kernel runs on the calling thread: spawning costs more.
+pub const PARALLEL_THRESHOLD: usize = 1 << 15;
+
+/// Elements per unit of parallel work; fixed so that chunk boundaries never depend on threads.
+pub const CHUNK: usize = 1 << 14;
+
+/// Fills `out` by calling `fill(start, chunk)` on fixed-size chunks, in parallel when large.
+pub(crate) fn fill_chunked<T: Send>(out: &mut [T], fill: impl Fn(usize, &mut [T]) + Sync) {
+    if out.len() < PARALLEL_THRESHOLD {
+        fill(0, out);
+    } else {
+        out.par_chunks_mut(CHUNK)
+            .enumerate()
+            .for_each(|(i, chunk)| fill(i * CHUNK, chunk));
+    }
+}
+
+/// Fills `out` in groups of `group` consecutive elements (one output row, one lane),
+/// in parallel when the total work (`out.len() * work_per_element`) is large.
+pub(crate) fn fill_groups<T: Send>(
+    out: &mut [T],
+    group: usize,
+    work_per_element: usize,
+    fill: impl Fn(usize, &mut [T]) + Sync,
+) {
+    let group = group.max(1);
+    if out.len().saturating_mul(work_per_element.max(1)) < PARALLEL_THRESHOLD {
+        out.chunks_mut(group)
+            .enumerate()
+            .for_each(|(i, c)| fill(i, c));
+    } else {
+        out.par_chunks_mut(group)
+            .enumerate()
+            .for_each(|(i, c)| fill(i, c));
+    }
+}

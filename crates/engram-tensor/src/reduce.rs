@@ -1,0 +1,470 @@
+//! Reductions over any set of axes (sum, mean, var, max, min, argmax, argmin, logsumexp,
+//! prod), and `sum_to_shape`, the adjoint of broadcasting.
+//!
+//! Each output element reduces its own lane sequentially (or in fixed chunks when the lane
+//! is long), so the result never depends on the number of threads.
+
+use crate::element::{Element, Float};
+use crate::parallel::{CHUNK, PARALLEL_THRESHOLD};
+use crate::shape::{normalize_axes, normalize_axis, numel, shape_error, Shape};
+use crate::strided::Walk;
+use crate::tensor::Tensor;
+use rayon::prelude::*;
+use smallvec::SmallVec;
+
+/// The elements of one output's reduced block.
+pub(crate) struct Lane<'a, T> {
+    data: &'a [T],
+    base: usize,
+    walk: &'a Walk<1>,
+    contiguous: bool,
+}
+
+impl<T: Element> Lane<'_, T> {
+    /// Number of elements in the lane.
+    pub(crate) fn len(&self) -> usize {
+        self.walk.len()
+    }
+
+    /// The lane as a slice, when its elements are adjacent.
+    pub(crate) fn as_slice(&self) -> Option<&[T]> {
+        self.contiguous
+            .then(|| &self.data[self.base..self.base + self.len()])
+    }
+
+    /// Folds over the lane's elements in row-major order.
+    pub(crate) fn fold<A>(&self, init: A, mut f: impl FnMut(A, T) -> A) -> A {
+        if let Some(s) = self.as_slice() {
+            return s.iter().fold(init, |a, &x| f(a, x));
+        }
+        let mut acc = Some(init);
+        let [step] = self.walk.inner_strides();
+        self.walk.for_each_run(0, self.len(), |[o], _, run| {
+            let mut a = acc.take().unwrap();
+            for i in 0..run {
+                a = f(a, self.data[self.base + o + i * step]);
+            }
+            acc = Some(a);
+        });
+        acc.unwrap()
+    }
+}
+
+/// Sums a slice by pairwise (cascade) summation over blocks that use eight interleaved
+/// accumulators: vectorisable, with error growing as log n, as NumPy's. Blocks of `CHUNK`
+/// are summed in parallel when long; the split never depends on the thread count.
+pub(crate) fn sum_slice<T: Float>(s: &[T]) -> T {
+    if s.len() <= CHUNK {
+        return pairwise(s);
+    }
+    let partials: Vec<T> = if s.len() >= PARALLEL_THRESHOLD {
+        s.par_chunks(CHUNK).map(pairwise).collect()
+    } else {
+        s.chunks(CHUNK).map(pairwise).collect()
+    };
+    pairwise(&partials)
+}
+
+fn pairwise<T: Float>(s: &[T]) -> T {
+    const BLOCK: usize = 128;
+    if s.len() > BLOCK {
+        let half = (s.len() / 2).next_multiple_of(8);
+        return pairwise(&s[..half]) + pairwise(&s[half..]);
+    }
+    let mut acc = [T::zero(); 8];
+    let mut chunks = s.chunks_exact(8);
+    for c in &mut chunks {
+        for k in 0..8 {
+            acc[k] += c[k];
+        }
+    }
+    let mut total =
+        ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    for &x in chunks.remainder() {
+        total += x;
+    }
+    total
+}
+
+impl<T: Element> Tensor<T> {
+    /// Reduces the given axes (all of them for `None`), calling `lane` once per output.
+    #[track_caller]
+    pub(crate) fn reduce_lanes<R: Element>(
+        &self,
+        op: &str,
+        axes: Option<&[isize]>,
+        keepdim: bool,
+        lane: impl Fn(&Lane<T>) -> R + Sync,
+    ) -> Tensor<R> {
+        let rank = self.rank();
+        let reduced: SmallVec<[usize; 6]> = match axes {
+            Some(a) => normalize_axes(op, a, rank),
+            None => (0..rank).collect(),
+        };
+        let kept: SmallVec<[usize; 6]> = (0..rank).filter(|d| !reduced.contains(d)).collect();
+        let pick =
+            |dims: &[usize], of: &[usize]| -> Shape { dims.iter().map(|&d| of[d]).collect() };
+        let (kept_shape, kept_strides) = (pick(&kept, &self.shape), pick(&kept, &self.strides));
+        let (lane_shape, lane_strides) =
+            (pick(&reduced, &self.shape), pick(&reduced, &self.strides));
+        let outer = Walk::new(&kept_shape, [&kept_strides], [self.offset]);
+        let inner = Walk::new(&lane_shape, [&lane_strides], [0]);
+        let lane_len = numel(&lane_shape);
+        let contiguous =
+            lane_len > 0 && inner.inner_strides() == [1] && inner.len() == lane_len && {
+                let mut runs = 0;
+                inner.for_each_run(0, lane_len, |_, _, _| runs += 1);
+                runs == 1
+            };
+        let data = self.data();
+        let n_out = numel(&kept_shape);
+        let mut out = vec![R::default(); n_out];
+        let [outer_step] = outer.inner_strides();
+        let fill = |start: usize, chunk: &mut [R]| {
+            outer.for_each_run(start, chunk.len(), |[base], pos, run| {
+                for i in 0..run {
+                    let l = Lane {
+                        data,
+                        base: base + i * outer_step,
+                        walk: &inner,
+                        contiguous,
+                    };
+                    chunk[pos - start + i] = lane(&l);
+                }
+            });
+        };
+        let per_chunk = (CHUNK / lane_len.max(1)).max(1);
+        if n_out * lane_len.max(1) >= PARALLEL_THRESHOLD && n_out > 1 {
+            out.par_chunks_mut(per_chunk)
+                .enumerate()
+                .for_each(|(i, c)| fill(i * per_chunk, c));
+        } else {
+            fill(0, &mut out);
+        }
+        let out_shape: Shape = if keepdim {
+            (0..rank)
+                .map(|d| {
+                    if reduced.contains(&d) {
+                        1
+                    } else {
+                        self.shape[d]
+                    }
+                })
+                .collect()
+        } else {
+            kept_shape
+        };
+        Tensor::from_vec(out, &out_shape)
+    }
+}
+
+fn lane_sum<T: Float>(l: &Lane<T>) -> T {
+    match l.as_slice() {
+        Some(s) => sum_slice(s),
+        None => l.fold(T::zero(), |a, x| a + x),
+    }
+}
+
+fn lane_max<T: Float>(l: &Lane<T>) -> T {
+    l.fold(T::neg_infinity(), |a, x| {
+        if x.is_nan() || a.is_nan() {
+            T::nan()
+        } else {
+            a.max(x)
+        }
+    })
+}
+
+fn lane_min<T: Float>(l: &Lane<T>) -> T {
+    l.fold(T::infinity(), |a, x| {
+        if x.is_nan() || a.is_nan() {
+            T::nan()
+        } else {
+            a.min(x)
+        }
+    })
+}
+
+fn lane_logsumexp<T: Float>(l: &Lane<T>) -> T {
+    let m = lane_max(l);
+    if !m.is_finite() {
+        return m;
+    }
+    m + l.fold(T::zero(), |a, x| a + (x - m).exp()).ln()
+}
+
+/// Index of the first element that `better(candidate, best)` prefers; NaN beats everything.
+fn lane_arg<T: Float>(l: &Lane<T>, better: impl Fn(T, T) -> bool) -> usize {
+    let (best, _, _) = l.fold((0usize, T::nan(), 0usize), |(bi, bv, i), x| {
+        let take = i == 0 || (!bv.is_nan() && (x.is_nan() || better(x, bv)));
+        if take {
+            (i, x, i + 1)
+        } else {
+            (bi, bv, i + 1)
+        }
+    });
+    best
+}
+
+#[track_caller]
+fn require_nonempty<T: Element>(t: &Tensor<T>, op: &str, axes: Option<&[isize]>) {
+    let empty = match axes {
+        None => t.numel() == 0,
+        Some(a) => normalize_axes(op, a, t.rank())
+            .iter()
+            .any(|&d| t.shape()[d] == 0),
+    };
+    if empty {
+        shape_error(
+            op,
+            format!(
+                "cannot reduce an empty axis (shape {:?}): it has no identity",
+                t.shape()
+            ),
+        );
+    }
+}
+
+impl<T: Float> Tensor<T> {
+    /// Sum of all elements (a 0-d tensor).
+    pub fn sum(&self) -> Tensor<T> {
+        self.reduce_lanes("sum", None, false, lane_sum)
+    }
+
+    /// Sum over `axes`; `keepdim` keeps them as size 1.
+    #[track_caller]
+    pub fn sum_axes(&self, axes: &[isize], keepdim: bool) -> Tensor<T> {
+        self.reduce_lanes("sum", Some(axes), keepdim, lane_sum)
+    }
+
+    /// Mean of all elements (NaN for an empty tensor, as NumPy).
+    pub fn mean(&self) -> Tensor<T> {
+        self.reduce_lanes("mean", None, false, |l| lane_sum(l) / T::of(l.len() as f64))
+    }
+
+    /// Mean over `axes`.
+    #[track_caller]
+    pub fn mean_axes(&self, axes: &[isize], keepdim: bool) -> Tensor<T> {
+        self.reduce_lanes("mean", Some(axes), keepdim, |l| {
+            lane_sum(l) / T::of(l.len() as f64)
+        })
+    }
+
+    /// Product of all elements.
+    pub fn prod(&self) -> Tensor<T> {
+        self.reduce_lanes("prod", None, false, |l| l.fold(T::one(), |a, x| a * x))
+    }
+
+    /// Product over `axes`.
+    #[track_caller]
+    pub fn prod_axes(&self, axes: &[isize], keepdim: bool) -> Tensor<T> {
+        self.reduce_lanes("prod", Some(axes), keepdim, |l| {
+            l.fold(T::one(), |a, x| a * x)
+        })
+    }
+
+    /// Largest element (NaN if any is NaN); panics on an empty tensor.
+    #[track_caller]
+    pub fn max(&self) -> Tensor<T> {
+        require_nonempty(self, "max", None);
+        self.reduce_lanes("max", None, false, lane_max)
+    }
+
+    /// Largest element over `axes`.
+    #[track_caller]
+    pub fn max_axes(&self, axes: &[isize], keepdim: bool) -> Tensor<T> {
+        require_nonempty(self, "max", Some(axes));
+        self.reduce_lanes("max", Some(axes), keepdim, lane_max)
+    }
+
+    /// Smallest element (NaN if any is NaN); panics on an empty tensor.
+    #[track_caller]
+    pub fn min(&self) -> Tensor<T> {
+        require_nonempty(self, "min", None);
+        self.reduce_lanes("min", None, false, lane_min)
+    }
+
+    /// Smallest element over `axes`.
+    #[track_caller]
+    pub fn min_axes(&self, axes: &[isize], keepdim: bool) -> Tensor<T> {
+        require_nonempty(self, "min", Some(axes));
+        self.reduce_lanes("min", Some(axes), keepdim, lane_min)
+    }
+
+    /// `ln Σ e^x` over all elements, computed as `m + ln Σ e^(x - m)` with `m` the maximum.
+    pub fn logsumexp(&self) -> Tensor<T> {
+        self.reduce_lanes("logsumexp", None, false, lane_logsumexp)
+    }
+
+    /// `ln Σ e^x` over `axes`, stable for large inputs.
+    #[track_caller]
+    pub fn logsumexp_axes(&self, axes: &[isize], keepdim: bool) -> Tensor<T> {
+        self.reduce_lanes("logsumexp", Some(axes), keepdim, lane_logsumexp)
+    }
+
+    /// Variance of all elements: `Σ (x - mean)² / (n - correction)` (`correction` 1 is the
+    /// unbiased estimate, as PyTorch's default; 0 is NumPy's default).
+    pub fn var(&self, correction: usize) -> Tensor<T> {
+        self.reduce_lanes("var", None, false, |l| lane_var(l, correction))
+    }
+
+    /// Variance over `axes` with the given correction.
+    #[track_caller]
+    pub fn var_axes(&self, axes: &[isize], correction: usize, keepdim: bool) -> Tensor<T> {
+        self.reduce_lanes("var", Some(axes), keepdim, |l| lane_var(l, correction))
+    }
+
+    /// Index of the largest element along `axis` (the first one on ties; a NaN counts as
+    /// largest).
+    #[track_caller]
+    pub fn argmax(&self, axis: isize, keepdim: bool) -> Tensor<usize> {
+        require_nonempty(self, "argmax", Some(&[axis]));
+        self.reduce_lanes("argmax", Some(&[axis]), keepdim, |l| {
+            lane_arg(l, |x, b| x > b)
+        })
+    }
+
+    /// Index of the smallest element along `axis` (the first one on ties; a NaN counts as
+    /// smallest).
+    #[track_caller]
+    pub fn argmin(&self, axis: isize, keepdim: bool) -> Tensor<usize> {
+        require_nonempty(self, "argmin", Some(&[axis]));
+        self.reduce_lanes("argmin", Some(&[axis]), keepdim, |l| {
+            lane_arg(l, |x, b| x < b)
+        })
+    }
+
+    /// Row-major flat index of the largest element (first on ties).
+    #[track_caller]
+    pub fn argmax_flat(&self) -> usize {
+        require_nonempty(self, "argmax_flat", None);
+        self.reduce_lanes("argmax_flat", None, false, |l| lane_arg(l, |x, b| x > b))
+            .item()
+    }
+
+    /// Sums a broadcast result back to `shape`: over the leading axes `shape` lacks and over
+    /// axes where `shape` has 1. This is the adjoint of `broadcast_to`.
+    #[track_caller]
+    pub fn sum_to_shape(&self, shape: &[usize]) -> Tensor<T> {
+        if self.shape() == shape {
+            return self.clone();
+        }
+        if shape.len() > self.rank() {
+            shape_error(
+                "sum_to_shape",
+                format!("cannot sum {:?} to the larger rank {shape:?}", self.shape()),
+            );
+        }
+        let lead = self.rank() - shape.len();
+        let mut axes: SmallVec<[isize; 6]> = (0..lead as isize).collect();
+        for (i, &d) in shape.iter().enumerate() {
+            let have = self.shape()[lead + i];
+            if d == 1 && have != 1 {
+                axes.push((lead + i) as isize);
+            } else if d != have {
+                shape_error(
+                    "sum_to_shape",
+                    format!("{:?} is not a broadcast of {shape:?}", self.shape()),
+                );
+            }
+        }
+        self.sum_axes(&axes, true).reshape(shape)
+    }
+
+    /// The index of `axis` after resolving negatives; exposed for ops built on reductions.
+    #[track_caller]
+    pub fn axis_index(&self, op: &str, axis: isize) -> usize {
+        normalize_axis(op, axis, self.rank())
+    }
+}
+
+fn lane_var<T: Float>(l: &Lane<T>, correction: usize) -> T {
+    let n = l.len();
+    let mean = lane_sum(l) / T::of(n as f64);
+    let ss = l.fold(T::zero(), |a, x| a + (x - mean) * (x - mean));
+    ss / T::of(n as f64 - correction as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use approx::assert_relative_eq;
+
+    fn iota(shape: &[usize]) -> Tensor<f64> {
+        Tensor::from_vec((0..numel(shape)).map(|i| i as f64).collect(), shape)
+    }
+
+    #[test]
+    fn sum_over_axes_with_and_without_keepdim() {
+        let a = iota(&[2, 3]);
+        assert_eq!(a.sum().item(), 15.0);
+        assert_eq!(a.sum_axes(&[0], false).to_vec(), vec![3.0, 5.0, 7.0]);
+        assert_eq!(a.sum_axes(&[-1], true).shape(), &[2, 1]);
+        assert_eq!(a.sum_axes(&[-1], true).to_vec(), vec![3.0, 12.0]);
+        assert_eq!(a.sum_axes(&[], false).to_vec(), a.to_vec());
+    }
+
+    #[test]
+    fn reductions_of_transposed_input() {
+        let a = iota(&[2, 3]).t();
+        assert_eq!(a.sum_axes(&[1], false).to_vec(), vec![3.0, 5.0, 7.0]);
+        assert_eq!(a.max_axes(&[0], false).to_vec(), vec![2.0, 5.0]);
+        assert_eq!(a.argmax(0, false).to_vec(), vec![2, 2]);
+    }
+
+    #[test]
+    fn mean_var_prod_hand_values() {
+        let a = Tensor::<f64>::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[4]);
+        assert_eq!(a.mean().item(), 2.5);
+        assert_relative_eq!(a.var(1).item(), 5.0 / 3.0, epsilon = 1e-15);
+        assert_relative_eq!(a.var(0).item(), 1.25, epsilon = 1e-15);
+        assert_eq!(a.prod().item(), 24.0);
+        assert_eq!(a.min().item(), 1.0);
+        assert_eq!(a.argmin(0, false).item(), 0);
+    }
+
+    #[test]
+    fn logsumexp_is_stable_for_large_inputs() {
+        let a = Tensor::<f64>::from_vec(vec![1000.0, 1000.0], &[2]);
+        assert_relative_eq!(a.logsumexp().item(), 1000.0 + 2f64.ln(), epsilon = 1e-12);
+        let b = Tensor::<f64>::full(&[3], f64::NEG_INFINITY);
+        assert_eq!(b.logsumexp().item(), f64::NEG_INFINITY);
+    }
+
+    #[test]
+    fn argmax_takes_first_of_ties_and_nan_wins() {
+        let a = Tensor::<f64>::from_vec(vec![1.0, 3.0, 3.0, f64::NAN, 0.0], &[5]);
+        assert_eq!(a.argmax(0, false).item(), 3);
+        let b = Tensor::<f64>::from_vec(vec![1.0, 3.0, 3.0], &[3]);
+        assert_eq!(b.argmax(0, false).item(), 1);
+        assert_eq!(b.argmax_flat(), 1);
+    }
+
+    #[test]
+    fn sum_of_empty_is_zero_and_mean_is_nan() {
+        let a = Tensor::<f32>::zeros(&[0, 4]);
+        assert_eq!(a.sum().item(), 0.0);
+        assert_eq!(a.sum_axes(&[0], false).to_vec(), vec![0.0; 4]);
+        assert!(a.mean().item().is_nan());
+    }
+
+    #[test]
+    #[should_panic(expected = "`max`: cannot reduce an empty axis (shape [0, 4])")]
+    fn max_of_empty_panics() {
+        Tensor::<f32>::zeros(&[0, 4]).max();
+    }
+
+    #[test]
+    fn sum_to_shape_undoes_broadcast() {
+        let g = Tensor::<f64>::ones(&[2, 3, 4]);
+        assert_eq!(g.sum_to_shape(&[3, 1]).to_vec(), vec![8.0; 3]);
+        assert_eq!(g.sum_to_shape(&[]).item(), 24.0);
+    }
+
+    #[test]
+    fn long_sum_is_accurate() {
+        let n = 1_000_000;
+        let a = Tensor::<f32>::full(&[n], 0.1);
+        assert_relative_eq!(a.sum().item(), 100_000.0, max_relative = 1e-5);
+    }
+}

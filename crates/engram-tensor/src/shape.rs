@@ -1,0 +1,140 @@
+//! Shapes, strides, axes and broadcasting rules, and the panic messages for getting them wrong.
+
+use smallvec::SmallVec;
+
+/// The dimensions of a tensor; ranks up to 6 never allocate.
+pub type Shape = SmallVec<[usize; 6]>;
+
+/// Builds a [`Shape`] from anything that lists dimensions.
+pub fn shape_of(dims: &[usize]) -> Shape {
+    SmallVec::from_slice(dims)
+}
+
+/// Number of elements of a shape (1 for a scalar, 0 if any dimension is 0).
+pub fn numel(shape: &[usize]) -> usize {
+    shape.iter().product()
+}
+
+/// Row-major strides of a contiguous tensor of this shape.
+pub fn contiguous_strides(shape: &[usize]) -> Shape {
+    let mut strides: Shape = SmallVec::from_elem(0, shape.len());
+    let mut acc = 1;
+    for i in (0..shape.len()).rev() {
+        strides[i] = acc;
+        acc *= shape[i].max(1);
+    }
+    strides
+}
+
+/// Panics with Engram's shape-error format: the op, what went wrong, and a hint.
+#[track_caller]
+pub fn shape_error(op: &str, message: impl std::fmt::Display) -> ! {
+    panic!("engram: `{op}`: {message}")
+}
+
+/// Resolves a possibly negative axis (`-1` is the last) against a rank, panicking if out of range.
+#[track_caller]
+pub fn normalize_axis(op: &str, axis: isize, rank: usize) -> usize {
+    let resolved = if axis < 0 { axis + rank as isize } else { axis };
+    if resolved < 0 || resolved >= rank as isize {
+        shape_error(
+            op,
+            format!(
+                "axis {axis} is out of range for a tensor of rank {rank} (valid: {} to {})",
+                -(rank as isize),
+                rank as isize - 1
+            ),
+        );
+    }
+    resolved as usize
+}
+
+/// Resolves a list of axes, sorted and without repeats; an empty list stays empty.
+#[track_caller]
+pub fn normalize_axes(op: &str, axes: &[isize], rank: usize) -> SmallVec<[usize; 6]> {
+    let mut out: SmallVec<[usize; 6]> = axes.iter().map(|&a| normalize_axis(op, a, rank)).collect();
+    out.sort_unstable();
+    let before = out.len();
+    out.dedup();
+    if out.len() != before {
+        shape_error(op, format!("axes {axes:?} name the same axis twice"));
+    }
+    out
+}
+
+/// The NumPy broadcast of two shapes, or a panic naming the op and both shapes.
+#[track_caller]
+pub fn broadcast_shapes(op: &str, a: &[usize], b: &[usize]) -> Shape {
+    try_broadcast_shapes(a, b).unwrap_or_else(|| {
+        shape_error(
+            op,
+            format!(
+                "shapes {a:?} and {b:?} cannot be broadcast together: aligned from the right, \
+                 each pair of dimensions must be equal or one of them 1"
+            ),
+        )
+    })
+}
+
+/// The NumPy broadcast of two shapes, or `None` when they are incompatible.
+pub fn try_broadcast_shapes(a: &[usize], b: &[usize]) -> Option<Shape> {
+    let rank = a.len().max(b.len());
+    let mut out: Shape = SmallVec::from_elem(0, rank);
+    for i in 0..rank {
+        let da = if i + a.len() >= rank {
+            a[i + a.len() - rank]
+        } else {
+            1
+        };
+        let db = if i + b.len() >= rank {
+            b[i + b.len() - rank]
+        } else {
+            1
+        };
+        out[i] = match (da, db) {
+            (x, y) if x == y => x,
+            (1, y) => y,
+            (x, 1) => x,
+            _ => return None,
+        };
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn broadcast_follows_numpy_rules() {
+        assert_eq!(&broadcast_shapes("t", &[3, 1, 5], &[4, 1])[..], &[3, 4, 5]);
+        assert_eq!(&broadcast_shapes("t", &[], &[2, 3])[..], &[2, 3]);
+        assert_eq!(&broadcast_shapes("t", &[0, 1], &[1, 7])[..], &[0, 7]);
+        assert!(try_broadcast_shapes(&[2, 3], &[4, 3]).is_none());
+    }
+
+    #[test]
+    #[should_panic(expected = "`add`: shapes [2, 3] and [4, 3] cannot be broadcast together")]
+    fn broadcast_error_names_op_and_shapes() {
+        broadcast_shapes("add", &[2, 3], &[4, 3]);
+    }
+
+    #[test]
+    fn negative_axes_count_from_the_end() {
+        assert_eq!(normalize_axis("t", -1, 3), 2);
+        assert_eq!(&normalize_axes("t", &[-1, 0], 3)[..], &[0, 2]);
+    }
+
+    #[test]
+    #[should_panic(expected = "axis 3 is out of range for a tensor of rank 3")]
+    fn axis_out_of_range_panics() {
+        normalize_axis("sum", 3, 3);
+    }
+
+    #[test]
+    fn strides_are_row_major() {
+        assert_eq!(&contiguous_strides(&[2, 3, 4])[..], &[12, 4, 1]);
+        assert_eq!(numel(&[2, 0, 4]), 0);
+        assert_eq!(numel(&[]), 1);
+    }
+}

@@ -1,0 +1,418 @@
+//! The `Tensor` type: shared storage described by shape, strides and offset.
+
+use crate::element::{Element, Float};
+use crate::shape::{contiguous_strides, numel, shape_error, shape_of, Shape};
+use crate::strided::Walk;
+use std::sync::Arc;
+
+/// An n-dimensional array of `T` (f32 by default).
+///
+/// Cloning is cheap: clones share storage. Views (transpose, narrow, broadcast, ...) share
+/// it too, and a write through [`Tensor::as_mut_slice`] copies only when it is shared.
+///
+/// ```
+/// use engram_tensor::Tensor;
+/// let a = Tensor::<f32>::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[2, 2]);
+/// let b = a.transpose(0, 1);
+/// assert_eq!(b.to_vec(), vec![1.0, 3.0, 2.0, 4.0]);
+/// ```
+#[derive(Clone)]
+pub struct Tensor<T = f32> {
+    pub(crate) storage: Arc<Vec<T>>,
+    pub(crate) shape: Shape,
+    pub(crate) strides: Shape,
+    pub(crate) offset: usize,
+}
+
+/// What can go wrong building a tensor from outside data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TensorError {
+    /// The number of values does not match the product of the shape.
+    LengthMismatch {
+        /// The shape asked for.
+        shape: Vec<usize>,
+        /// The number of values given.
+        len: usize,
+    },
+}
+
+impl std::fmt::Display for TensorError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TensorError::LengthMismatch { shape, len } => write!(
+                f,
+                "{len} values cannot fill shape {shape:?}, which holds {}",
+                numel(shape)
+            ),
+        }
+    }
+}
+
+impl std::error::Error for TensorError {}
+
+impl<T: Element> Tensor<T> {
+    /// Wraps a contiguous buffer; panics if its length does not match the shape.
+    #[track_caller]
+    pub fn from_vec(data: Vec<T>, shape: &[usize]) -> Self {
+        Self::try_from_vec(data, shape).unwrap_or_else(|e| shape_error("from_vec", e))
+    }
+
+    /// Wraps a contiguous buffer, or says why the length does not fit the shape.
+    pub fn try_from_vec(data: Vec<T>, shape: &[usize]) -> Result<Self, TensorError> {
+        if data.len() != numel(shape) {
+            return Err(TensorError::LengthMismatch {
+                shape: shape.to_vec(),
+                len: data.len(),
+            });
+        }
+        Ok(Tensor {
+            storage: Arc::new(data),
+            strides: contiguous_strides(shape),
+            shape: shape_of(shape),
+            offset: 0,
+        })
+    }
+
+    /// A tensor of the given shape with every element `value`.
+    pub fn full(shape: &[usize], value: T) -> Self {
+        Self::from_vec(vec![value; numel(shape)], shape)
+    }
+
+    /// A 0-dimensional tensor holding one value.
+    pub fn scalar(value: T) -> Self {
+        Self::from_vec(vec![value], &[])
+    }
+
+    /// The dimensions.
+    pub fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+
+    /// The strides, in elements, of each dimension.
+    pub fn strides(&self) -> &[usize] {
+        &self.strides
+    }
+
+    /// The number of dimensions.
+    pub fn rank(&self) -> usize {
+        self.shape.len()
+    }
+
+    /// The number of elements.
+    pub fn numel(&self) -> usize {
+        numel(&self.shape)
+    }
+
+    /// The size of one dimension (negative counts from the end).
+    #[track_caller]
+    pub fn dim(&self, axis: isize) -> usize {
+        self.shape[crate::shape::normalize_axis("dim", axis, self.rank())]
+    }
+
+    /// True when the elements lie in row-major order without gaps.
+    pub fn is_contiguous(&self) -> bool {
+        let mut expected = 1;
+        for i in (0..self.rank()).rev() {
+            if self.shape[i] != 1 && self.strides[i] != expected {
+                return false;
+            }
+            expected *= self.shape[i];
+        }
+        true
+    }
+
+    /// True when two tensors view the same storage buffer.
+    pub fn shares_storage_with(&self, other: &Tensor<T>) -> bool {
+        Arc::ptr_eq(&self.storage, &other.storage)
+    }
+
+    /// The elements in row-major order, borrowed when the tensor is contiguous.
+    pub fn as_slice(&self) -> Option<&[T]> {
+        self.is_contiguous()
+            .then(|| &self.storage[self.offset..self.offset + self.numel()])
+    }
+
+    /// The elements in row-major order, borrowed if contiguous, gathered otherwise.
+    pub fn contiguous_data(&self) -> std::borrow::Cow<'_, [T]> {
+        match self.as_slice() {
+            Some(s) => std::borrow::Cow::Borrowed(s),
+            None => std::borrow::Cow::Owned(self.to_vec()),
+        }
+    }
+
+    /// Copies the elements out in row-major order.
+    pub fn to_vec(&self) -> Vec<T> {
+        if let Some(s) = self.as_slice() {
+            return s.to_vec();
+        }
+        let mut out = Vec::with_capacity(self.numel());
+        let data = &self.storage[..];
+        self.walk().for_each(|[o]| out.push(data[o]));
+        out
+    }
+
+    /// This tensor itself if contiguous, else a contiguous copy.
+    pub fn contiguous(&self) -> Self {
+        if self.is_contiguous() {
+            self.clone()
+        } else {
+            Self::from_vec(self.to_vec(), &self.shape)
+        }
+    }
+
+    /// The element at a multi-index; panics when the index is out of bounds.
+    #[track_caller]
+    pub fn get(&self, index: &[usize]) -> T {
+        self.storage[self.offset_of("get", index)]
+    }
+
+    /// The single value of a tensor with one element.
+    #[track_caller]
+    pub fn item(&self) -> T {
+        if self.numel() != 1 {
+            shape_error(
+                "item",
+                format!(
+                    "needs exactly one element, the tensor has shape {:?}",
+                    self.shape
+                ),
+            );
+        }
+        self.storage[self.offset]
+    }
+
+    /// Mutable row-major access. Copies first if the storage is shared or the layout is
+    /// not contiguous from offset 0; otherwise writes in place.
+    pub fn as_mut_slice(&mut self) -> &mut [T] {
+        let whole = self.is_contiguous() && self.offset == 0 && self.storage.len() == self.numel();
+        if !whole || Arc::get_mut(&mut self.storage).is_none() {
+            *self = Self::from_vec(self.to_vec(), &self.shape);
+        }
+        Arc::get_mut(&mut self.storage).expect("storage was just made unique")
+    }
+
+    /// Sets one element, copying the storage first if it is shared.
+    #[track_caller]
+    pub fn set(&mut self, index: &[usize], value: T) {
+        let _ = self.offset_of("set", index);
+        let linear = index
+            .iter()
+            .zip(contiguous_strides(&self.shape))
+            .map(|(i, s)| i * s)
+            .sum::<usize>();
+        self.as_mut_slice()[linear] = value;
+    }
+
+    /// Applies `f` to every element, giving a new contiguous tensor.
+    pub fn map<U: Element>(&self, f: impl Fn(T) -> U + Sync) -> Tensor<U> {
+        let n = self.numel();
+        let mut out = vec![U::default(); n];
+        let data = &self.storage[..];
+        if let Some(src) = self.as_slice() {
+            crate::parallel::fill_chunked(&mut out, |start, chunk| {
+                let len = chunk.len();
+                for (o, &x) in chunk.iter_mut().zip(&src[start..start + len]) {
+                    *o = f(x);
+                }
+            });
+        } else {
+            let walk = self.walk();
+            let [step] = walk.inner_strides();
+            crate::parallel::fill_chunked(&mut out, |start, chunk| {
+                walk.for_each_run(start, chunk.len(), |[o], pos, run| {
+                    for (i, slot) in chunk[pos - start..pos - start + run].iter_mut().enumerate() {
+                        *slot = f(data[o + i * step]);
+                    }
+                });
+            });
+        }
+        Tensor::from_vec(out, &self.shape)
+    }
+
+    pub(crate) fn walk(&self) -> Walk<1> {
+        Walk::new(&self.shape, [&self.strides], [self.offset])
+    }
+
+    pub(crate) fn data(&self) -> &[T] {
+        &self.storage
+    }
+
+    #[track_caller]
+    fn offset_of(&self, op: &str, index: &[usize]) -> usize {
+        if index.len() != self.rank() || index.iter().zip(&self.shape).any(|(i, d)| i >= d) {
+            shape_error(
+                op,
+                format!(
+                    "index {index:?} is out of bounds for shape {:?}",
+                    self.shape
+                ),
+            );
+        }
+        self.offset
+            + index
+                .iter()
+                .zip(&self.strides)
+                .map(|(i, s)| i * s)
+                .sum::<usize>()
+    }
+
+    pub(crate) fn from_parts(
+        storage: Arc<Vec<T>>,
+        shape: Shape,
+        strides: Shape,
+        offset: usize,
+    ) -> Self {
+        Tensor {
+            storage,
+            shape,
+            strides,
+            offset,
+        }
+    }
+}
+
+impl<T: Float> Tensor<T> {
+    /// All zeros.
+    pub fn zeros(shape: &[usize]) -> Self {
+        Self::full(shape, T::zero())
+    }
+
+    /// All ones.
+    pub fn ones(shape: &[usize]) -> Self {
+        Self::full(shape, T::one())
+    }
+
+    /// Zeros with the shape of `self`.
+    pub fn zeros_like(&self) -> Self {
+        Self::zeros(&self.shape)
+    }
+
+    /// Ones with the shape of `self`.
+    pub fn ones_like(&self) -> Self {
+        Self::ones(&self.shape)
+    }
+
+    /// `start, start + step, ...` while below `end` (as NumPy's `arange`).
+    #[track_caller]
+    pub fn arange(start: T, end: T, step: T) -> Self {
+        if step == T::zero() {
+            shape_error("arange", "step must not be zero");
+        }
+        let count = ((end - start) / step).ceil().to_usize().unwrap_or(0);
+        let data: Vec<T> = (0..count).map(|i| start + step * T::of(i as f64)).collect();
+        let n = data.len();
+        Self::from_vec(data, &[n])
+    }
+
+    /// `count` evenly spaced values from `start` to `end`, both included.
+    pub fn linspace(start: T, end: T, count: usize) -> Self {
+        let data: Vec<T> = match count {
+            0 => vec![],
+            1 => vec![start],
+            _ => {
+                let step = (end - start) / T::of((count - 1) as f64);
+                (0..count)
+                    .map(|i| {
+                        if i == count - 1 {
+                            end
+                        } else {
+                            start + step * T::of(i as f64)
+                        }
+                    })
+                    .collect()
+            }
+        };
+        Self::from_vec(data, &[count])
+    }
+
+    /// The `n × n` identity matrix.
+    pub fn eye(n: usize) -> Self {
+        let mut data = vec![T::zero(); n * n];
+        for i in 0..n {
+            data[i * n + i] = T::one();
+        }
+        Self::from_vec(data, &[n, n])
+    }
+
+    /// Converts every element to another float type.
+    pub fn cast<U: Float>(&self) -> Tensor<U> {
+        self.map(|x| U::of(x.as_f64()))
+    }
+}
+
+impl<T: Element> std::fmt::Debug for Tensor<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn from_vec_rejects_wrong_length_with_typed_error() {
+        let err = Tensor::<f32>::try_from_vec(vec![1.0; 5], &[2, 3]).unwrap_err();
+        assert_eq!(
+            err,
+            TensorError::LengthMismatch {
+                shape: vec![2, 3],
+                len: 5
+            }
+        );
+        assert_eq!(
+            err.to_string(),
+            "5 values cannot fill shape [2, 3], which holds 6"
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "`from_vec`: 5 values cannot fill shape [2, 3]")]
+    fn from_vec_panics_on_wrong_length() {
+        Tensor::<f32>::from_vec(vec![1.0; 5], &[2, 3]);
+    }
+
+    #[test]
+    fn creation_functions_give_expected_values() {
+        assert_eq!(
+            Tensor::<f64>::arange(0.0, 1.0, 0.25).to_vec(),
+            vec![0.0, 0.25, 0.5, 0.75]
+        );
+        assert_eq!(
+            Tensor::<f64>::arange(5.0, 0.0, -2.0).to_vec(),
+            vec![5.0, 3.0, 1.0]
+        );
+        assert_eq!(
+            Tensor::<f32>::linspace(0.0, 1.0, 5).to_vec(),
+            vec![0.0, 0.25, 0.5, 0.75, 1.0]
+        );
+        assert_eq!(Tensor::<f32>::eye(2).to_vec(), vec![1.0, 0.0, 0.0, 1.0]);
+        assert_eq!(Tensor::<f64>::full(&[2], 7.0).to_vec(), vec![7.0, 7.0]);
+        assert_eq!(Tensor::<f32>::scalar(3.0).shape(), &[] as &[usize]);
+        assert_eq!(Tensor::<f32>::zeros(&[0, 3]).numel(), 0);
+    }
+
+    #[test]
+    fn write_to_shared_storage_copies_and_leaves_original_alone() {
+        let a = Tensor::<f32>::zeros(&[2, 2]);
+        let mut b = a.clone();
+        b.set(&[1, 0], 5.0);
+        assert_eq!(a.to_vec(), vec![0.0; 4]);
+        assert_eq!(b.to_vec(), vec![0.0, 0.0, 5.0, 0.0]);
+        assert!(!a.shares_storage_with(&b));
+    }
+
+    #[test]
+    fn write_to_unshared_storage_is_in_place() {
+        let mut a = Tensor::<f32>::zeros(&[4]);
+        let before = a.as_mut_slice().as_ptr();
+        a.set(&[3], 1.0);
+        assert_eq!(a.as_mut_slice().as_ptr(), before);
+    }
+
+    #[test]
+    #[should_panic(expected = "`get`: index [2, 0] is out of bounds for shape [2, 2]")]
+    fn get_out_of_bounds_panics() {
+        Tensor::<f32>::zeros(&[2, 2]).get(&[2, 0]);
+    }
+}

@@ -1,0 +1,18 @@
+//! Engram: a deep-learning framework for Rust.
+//!
+//! This facade re-exports the workspace crates; most programs need only the prelude.
+//!
+//! ```
+//! use engram::prelude::*;
+//! let x = Tensor::<f64>::ones(&[2, 3]);
+//! assert_eq!(x.sum().item(), 6.0);
+//! ```
+
+pub use engram_autograd as autograd;
+pub use engram_nn as nn;
+pub use engram_tensor as tensor;
+
+/// The names most programs use.
+pub mod prelude {
+    pub use engram_tensor::{seeded_rng, Conv2dOptions, Element, Float, Tensor};
+}
