@@ -1,0 +1,50 @@
+//! Kernels give bitwise the same result on 1 thread and on several: work is cut into fixed
+//! chunks, never by thread count.
+
+use engram::tensor::{seeded_rng, Conv2dOptions, Tensor};
+
+fn on_threads<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap()
+        .install(f)
+}
+
+fn bits(t: &Tensor<f32>) -> Vec<u32> {
+    t.to_vec().iter().map(|x| x.to_bits()).collect()
+}
+
+fn workload() -> Vec<Vec<u32>> {
+    let mut rng = seeded_rng(3);
+    let big = Tensor::<f32>::randn(&[1 << 20], &mut rng);
+    let m = Tensor::<f32>::randn(&[300, 700], &mut rng);
+    let a = Tensor::<f32>::randn(&[512, 512], &mut rng);
+    let b = Tensor::<f32>::randn(&[512, 512], &mut rng);
+    let x = Tensor::<f32>::randn(&[16, 8, 28, 28], &mut rng);
+    let w = Tensor::<f32>::randn(&[16, 8, 3, 3], &mut rng);
+    vec![
+        bits(&big.sum()),
+        bits(&big.exp()),
+        bits(&m.sum_axes(&[0], false)),
+        bits(&m.t().sum_axes(&[1], false)),
+        bits(&m.logsumexp_axes(&[1], false)),
+        bits(&m.softmax(0)),
+        bits(&a.matmul(&b)),
+        bits(&a.t().matmul(&b)),
+        bits(&x.conv2d(&w, Conv2dOptions::default().padding(1))),
+        bits(&x.max_pool2d([2, 2], [2, 2], [0, 0])),
+        bits(&(&m + &m.sum_axes(&[0], true))),
+    ]
+}
+
+#[test]
+fn results_are_bitwise_identical_for_one_and_many_threads() {
+    let one = on_threads(1, workload);
+    for threads in [2, 4] {
+        let many = on_threads(threads, workload);
+        for (i, (a, b)) in one.iter().zip(&many).enumerate() {
+            assert!(a == b, "kernel {i} differs between 1 and {threads} threads");
+        }
+    }
+}
