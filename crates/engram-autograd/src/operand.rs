@@ -1,0 +1,248 @@
+//! The small set of operations vjp rules are written in. `Tensor` implements it by computing
+//! (the fast first-order path, nothing recorded); `Var` implements it by recording, so a
+//! rule run on Vars is itself differentiable. Each rule therefore exists exactly once.
+
+use crate::custom::CustomOp;
+use crate::var::Var;
+use engram_tensor::{Float, Tensor, Window};
+use std::rc::Rc;
+
+/// What a vjp rule may compute with.
+pub trait Operand<T: Float>: Clone {
+    /// The value underneath.
+    fn value(&self) -> &Tensor<T>;
+    /// A constant of the same kind (for `Var`: untracked).
+    fn lift(&self, t: Tensor<T>) -> Self;
+    /// Elementwise sum (broadcasting).
+    fn add(&self, o: &Self) -> Self;
+    /// Elementwise difference (broadcasting).
+    fn sub(&self, o: &Self) -> Self;
+    /// Elementwise product (broadcasting).
+    fn mul(&self, o: &Self) -> Self;
+    /// Elementwise quotient (broadcasting).
+    fn div(&self, o: &Self) -> Self;
+    /// `-x`.
+    fn neg(&self) -> Self;
+    /// `x + c`.
+    fn add_scalar(&self, c: T) -> Self;
+    /// `x · c`.
+    fn mul_scalar(&self, c: T) -> Self;
+    /// `e^x`.
+    fn exp(&self) -> Self;
+    /// `ln x`.
+    fn ln(&self) -> Self;
+    /// `sin x`.
+    fn sin(&self) -> Self;
+    /// `cos x`.
+    fn cos(&self) -> Self;
+    /// `tanh x`.
+    fn tanh(&self) -> Self;
+    /// `σ(x)`.
+    fn sigmoid(&self) -> Self;
+    /// `erf(x)`.
+    fn erf(&self) -> Self;
+    /// `x^p`.
+    fn powf(&self, p: T) -> Self;
+    /// `x^n`.
+    fn powi(&self, n: i32) -> Self;
+    /// Matrix product.
+    fn matmul(&self, o: &Self) -> Self;
+    /// Swaps two axes.
+    fn transpose(&self, a: isize, b: isize) -> Self;
+    /// New shape, same elements.
+    fn reshape(&self, shape: &[usize]) -> Self;
+    /// Reorders axes.
+    fn permute(&self, order: &[usize]) -> Self;
+    /// Broadcasts to a larger shape.
+    fn broadcast_to(&self, shape: &[usize]) -> Self;
+    /// Sums over axes.
+    fn sum_axes(&self, axes: &[isize], keepdim: bool) -> Self;
+    /// Sums a broadcast value back to `shape`.
+    fn sum_to_shape(&self, shape: &[usize]) -> Self;
+    /// Mean over axes.
+    fn mean_axes(&self, axes: &[isize], keepdim: bool) -> Self;
+    /// A slice along one axis with a step.
+    fn slice(&self, axis: isize, start: usize, end: usize, step: usize) -> Self;
+    /// Zero padding, `(before, after)` per axis.
+    fn pad_zeros(&self, widths: &[(usize, usize)]) -> Self;
+    /// Joins along an axis.
+    fn concat(parts: &[Self], axis: isize) -> Self;
+    /// im2col.
+    fn unfold(&self, window: &Window) -> Self;
+    /// col2im.
+    fn fold(&self, window: &Window, channels: usize, input: [usize; 2]) -> Self;
+    /// `out[p] = x[p with axis replaced by index[p]]`.
+    fn gather(&self, axis: isize, index: &Tensor<usize>) -> Self;
+    /// `self` with `src` added at the indexed positions.
+    fn scatter_add(&self, axis: isize, index: &Tensor<usize>, src: &Self) -> Self;
+    /// Slices at `indices` along `axis`.
+    fn index_select(&self, axis: isize, indices: &[usize]) -> Self;
+    /// `self` with slices of `src` added at `indices` along `axis`.
+    fn index_add(&self, axis: isize, indices: &[usize], src: &Self) -> Self;
+    /// Runs a user-defined op's vjp.
+    fn custom_vjp(
+        op: &Rc<dyn CustomOp<T>>,
+        inputs: &[Self],
+        output: &Self,
+        grad: &Self,
+    ) -> Vec<Option<Self>>;
+
+    /// `self · c` for a constant tensor `c` (a mask, a fixed factor).
+    fn mul_const(&self, c: Tensor<T>) -> Self {
+        self.mul(&self.lift(c))
+    }
+}
+
+macro_rules! forward_all {
+    ($recv:ident, $to:ty) => {
+        fn add(&self, o: &Self) -> Self {
+            <$to>::add(self, o)
+        }
+        fn sub(&self, o: &Self) -> Self {
+            <$to>::sub(self, o)
+        }
+        fn mul(&self, o: &Self) -> Self {
+            <$to>::mul(self, o)
+        }
+        fn div(&self, o: &Self) -> Self {
+            <$to>::div(self, o)
+        }
+        fn neg(&self) -> Self {
+            <$to>::neg(self)
+        }
+        fn add_scalar(&self, c: T) -> Self {
+            <$to>::add_scalar(self, c)
+        }
+        fn mul_scalar(&self, c: T) -> Self {
+            <$to>::mul_scalar(self, c)
+        }
+        fn exp(&self) -> Self {
+            <$to>::exp(self)
+        }
+        fn ln(&self) -> Self {
+            <$to>::ln(self)
+        }
+        fn sin(&self) -> Self {
+            <$to>::sin(self)
+        }
+        fn cos(&self) -> Self {
+            <$to>::cos(self)
+        }
+        fn tanh(&self) -> Self {
+            <$to>::tanh(self)
+        }
+        fn sigmoid(&self) -> Self {
+            <$to>::sigmoid(self)
+        }
+        fn powf(&self, p: T) -> Self {
+            <$to>::powf(self, p)
+        }
+        fn powi(&self, n: i32) -> Self {
+            <$to>::powi(self, n)
+        }
+        fn matmul(&self, o: &Self) -> Self {
+            <$to>::matmul(self, o)
+        }
+        fn transpose(&self, a: isize, b: isize) -> Self {
+            <$to>::transpose(self, a, b)
+        }
+        fn reshape(&self, shape: &[usize]) -> Self {
+            <$to>::reshape(self, shape)
+        }
+        fn permute(&self, order: &[usize]) -> Self {
+            <$to>::permute(self, order)
+        }
+        fn broadcast_to(&self, shape: &[usize]) -> Self {
+            <$to>::broadcast_to(self, shape)
+        }
+        fn sum_axes(&self, axes: &[isize], keepdim: bool) -> Self {
+            <$to>::sum_axes(self, axes, keepdim)
+        }
+        fn sum_to_shape(&self, shape: &[usize]) -> Self {
+            <$to>::sum_to_shape(self, shape)
+        }
+        fn mean_axes(&self, axes: &[isize], keepdim: bool) -> Self {
+            <$to>::mean_axes(self, axes, keepdim)
+        }
+        fn slice(&self, axis: isize, start: usize, end: usize, step: usize) -> Self {
+            <$to>::slice(self, axis, start, end, step)
+        }
+        fn unfold(&self, window: &Window) -> Self {
+            <$to>::unfold(self, window)
+        }
+        fn fold(&self, window: &Window, channels: usize, input: [usize; 2]) -> Self {
+            <$to>::fold(self, window, channels, input)
+        }
+        fn gather(&self, axis: isize, index: &Tensor<usize>) -> Self {
+            <$to>::gather(self, axis, index)
+        }
+        fn scatter_add(&self, axis: isize, index: &Tensor<usize>, src: &Self) -> Self {
+            <$to>::scatter_add(self, axis, index, src)
+        }
+        fn index_select(&self, axis: isize, indices: &[usize]) -> Self {
+            <$to>::index_select(self, axis, indices)
+        }
+        fn index_add(&self, axis: isize, indices: &[usize], src: &Self) -> Self {
+            <$to>::index_add(self, axis, indices, src)
+        }
+    };
+}
+
+impl<T: Float> Operand<T> for Tensor<T> {
+    fn value(&self) -> &Tensor<T> {
+        self
+    }
+    fn lift(&self, t: Tensor<T>) -> Self {
+        t
+    }
+    fn erf(&self) -> Self {
+        self.map(|x| x.erf())
+    }
+    fn pad_zeros(&self, widths: &[(usize, usize)]) -> Self {
+        self.pad(widths, T::zero())
+    }
+    fn concat(parts: &[Self], axis: isize) -> Self {
+        Tensor::concat(&parts.iter().collect::<Vec<_>>(), axis)
+    }
+    fn custom_vjp(
+        op: &Rc<dyn CustomOp<T>>,
+        inputs: &[Self],
+        output: &Self,
+        grad: &Self,
+    ) -> Vec<Option<Self>> {
+        let wrap = |t: &Tensor<T>| Var::constant(t.clone());
+        let inputs: Vec<Var<T>> = inputs.iter().map(wrap).collect();
+        op.vjp(&inputs, &wrap(output), &wrap(grad))
+            .into_iter()
+            .map(|g| g.map(|v| v.value().clone()))
+            .collect()
+    }
+    forward_all!(self, Tensor<T>);
+}
+
+impl<T: Float> Operand<T> for Var<T> {
+    fn value(&self) -> &Tensor<T> {
+        Var::value(self)
+    }
+    fn lift(&self, t: Tensor<T>) -> Self {
+        Var::constant(t)
+    }
+    fn erf(&self) -> Self {
+        Var::erf(self)
+    }
+    fn pad_zeros(&self, widths: &[(usize, usize)]) -> Self {
+        Var::pad(self, widths, T::zero())
+    }
+    fn concat(parts: &[Self], axis: isize) -> Self {
+        Var::concat(&parts.iter().collect::<Vec<_>>(), axis)
+    }
+    fn custom_vjp(
+        op: &Rc<dyn CustomOp<T>>,
+        inputs: &[Self],
+        output: &Self,
+        grad: &Self,
+    ) -> Vec<Option<Self>> {
+        op.vjp(inputs, output, grad)
+    }
+    forward_all!(self, Var<T>);
+}

@@ -1,0 +1,223 @@
+//! Convolutions and pooling, all built on the im2col pair: `unfold` lays receptive fields
+//! out as columns and `fold` (its adjoint) sums columns back. Each is the other's vjp, so
+//! every rule here is a composition of differentiable ops and works to any order.
+//!
+//! conv2d, `y = W ⊛ x` per group: `dW = Σ_n g · colsᵀ`, `dx = fold(Wᵀ · g)`.
+//! max_pool2d: the gradient goes to the recorded argmax of each window (`gather`'s adjoint).
+//! avg_pool2d: each output's gradient is spread evenly over its window (`fold`).
+
+use crate::case;
+use crate::operand::Operand;
+use crate::ops::{InputGrads, Op};
+use crate::registry::{real, GradcheckCase};
+use crate::tape::record;
+use crate::var::Var;
+use engram_tensor::{conv2d_geometry, Conv2dOptions, Float, Tensor, Window};
+use smallvec::smallvec;
+
+/// A convolution or pooling op and its geometry.
+#[derive(Clone, Debug)]
+pub(crate) enum ConvOp {
+    Unfold(Window),
+    Fold(Window),
+    Conv2d(Conv2dOptions),
+    /// Indices `[N·C, Ho·Wo]` of each window's maximum within its `[H·W]` plane.
+    MaxPool2d(Tensor<usize>),
+    AvgPool2d(Window),
+}
+
+impl ConvOp {
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            ConvOp::Unfold(_) => "unfold",
+            ConvOp::Fold(_) => "fold",
+            ConvOp::Conv2d(_) => "conv2d",
+            ConvOp::MaxPool2d(_) => "max_pool2d",
+            ConvOp::AvgPool2d(_) => "avg_pool2d",
+        }
+    }
+
+    pub(crate) fn vjp<T: Float, V: Operand<T>>(
+        &self,
+        x: &[V],
+        g: &V,
+        needs: &[bool],
+    ) -> InputGrads<V> {
+        let xs = x[0].value().shape().to_vec();
+        match self {
+            ConvOp::Unfold(window) => smallvec![Some(g.fold(window, xs[1], [xs[2], xs[3]]))],
+            ConvOp::Fold(window) => smallvec![Some(g.unfold(window))],
+            ConvOp::Conv2d(options) => conv2d_vjp(&x[0], &x[1], g, options, needs),
+            ConvOp::MaxPool2d(indices) => {
+                let planes = Tensor::zeros(&[xs[0] * xs[1], xs[2] * xs[3]]);
+                let flat_g = g.reshape(indices.shape());
+                smallvec![Some(
+                    g.lift(planes).scatter_add(1, indices, &flat_g).reshape(&xs)
+                )]
+            }
+            ConvOp::AvgPool2d(window) => {
+                let (n, c) = (xs[0], xs[1]);
+                let taps = window.kernel[0] * window.kernel[1];
+                let gs = g.value().shape().to_vec();
+                let l = gs[2] * gs[3];
+                let spread = g
+                    .reshape(&[n, c, 1, l])
+                    .broadcast_to(&[n, c, taps, l])
+                    .mul_scalar(T::one() / T::of(taps as f64))
+                    .reshape(&[n, c * taps, l]);
+                smallvec![Some(spread.fold(window, c, [xs[2], xs[3]]))]
+            }
+        }
+    }
+}
+
+fn conv2d_vjp<T: Float, V: Operand<T>>(
+    x: &V,
+    w: &V,
+    g: &V,
+    options: &Conv2dOptions,
+    needs: &[bool],
+) -> InputGrads<V> {
+    let (xs, ws) = (x.value().shape().to_vec(), w.value().shape().to_vec());
+    let (window, groups) = conv2d_geometry(&xs, &ws, options);
+    let (n, c, o) = (xs[0], xs[1], ws[0]);
+    let per_group = c / groups * ws[2] * ws[3];
+    let gs = g.value().shape();
+    let l = gs[2] * gs[3];
+    let g_groups = g.reshape(&[n, groups, o / groups, l]);
+    let dw = needs[1].then(|| {
+        let cols = x.unfold(&window).reshape(&[n, groups, per_group, l]);
+        g_groups
+            .matmul(&cols.transpose(-2, -1))
+            .sum_axes(&[0], false)
+            .reshape(&ws)
+    });
+    let dx = needs[0].then(|| {
+        let kernels = w.reshape(&[groups, o / groups, per_group]);
+        let cols_grad =
+            kernels
+                .transpose(-2, -1)
+                .matmul(&g_groups)
+                .reshape(&[n, c * ws[2] * ws[3], l]);
+        cols_grad.fold(&window, c, [xs[2], xs[3]])
+    });
+    smallvec![dx, dw]
+}
+
+impl<T: Float> Var<T> {
+    /// im2col: `[N, C, H, W] -> [N, C·kh·kw, Ho·Wo]` (see [`Tensor::unfold`]).
+    #[track_caller]
+    pub fn unfold(&self, window: &Window) -> Var<T> {
+        let value = self.value().unfold(window);
+        record(Op::Conv(ConvOp::Unfold(*window)), &[self], value)
+    }
+
+    /// col2im, the adjoint of `unfold` (see [`Tensor::fold`]).
+    #[track_caller]
+    pub fn fold(&self, window: &Window, channels: usize, input: [usize; 2]) -> Var<T> {
+        let value = self.value().fold(window, channels, input);
+        record(Op::Conv(ConvOp::Fold(*window)), &[self], value)
+    }
+
+    /// 2-d convolution: input `[N, C, H, W]`, weight `[O, C/groups, kh, kw]`.
+    #[track_caller]
+    pub fn conv2d(&self, weight: &Var<T>, options: Conv2dOptions) -> Var<T> {
+        let value = self.value().conv2d(weight.value(), options);
+        record(Op::Conv(ConvOp::Conv2d(options)), &[self, weight], value)
+    }
+
+    /// 1-d convolution: input `[N, C, L]`, weight `[O, C/groups, k]`.
+    #[track_caller]
+    pub fn conv1d(
+        &self,
+        weight: &Var<T>,
+        stride: usize,
+        padding: usize,
+        dilation: usize,
+        groups: usize,
+    ) -> Var<T> {
+        if self.rank() != 3 || weight.rank() != 3 {
+            engram_tensor::shape_error(
+                "conv1d",
+                format!(
+                    "expected input [N, C, L] and weight [O, C/groups, k], got {:?} and {:?}",
+                    self.shape(),
+                    weight.shape()
+                ),
+            );
+        }
+        let options = Conv2dOptions {
+            stride: [1, stride],
+            padding: [0, padding],
+            dilation: [1, dilation],
+            groups,
+        };
+        self.unsqueeze(2)
+            .conv2d(&weight.unsqueeze(2), options)
+            .squeeze(2)
+    }
+
+    /// Max pooling over `[N, C, H, W]`; the gradient goes to each window's (first) maximum.
+    #[track_caller]
+    pub fn max_pool2d(
+        &self,
+        kernel: [usize; 2],
+        stride: [usize; 2],
+        padding: [usize; 2],
+    ) -> Var<T> {
+        let (value, indices) = self
+            .value()
+            .max_pool2d_with_indices(kernel, stride, padding);
+        let s = value.shape();
+        let indices = indices.reshape(&[s[0] * s[1], s[2] * s[3]]);
+        record(Op::Conv(ConvOp::MaxPool2d(indices)), &[self], value)
+    }
+
+    /// Average pooling over `[N, C, H, W]` (padding counts as zeros in the average).
+    #[track_caller]
+    pub fn avg_pool2d(
+        &self,
+        kernel: [usize; 2],
+        stride: [usize; 2],
+        padding: [usize; 2],
+    ) -> Var<T> {
+        let value = self.value().avg_pool2d(kernel, stride, padding);
+        record(
+            Op::Conv(ConvOp::AvgPool2d(Window::pool(kernel, stride, padding))),
+            &[self],
+            value,
+        )
+    }
+}
+
+/// Gradcheck entries for this family.
+pub(crate) fn cases() -> Vec<GradcheckCase> {
+    vec![
+        case!("conv2d", "plain", [real(&[2, 3, 5, 4]), real(&[2, 3, 3, 2])], second: true, |x| x[0].conv2d(&x[1], Conv2dOptions::default())),
+        case!("conv2d", "stride_pad", [real(&[1, 2, 6, 5]), real(&[3, 2, 3, 3])], second: true, |x| {
+            x[0].conv2d(&x[1], Conv2dOptions::default().stride(2).padding(1))
+        }),
+        case!("conv2d", "dilation_groups", [real(&[1, 4, 6, 6]), real(&[4, 2, 2, 2])], second: true, |x| {
+            x[0].conv2d(&x[1], Conv2dOptions { stride: [1, 2], padding: [1, 0], dilation: [2, 1], groups: 2 })
+        }),
+        case!("conv2d", "transposed_input", [real(&[1, 2, 4, 5]).transposed(), real(&[1, 2, 2, 2])], second: true, |x| {
+            x[0].conv2d(&x[1], Conv2dOptions::default())
+        }),
+        case!("conv2d", "size1", [real(&[1, 1, 1, 3]), real(&[2, 1, 1, 1])], second: true, |x| x[0].conv2d(&x[1], Conv2dOptions::default())),
+        case!("conv1d", "plain", [real(&[2, 3, 7]), real(&[2, 3, 3])], second: true, |x| x[0].conv1d(&x[1], 1, 0, 1, 1)),
+        case!("conv1d", "stride_pad_dilation_groups", [real(&[1, 4, 9]), real(&[2, 2, 2])], second: true, |x| x[0].conv1d(&x[1], 2, 1, 2, 2)),
+        case!("conv1d", "transposed_input", [real(&[1, 3, 6]).transposed(), real(&[1, 3, 2])], second: true, |x| x[0].conv1d(&x[1], 1, 1, 1, 1)),
+        case!("unfold", "stride_pad", [real(&[1, 2, 4, 4])], second: false, |x| {
+            x[0].unfold(&Window { kernel: [2, 3], stride: [2, 1], padding: [1, 1], dilation: [1, 1] }).square()
+        }),
+        case!("fold", "stride_pad", [real(&[1, 12, 12])], second: false, |x| {
+            x[0].fold(&Window { kernel: [2, 3], stride: [2, 1], padding: [1, 1], dilation: [1, 1] }, 2, [4, 4]).square()
+        }),
+        case!("max_pool2d", "k2s2", [real(&[2, 2, 4, 4])], second: false, |x| x[0].max_pool2d([2, 2], [2, 2], [0, 0])),
+        case!("max_pool2d", "k3s2p1_overlap", [real(&[1, 2, 5, 5])], second: false, |x| x[0].max_pool2d([3, 3], [2, 2], [1, 1])),
+        case!("max_pool2d", "transposed", [real(&[1, 1, 4, 6]).transposed()], second: false, |x| x[0].max_pool2d([2, 3], [2, 1], [1, 1])),
+        case!("avg_pool2d", "k2s2", [real(&[2, 2, 4, 4])], second: false, |x| x[0].avg_pool2d([2, 2], [2, 2], [0, 0])),
+        case!("avg_pool2d", "k3s2p1_overlap", [real(&[1, 2, 5, 5])], second: false, |x| x[0].avg_pool2d([3, 3], [2, 2], [1, 1])),
+        case!("avg_pool2d", "transposed", [real(&[1, 1, 4, 6]).transposed()], second: false, |x| x[0].avg_pool2d([2, 3], [2, 1], [1, 1])),
+    ]
+}

@@ -1,0 +1,83 @@
+//! Every differentiable op, grouped by family. Each family file holds the ops' user-facing
+//! methods on `Var`, their vjp rules and their gradcheck registry entries. The `Op` enum is
+//! matched exhaustively, so an op without a vjp rule does not compile.
+
+pub(crate) mod conv;
+pub(crate) mod elementwise;
+pub(crate) mod index;
+pub(crate) mod matmul;
+pub(crate) mod reduce;
+pub(crate) mod shape;
+pub(crate) mod softmax;
+
+use crate::custom::CustomOp;
+use crate::operand::Operand;
+use engram_tensor::{Float, Tensor};
+use smallvec::SmallVec;
+use std::rc::Rc;
+
+/// Gradients for an op's inputs, in order; `None` where an input needs none.
+pub(crate) type InputGrads<V> = SmallVec<[Option<V>; 2]>;
+
+/// How a node was made.
+#[derive(Clone)]
+pub(crate) enum Op<T: Float> {
+    /// A value to differentiate by.
+    Leaf,
+    /// A constant fed into a recorded op; never differentiated.
+    Constant,
+    Unary(elementwise::UnaryOp<T>),
+    Binary(elementwise::BinaryOp),
+    Where(Tensor<bool>),
+    Reduce(reduce::ReduceOp),
+    Softmax(softmax::SoftmaxOp),
+    Shape(shape::ShapeOp),
+    Matmul,
+    Conv(conv::ConvOp),
+    Index(index::IndexOp),
+    Custom(Rc<dyn CustomOp<T>>),
+}
+
+impl<T: Float> Op<T> {
+    /// The op's name, for messages.
+    pub(crate) fn name(&self) -> &str {
+        match self {
+            Op::Leaf => "leaf",
+            Op::Constant => "constant",
+            Op::Unary(u) => u.name(),
+            Op::Binary(b) => b.name(),
+            Op::Where(_) => "where_cond",
+            Op::Reduce(r) => r.name(),
+            Op::Softmax(s) => s.name(),
+            Op::Shape(s) => s.name(),
+            Op::Matmul => "matmul",
+            Op::Conv(c) => c.name(),
+            Op::Index(i) => i.name(),
+            Op::Custom(c) => c.name(),
+        }
+    }
+
+    /// The vector-Jacobian product: given the inputs `x`, the output `y` and the output's
+    /// gradient `g`, each input's gradient (only where `needs` says so).
+    pub(crate) fn vjp<V: Operand<T>>(
+        &self,
+        x: &[V],
+        y: &V,
+        g: &V,
+        needs: &[bool],
+    ) -> InputGrads<V> {
+        match self {
+            Op::Leaf | Op::Constant => SmallVec::new(),
+            Op::Unary(u) => u.vjp(&x[0], y, g),
+            Op::Binary(b) => b.vjp(&x[0], &x[1], y, g, needs),
+            Op::Where(mask) => elementwise::where_vjp(mask, x, g, needs),
+            Op::Reduce(r) => r.vjp(&x[0], y, g),
+            Op::Softmax(s) => s.vjp(y, g),
+            Op::Shape(s) => s.vjp(x, g, needs),
+            Op::Matmul => matmul::vjp(&x[0], &x[1], g, needs),
+            Op::Conv(c) => c.vjp(x, g, needs),
+            Op::Index(i) => i.vjp(x, g, needs),
+            Op::Custom(c) => V::custom_vjp(c, x, y, g).into_iter().collect(),
+        }
+    }
+}

@@ -1,0 +1,241 @@
+//! Reductions: sum, mean, prod, max, min, logsumexp and var, over any set of axes.
+//!
+//! Every rule first "unreduces" the output gradient (reshape to keepdim form, broadcast to
+//! the input's shape). Max and min share the gradient equally among tied elements, as
+//! JAX does (and `torch.amax`).
+
+use crate::case;
+use crate::operand::Operand;
+use crate::ops::{InputGrads, Op};
+use crate::registry::{positive, real, GradcheckCase};
+use crate::tape::record;
+use crate::var::Var;
+use engram_tensor::{normalize_axes, Float, Tensor};
+use smallvec::{smallvec, SmallVec};
+
+/// Which reduction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ReduceKind {
+    Sum,
+    Mean,
+    Prod,
+    Max,
+    Min,
+    LogSumExp,
+    /// Variance with this correction (1 = unbiased).
+    Var(usize),
+}
+
+/// A reduction and the axes it ran over (`None`: all of them).
+#[derive(Clone, Debug)]
+pub(crate) struct ReduceOp {
+    kind: ReduceKind,
+    axes: Option<SmallVec<[isize; 6]>>,
+    keepdim: bool,
+}
+
+impl ReduceOp {
+    pub(crate) fn name(&self) -> &'static str {
+        match self.kind {
+            ReduceKind::Sum => "sum",
+            ReduceKind::Mean => "mean",
+            ReduceKind::Prod => "prod",
+            ReduceKind::Max => "max",
+            ReduceKind::Min => "min",
+            ReduceKind::LogSumExp => "logsumexp",
+            ReduceKind::Var(_) => "var",
+        }
+    }
+
+    #[track_caller]
+    fn forward<T: Float>(&self, x: &Tensor<T>) -> Tensor<T> {
+        let k = self.keepdim;
+        match (&self.axes, self.kind) {
+            (None, ReduceKind::Sum) => x.sum(),
+            (None, ReduceKind::Mean) => x.mean(),
+            (None, ReduceKind::Prod) => x.prod(),
+            (None, ReduceKind::Max) => x.max(),
+            (None, ReduceKind::Min) => x.min(),
+            (None, ReduceKind::LogSumExp) => x.logsumexp(),
+            (None, ReduceKind::Var(c)) => x.var(c),
+            (Some(a), ReduceKind::Sum) => x.sum_axes(a, k),
+            (Some(a), ReduceKind::Mean) => x.mean_axes(a, k),
+            (Some(a), ReduceKind::Prod) => x.prod_axes(a, k),
+            (Some(a), ReduceKind::Max) => x.max_axes(a, k),
+            (Some(a), ReduceKind::Min) => x.min_axes(a, k),
+            (Some(a), ReduceKind::LogSumExp) => x.logsumexp_axes(a, k),
+            (Some(a), ReduceKind::Var(c)) => x.var_axes(a, c, k),
+        }
+    }
+
+    /// The input's shape with reduced axes set to 1, and how many elements each output saw.
+    fn kept_shape(&self, shape: &[usize]) -> (Vec<usize>, usize) {
+        let reduced: SmallVec<[usize; 6]> = match &self.axes {
+            None => (0..shape.len()).collect(),
+            Some(a) => normalize_axes(self.name(), a, shape.len()),
+        };
+        let kept = (0..shape.len())
+            .map(|d| if reduced.contains(&d) { 1 } else { shape[d] })
+            .collect();
+        (kept, reduced.iter().map(|&d| shape[d]).product())
+    }
+
+    pub(crate) fn vjp<T: Float, V: Operand<T>>(&self, x: &V, y: &V, g: &V) -> InputGrads<V> {
+        let shape = x.value().shape().to_vec();
+        let (kept, count) = self.kept_shape(&shape);
+        let unreduce = |v: &V| v.reshape(&kept).broadcast_to(&shape);
+        let gb = unreduce(g);
+        let dx = match self.kind {
+            ReduceKind::Sum => gb,
+            ReduceKind::Mean => gb.mul_scalar(T::one() / T::of(count as f64)),
+            ReduceKind::Prod => gb.mul(&unreduce(y)).div(x),
+            ReduceKind::Max | ReduceKind::Min => {
+                let hit = x.value().equal(&y.value().reshape(&kept)).to_float::<T>();
+                let ties = hit.sum_axes(
+                    &(0..shape.len() as isize)
+                        .filter(|&d| kept[d as usize] == 1 && shape[d as usize] != 1)
+                        .collect::<Vec<_>>(),
+                    true,
+                );
+                gb.mul_const(hit.div(&ties))
+            }
+            ReduceKind::LogSumExp => gb.mul(&x.sub(&unreduce(y)).exp()),
+            ReduceKind::Var(c) => {
+                let axes: Vec<isize> = (0..shape.len() as isize)
+                    .filter(|&d| kept[d as usize] == 1)
+                    .collect();
+                let centered = x.sub(&x.mean_axes(&axes, true));
+                gb.mul(&centered)
+                    .mul_scalar(T::of(2.0 / (count as f64 - c as f64)))
+            }
+        };
+        smallvec![Some(dx)]
+    }
+}
+
+impl<T: Float> Var<T> {
+    #[track_caller]
+    fn reduce(&self, kind: ReduceKind, axes: Option<&[isize]>, keepdim: bool) -> Var<T> {
+        let op = ReduceOp {
+            kind,
+            axes: axes.map(SmallVec::from_slice),
+            keepdim,
+        };
+        let value = op.forward(self.value());
+        record(Op::Reduce(op), &[self], value)
+    }
+
+    /// Sum of all elements.
+    pub fn sum(&self) -> Var<T> {
+        self.reduce(ReduceKind::Sum, None, false)
+    }
+    /// Sum over `axes`.
+    #[track_caller]
+    pub fn sum_axes(&self, axes: &[isize], keepdim: bool) -> Var<T> {
+        self.reduce(ReduceKind::Sum, Some(axes), keepdim)
+    }
+    /// Mean of all elements.
+    pub fn mean(&self) -> Var<T> {
+        self.reduce(ReduceKind::Mean, None, false)
+    }
+    /// Mean over `axes`.
+    #[track_caller]
+    pub fn mean_axes(&self, axes: &[isize], keepdim: bool) -> Var<T> {
+        self.reduce(ReduceKind::Mean, Some(axes), keepdim)
+    }
+    /// Product of all elements (the gradient is `y / x`: undefined where an element is 0).
+    pub fn prod(&self) -> Var<T> {
+        self.reduce(ReduceKind::Prod, None, false)
+    }
+    /// Product over `axes`.
+    #[track_caller]
+    pub fn prod_axes(&self, axes: &[isize], keepdim: bool) -> Var<T> {
+        self.reduce(ReduceKind::Prod, Some(axes), keepdim)
+    }
+    /// Largest element; tied maxima share the gradient equally.
+    #[track_caller]
+    pub fn max(&self) -> Var<T> {
+        self.reduce(ReduceKind::Max, None, false)
+    }
+    /// Largest element over `axes`; ties share the gradient equally.
+    #[track_caller]
+    pub fn max_axes(&self, axes: &[isize], keepdim: bool) -> Var<T> {
+        self.reduce(ReduceKind::Max, Some(axes), keepdim)
+    }
+    /// Smallest element; tied minima share the gradient equally.
+    #[track_caller]
+    pub fn min(&self) -> Var<T> {
+        self.reduce(ReduceKind::Min, None, false)
+    }
+    /// Smallest element over `axes`; ties share the gradient equally.
+    #[track_caller]
+    pub fn min_axes(&self, axes: &[isize], keepdim: bool) -> Var<T> {
+        self.reduce(ReduceKind::Min, Some(axes), keepdim)
+    }
+    /// `ln Σ e^x` over all elements.
+    pub fn logsumexp(&self) -> Var<T> {
+        self.reduce(ReduceKind::LogSumExp, None, false)
+    }
+    /// `ln Σ e^x` over `axes`.
+    #[track_caller]
+    pub fn logsumexp_axes(&self, axes: &[isize], keepdim: bool) -> Var<T> {
+        self.reduce(ReduceKind::LogSumExp, Some(axes), keepdim)
+    }
+    /// Variance of all elements with the given correction (1 = unbiased).
+    pub fn var(&self, correction: usize) -> Var<T> {
+        self.reduce(ReduceKind::Var(correction), None, false)
+    }
+    /// Variance over `axes` with the given correction.
+    #[track_caller]
+    pub fn var_axes(&self, axes: &[isize], correction: usize, keepdim: bool) -> Var<T> {
+        self.reduce(ReduceKind::Var(correction), Some(axes), keepdim)
+    }
+
+    /// Sums a broadcast value back to `shape` (the adjoint of `broadcast_to`).
+    #[track_caller]
+    pub fn sum_to_shape(&self, shape: &[usize]) -> Var<T> {
+        if self.shape() == shape {
+            return self.clone();
+        }
+        let lead = self.rank().saturating_sub(shape.len());
+        let axes: Vec<isize> = (0..self.rank())
+            .filter(|&d| d < lead || (shape[d - lead] == 1 && self.shape()[d] != 1))
+            .map(|d| d as isize)
+            .collect();
+        self.sum_axes(&axes, true).reshape(shape)
+    }
+}
+
+macro_rules! reduce_cases {
+    ($cases:ident; $($name:literal, $dom:ident, $second:expr, $all:ident, $axes:ident;)*) => {
+        $(
+            $cases.push(case!($name, "all", [$dom(&[3, 4])], second: $second, |x| x[0].$all()));
+            $cases.push(case!($name, "axis0_keepdim", [$dom(&[3, 4])], second: $second, |x| x[0].$axes(&[0], true)));
+            $cases.push(case!($name, "last_axis", [$dom(&[2, 3, 4])], second: $second, |x| x[0].$axes(&[-1], false)));
+            $cases.push(case!($name, "two_axes", [$dom(&[2, 3, 4])], second: $second, |x| x[0].$axes(&[0, 2], false)));
+            $cases.push(case!($name, "size1", [$dom(&[1, 4])], second: $second, |x| x[0].$axes(&[0], false)));
+            $cases.push(case!($name, "transposed", [$dom(&[4, 3]).transposed()], second: $second, |x| x[0].$axes(&[1], false)));
+        )*
+    };
+}
+
+/// Gradcheck entries for this family.
+pub(crate) fn cases() -> Vec<GradcheckCase> {
+    let mut v = vec![
+        case!("var", "all_unbiased", [real(&[3, 4])], second: true, |x| x[0].var(1)),
+        case!("var", "axis1_biased", [real(&[3, 4])], second: true, |x| x[0].var_axes(&[1], 0, false)),
+        case!("var", "two_axes_keepdim", [real(&[2, 3, 4])], second: true, |x| x[0].var_axes(&[0, 2], 1, true)),
+        case!("var", "transposed", [real(&[4, 3]).transposed()], second: true, |x| x[0].var_axes(&[0], 1, false)),
+    ];
+    reduce_cases! { v;
+        "sum", real, false, sum, sum_axes;
+        "mean", real, false, mean, mean_axes;
+        "prod", positive, true, prod, prod_axes;
+        "max", real, false, max, max_axes;
+        "min", real, false, min, min_axes;
+        "logsumexp", real, true, logsumexp, logsumexp_axes;
+    }
+    v.push(case!("sum", "empty", [real(&[0, 3])], second: false, |x| x[0].sum_axes(&[0], false)));
+    v.push(case!("sum_to_shape", "broadcast_back", [real(&[2, 3, 4])], second: false, |x| x[0].sum_to_shape(&[3, 1])));
+    v
+}

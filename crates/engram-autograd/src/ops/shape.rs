@@ -1,0 +1,312 @@
+//! Shape ops: reshape (and squeeze/unsqueeze/flatten), permute (and transpose), slice (and
+//! narrow/split/chunk), broadcast_to, concat (and stack), and pad. Each backward moves the
+//! gradient back to where the element came from; none needs the input's values.
+
+use crate::case;
+use crate::operand::Operand;
+use crate::ops::{InputGrads, Op};
+use crate::registry::{real, GradcheckCase};
+use crate::tape::record;
+use crate::var::Var;
+use engram_tensor::{normalize_axis, shape_error, Float};
+use smallvec::SmallVec;
+
+/// A shape op and what its backward needs to know.
+#[derive(Clone, Debug)]
+pub(crate) enum ShapeOp {
+    Reshape,
+    Permute(SmallVec<[usize; 6]>),
+    BroadcastTo,
+    Slice {
+        axis: usize,
+        start: usize,
+        step: usize,
+    },
+    Concat {
+        axis: usize,
+        sizes: Vec<usize>,
+    },
+    Pad(Vec<(usize, usize)>),
+}
+
+impl ShapeOp {
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            ShapeOp::Reshape => "reshape",
+            ShapeOp::Permute(_) => "permute",
+            ShapeOp::BroadcastTo => "broadcast_to",
+            ShapeOp::Slice { .. } => "slice",
+            ShapeOp::Concat { .. } => "concat",
+            ShapeOp::Pad(_) => "pad",
+        }
+    }
+
+    pub(crate) fn vjp<T: Float, V: Operand<T>>(
+        &self,
+        x: &[V],
+        g: &V,
+        needs: &[bool],
+    ) -> InputGrads<V> {
+        let in_shape = x[0].value().shape();
+        match self {
+            ShapeOp::Reshape => SmallVec::from_elem(Some(g.reshape(in_shape)), 1),
+            ShapeOp::Permute(order) => {
+                let mut inverse = vec![0; order.len()];
+                for (i, &o) in order.iter().enumerate() {
+                    inverse[o] = i;
+                }
+                SmallVec::from_elem(Some(g.permute(&inverse)), 1)
+            }
+            ShapeOp::BroadcastTo => SmallVec::from_elem(Some(g.sum_to_shape(in_shape)), 1),
+            ShapeOp::Slice { axis, start, step } => {
+                SmallVec::from_elem(Some(unslice(g, in_shape, *axis, *start, *step)), 1)
+            }
+            ShapeOp::Concat { axis, sizes } => {
+                let mut offset = 0;
+                sizes
+                    .iter()
+                    .zip(needs)
+                    .map(|(&size, &need)| {
+                        let part = need.then(|| g.slice(*axis as isize, offset, offset + size, 1));
+                        offset += size;
+                        part
+                    })
+                    .collect()
+            }
+            ShapeOp::Pad(widths) => {
+                let mut inner = g.clone();
+                for (d, &(before, _)) in widths.iter().enumerate() {
+                    inner = inner.slice(d as isize, before, before + in_shape[d], 1);
+                }
+                SmallVec::from_elem(Some(inner), 1)
+            }
+        }
+    }
+}
+
+/// Puts a slice's gradient back into zeros of the input's shape.
+fn unslice<T: Float, V: Operand<T>>(
+    g: &V,
+    in_shape: &[usize],
+    axis: usize,
+    start: usize,
+    step: usize,
+) -> V {
+    let len = g.value().shape()[axis];
+    let dim = in_shape[axis];
+    let rank = in_shape.len();
+    let widths = |before: usize, after: usize| -> Vec<(usize, usize)> {
+        (0..rank)
+            .map(|d| if d == axis { (before, after) } else { (0, 0) })
+            .collect()
+    };
+    if len == 0 {
+        return g.lift(engram_tensor::Tensor::zeros(in_shape));
+    }
+    let spread = if step == 1 {
+        g.clone()
+    } else {
+        // Interleave step-1 zeros after each element: [.., len, ..] -> [.., len·step, ..].
+        let mut split: Vec<usize> = g.value().shape().to_vec();
+        split.insert(axis + 1, 1);
+        let mut pad_inner: Vec<(usize, usize)> = vec![(0, 0); rank + 1];
+        pad_inner[axis + 1] = (0, step - 1);
+        let mut merged: Vec<usize> = g.value().shape().to_vec();
+        merged[axis] = len * step;
+        g.reshape(&split).pad_zeros(&pad_inner).reshape(&merged)
+    };
+    let spread_len = spread.value().shape()[axis];
+    let fitted = if start + spread_len > dim {
+        spread.slice(axis as isize, 0, dim - start, 1)
+    } else {
+        spread
+    };
+    let fitted_len = fitted.value().shape()[axis];
+    fitted.pad_zeros(&widths(start, dim - start - fitted_len))
+}
+
+impl<T: Float> Var<T> {
+    #[track_caller]
+    fn shaped(&self, op: ShapeOp, value: engram_tensor::Tensor<T>) -> Var<T> {
+        record(Op::Shape(op), &[self], value)
+    }
+
+    /// The same elements in a new shape.
+    #[track_caller]
+    pub fn reshape(&self, shape: &[usize]) -> Var<T> {
+        let value = self.value().reshape(shape);
+        self.shaped(ShapeOp::Reshape, value)
+    }
+    /// Collapses into one dimension.
+    pub fn flatten(&self) -> Var<T> {
+        self.reshape(&[self.value().numel()])
+    }
+    /// Removes an axis of size 1.
+    #[track_caller]
+    pub fn squeeze(&self, axis: isize) -> Var<T> {
+        let value = self.value().squeeze(axis);
+        self.shaped(ShapeOp::Reshape, value)
+    }
+    /// Inserts an axis of size 1.
+    #[track_caller]
+    pub fn unsqueeze(&self, axis: isize) -> Var<T> {
+        let value = self.value().unsqueeze(axis);
+        self.shaped(ShapeOp::Reshape, value)
+    }
+    /// Reorders axes: output axis `i` is input axis `order[i]`.
+    #[track_caller]
+    pub fn permute(&self, order: &[usize]) -> Var<T> {
+        let value = self.value().permute(order);
+        self.shaped(ShapeOp::Permute(SmallVec::from_slice(order)), value)
+    }
+    /// Swaps two axes.
+    #[track_caller]
+    pub fn transpose(&self, a: isize, b: isize) -> Var<T> {
+        let rank = self.rank();
+        let (a, b) = (
+            normalize_axis("transpose", a, rank),
+            normalize_axis("transpose", b, rank),
+        );
+        let mut order: Vec<usize> = (0..rank).collect();
+        order.swap(a, b);
+        self.permute(&order)
+    }
+    /// Transpose of the last two axes.
+    #[track_caller]
+    pub fn t(&self) -> Var<T> {
+        if self.rank() < 2 {
+            shape_error(
+                "t",
+                format!("needs at least 2 dimensions, got shape {:?}", self.shape()),
+            );
+        }
+        self.transpose(-2, -1)
+    }
+    /// Elements `start, start + step, ...` below `end` along `axis`.
+    #[track_caller]
+    pub fn slice(&self, axis: isize, start: usize, end: usize, step: usize) -> Var<T> {
+        let value = self.value().slice(axis, start, end, step);
+        let axis = normalize_axis("slice", axis, self.rank());
+        self.shaped(ShapeOp::Slice { axis, start, step }, value)
+    }
+    /// Elements `start..start + len` along `axis`.
+    #[track_caller]
+    pub fn narrow(&self, axis: isize, start: usize, len: usize) -> Var<T> {
+        self.slice(axis, start, start + len, 1)
+    }
+    /// Broadcasts to a larger shape (its gradient sums back).
+    #[track_caller]
+    pub fn broadcast_to(&self, shape: &[usize]) -> Var<T> {
+        let value = self.value().broadcast_to(shape);
+        self.shaped(ShapeOp::BroadcastTo, value)
+    }
+    /// Consecutive pieces of the given sizes along `axis`.
+    #[track_caller]
+    pub fn split(&self, sizes: &[usize], axis: isize) -> Vec<Var<T>> {
+        let ax = normalize_axis("split", axis, self.rank());
+        if sizes.iter().sum::<usize>() != self.shape()[ax] {
+            shape_error(
+                "split",
+                format!(
+                    "sizes {sizes:?} do not add up to axis {ax} of shape {:?}",
+                    self.shape()
+                ),
+            );
+        }
+        let mut start = 0;
+        sizes
+            .iter()
+            .map(|&s| {
+                start += s;
+                self.narrow(axis, start - s, s)
+            })
+            .collect()
+    }
+    /// `chunks` pieces of equal size along `axis` (the last may be smaller).
+    #[track_caller]
+    pub fn chunk(&self, chunks: usize, axis: isize) -> Vec<Var<T>> {
+        let sizes: Vec<usize> = self
+            .value()
+            .chunk(chunks, axis)
+            .iter()
+            .map(|c| c.shape()[normalize_axis("chunk", axis, self.rank())])
+            .collect();
+        self.split(&sizes, axis)
+    }
+    /// Pads with `value`, `(before, after)` per axis.
+    #[track_caller]
+    pub fn pad(&self, widths: &[(usize, usize)], value: T) -> Var<T> {
+        let out = self.value().pad(widths, value);
+        self.shaped(ShapeOp::Pad(widths.to_vec()), out)
+    }
+
+    /// Joins along an existing axis.
+    #[track_caller]
+    pub fn concat(parts: &[&Var<T>], axis: isize) -> Var<T> {
+        let values: Vec<&engram_tensor::Tensor<T>> = parts.iter().map(|p| p.value()).collect();
+        let value = engram_tensor::Tensor::concat(&values, axis);
+        let ax = normalize_axis("concat", axis, value.rank());
+        let sizes = parts.iter().map(|p| p.shape()[ax]).collect();
+        record(Op::Shape(ShapeOp::Concat { axis: ax, sizes }), parts, value)
+    }
+
+    /// Joins same-shaped Vars along a new axis.
+    #[track_caller]
+    pub fn stack(parts: &[&Var<T>], axis: isize) -> Var<T> {
+        let Some(first) = parts.first() else {
+            shape_error("stack", "needs at least one Var")
+        };
+        if let Some(p) = parts.iter().find(|p| p.shape() != first.shape()) {
+            shape_error(
+                "stack",
+                format!(
+                    "all inputs need one shape, got {:?} and {:?}",
+                    first.shape(),
+                    p.shape()
+                ),
+            );
+        }
+        let expanded: Vec<Var<T>> = parts.iter().map(|p| p.unsqueeze(axis)).collect();
+        let ax = normalize_axis("stack", axis, first.rank() + 1) as isize;
+        Var::concat(&expanded.iter().collect::<Vec<_>>(), ax)
+    }
+}
+
+/// Gradcheck entries for this family.
+pub(crate) fn cases() -> Vec<GradcheckCase> {
+    vec![
+        case!("reshape", "matrix", [real(&[3, 4])], second: false, |x| x[0].reshape(&[2, 6]).square()),
+        case!("reshape", "transposed_copy", [real(&[4, 3]).transposed()], second: false, |x| x[0].reshape(&[12]).square()),
+        case!("reshape", "flatten_size1", [real(&[1, 3, 1])], second: false, |x| x[0].flatten().square()),
+        case!("squeeze", "middle", [real(&[2, 1, 3])], second: false, |x| x[0].squeeze(1).square()),
+        case!("unsqueeze", "last", [real(&[2, 3])], second: false, |x| x[0].unsqueeze(-1).square()),
+        case!("unsqueeze", "transposed", [real(&[3, 2]).transposed()], second: false, |x| x[0].unsqueeze(0).square()),
+        case!("permute", "rank3", [real(&[2, 3, 4])], second: false, |x| x[0].permute(&[2, 0, 1]).square().mul(&x[0].permute(&[2, 0, 1]).sin())),
+        case!("transpose", "matrix", [real(&[3, 4])], second: false, |x| x[0].t().square()),
+        case!("transpose", "size1", [real(&[1, 4])], second: false, |x| x[0].transpose(0, 1).square()),
+        case!("narrow", "middle", [real(&[5, 3])], second: false, |x| x[0].narrow(0, 1, 3).square()),
+        case!("slice", "step2", [real(&[7, 2])], second: false, |x| x[0].slice(0, 1, 7, 2).square()),
+        case!("slice", "step3_tail", [real(&[2, 8])], second: false, |x| x[0].slice(1, 2, 8, 3).square()),
+        case!("slice", "transposed", [real(&[4, 5]).transposed()], second: false, |x| x[0].slice(0, 0, 5, 2).square()),
+        case!("slice", "empty", [real(&[4, 2])], second: false, |x| x[0].slice(0, 2, 2, 1).square()),
+        case!("broadcast_to", "row", [real(&[3])], second: false, |x| x[0].broadcast_to(&[2, 3]).square()),
+        case!("broadcast_to", "size1", [real(&[3, 1])], second: false, |x| x[0].broadcast_to(&[2, 3, 4]).square()),
+        case!("broadcast_to", "transposed", [real(&[1, 3]).transposed()], second: false, |x| x[0].broadcast_to(&[4, 3]).square()),
+        case!("concat", "axis0", [real(&[2, 3]), real(&[1, 3])], second: false, |x| Var::concat(&[&x[0], &x[1]], 0).square()),
+        case!("concat", "axis1_transposed", [real(&[2, 3]), real(&[2, 4]).transposed()], second: false, |x| Var::concat(&[&x[0], &x[1]], 1).square()),
+        case!("concat", "three_with_empty", [real(&[2]), real(&[0]), real(&[3])], second: false, |x| Var::concat(&[&x[0], &x[1], &x[2]], 0).square()),
+        case!("stack", "axis0", [real(&[2, 3]), real(&[2, 3])], second: false, |x| Var::stack(&[&x[0], &x[1]], 0).square()),
+        case!("stack", "last_transposed", [real(&[2, 3]).transposed(), real(&[2, 3])], second: false, |x| Var::stack(&[&x[0], &x[1]], -1).square()),
+        case!("split", "uneven", [real(&[5, 2])], second: false, |x| {
+            let p = x[0].split(&[2, 3], 0);
+            p[0].sum_axes(&[0], false).mul(&p[1].sum_axes(&[0], false))
+        }),
+        case!("chunk", "three", [real(&[2, 7])], second: false, |x| {
+            let p = x[0].chunk(3, 1);
+            p[0].square().sum().add(&p[2].sin().sum())
+        }),
+        case!("pad", "both_sides", [real(&[2, 3])], second: false, |x| x[0].pad(&[(1, 0), (2, 1)], 0.5).square()),
+        case!("pad", "transposed", [real(&[3, 2]).transposed()], second: false, |x| x[0].pad(&[(0, 2), (1, 1)], 0.0).exp()),
+        case!("pad", "size1", [real(&[1, 1])], second: false, |x| x[0].pad(&[(1, 1), (0, 0)], -1.0).square()),
+    ]
+}

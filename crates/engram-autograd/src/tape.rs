@@ -1,0 +1,212 @@
+//! The tape: a Wengert list of nodes, each holding its value, its parents' indices and the
+//! op that made it. Recording appends; `backward` walks it once in reverse.
+
+use crate::ops::Op;
+use crate::var::Var;
+use engram_tensor::{Float, Tensor};
+use smallvec::SmallVec;
+use std::cell::RefCell;
+use std::rc::Rc;
+
+/// One recorded value.
+pub(crate) struct Node<T: Float> {
+    pub(crate) op: Op<T>,
+    pub(crate) parents: SmallVec<[usize; 2]>,
+    pub(crate) value: Tensor<T>,
+    /// False only for constants fed into a recorded op: they never receive a gradient.
+    pub(crate) requires_grad: bool,
+}
+
+pub(crate) struct TapeInner<T: Float> {
+    pub(crate) nodes: Vec<Node<T>>,
+    /// Bumped by `clear`, so a `Var` from before a clear is caught rather than misread.
+    pub(crate) generation: u64,
+    pub(crate) recording: bool,
+}
+
+/// A recording of operations on [`Var`]s. Cloning gives another handle to the same tape.
+///
+/// ```
+/// use engram_autograd::Tape;
+/// use engram_tensor::Tensor;
+/// let tape = Tape::<f64>::new();
+/// let x = tape.var(Tensor::from_vec(vec![1.0, 2.0], &[2]));
+/// let loss = (&x * &x).sum();
+/// let grads = loss.backward();
+/// assert_eq!(grads[&x].to_vec(), vec![2.0, 4.0]);
+/// ```
+pub struct Tape<T: Float = f32> {
+    pub(crate) inner: Rc<RefCell<TapeInner<T>>>,
+}
+
+impl<T: Float> Clone for Tape<T> {
+    fn clone(&self) -> Self {
+        Tape {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<T: Float> Default for Tape<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Where a [`Var`] lives on its tape.
+pub(crate) struct NodeRef<T: Float> {
+    pub(crate) tape: Tape<T>,
+    pub(crate) id: usize,
+    pub(crate) generation: u64,
+}
+
+impl<T: Float> Clone for NodeRef<T> {
+    fn clone(&self) -> Self {
+        NodeRef {
+            tape: self.tape.clone(),
+            id: self.id,
+            generation: self.generation,
+        }
+    }
+}
+
+impl<T: Float> Tape<T> {
+    /// An empty tape that records.
+    pub fn new() -> Self {
+        Tape {
+            inner: Rc::new(RefCell::new(TapeInner {
+                nodes: Vec::new(),
+                generation: 0,
+                recording: true,
+            })),
+        }
+    }
+
+    /// A leaf that requires a gradient: a parameter or an input to differentiate by.
+    pub fn var(&self, value: Tensor<T>) -> Var<T> {
+        let id = self.push(Node {
+            op: Op::Leaf,
+            parents: SmallVec::new(),
+            value: value.clone(),
+            requires_grad: true,
+        });
+        Var::tracked(value, self.node_ref(id))
+    }
+
+    /// Number of nodes recorded since the last `clear`.
+    pub fn len(&self) -> usize {
+        self.inner.borrow().nodes.len()
+    }
+
+    /// True when nothing is recorded.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Forgets every node but keeps the allocation, so a training loop reuses one tape.
+    /// Vars recorded before the clear must not be used again: doing so panics.
+    pub fn clear(&self) {
+        let mut inner = self.inner.borrow_mut();
+        inner.nodes.clear();
+        inner.generation += 1;
+    }
+
+    /// Runs `f` without recording: every op inside gives constants. As `torch.no_grad()`.
+    pub fn no_grad<R>(&self, f: impl FnOnce() -> R) -> R {
+        let before = std::mem::replace(&mut self.inner.borrow_mut().recording, false);
+        let _restore = RestoreRecording { tape: self, before };
+        f()
+    }
+
+    /// True unless inside [`Tape::no_grad`].
+    pub fn is_recording(&self) -> bool {
+        self.inner.borrow().recording
+    }
+
+    /// True when both handles name the same tape.
+    pub fn same_as(&self, other: &Tape<T>) -> bool {
+        Rc::ptr_eq(&self.inner, &other.inner)
+    }
+
+    pub(crate) fn push(&self, node: Node<T>) -> usize {
+        let mut inner = self.inner.borrow_mut();
+        inner.nodes.push(node);
+        inner.nodes.len() - 1
+    }
+
+    pub(crate) fn node_ref(&self, id: usize) -> NodeRef<T> {
+        NodeRef {
+            tape: self.clone(),
+            id,
+            generation: self.inner.borrow().generation,
+        }
+    }
+
+    pub(crate) fn generation(&self) -> u64 {
+        self.inner.borrow().generation
+    }
+}
+
+struct RestoreRecording<'a, T: Float> {
+    tape: &'a Tape<T>,
+    before: bool,
+}
+
+impl<T: Float> Drop for RestoreRecording<'_, T> {
+    fn drop(&mut self) {
+        self.tape.inner.borrow_mut().recording = self.before;
+    }
+}
+
+/// Appends an op's result to the tape of its tracked inputs, or returns a constant when no
+/// input is tracked (or recording is off). Every differentiable op ends here.
+#[track_caller]
+pub(crate) fn record<T: Float>(op: Op<T>, inputs: &[&Var<T>], value: Tensor<T>) -> Var<T> {
+    let mut tape: Option<&Tape<T>> = None;
+    for v in inputs {
+        if let Some(n) = v.node_ref() {
+            match tape {
+                Some(t) if !t.same_as(&n.tape) => {
+                    panic!("engram: `{}`: inputs come from two different tapes; record a computation on one tape", op.name())
+                }
+                _ => tape = Some(&n.tape),
+            }
+        }
+    }
+    let Some(tape) = tape else {
+        return Var::constant(value);
+    };
+    if !tape.is_recording() {
+        return Var::constant(value);
+    }
+    let parents: SmallVec<[usize; 2]> = inputs
+        .iter()
+        .map(|v| match v.node_ref() {
+            Some(n) => n.id,
+            None => tape.push(Node {
+                op: Op::Constant,
+                parents: SmallVec::new(),
+                value: v.value().clone(),
+                requires_grad: false,
+            }),
+        })
+        .collect();
+    let id = tape.push(Node {
+        op,
+        parents,
+        value: value.clone(),
+        requires_grad: true,
+    });
+    Var::tracked(value, tape.node_ref(id))
+}
+
+impl<T: Float> Clone for Node<T> {
+    fn clone(&self) -> Self {
+        Node {
+            op: self.op.clone(),
+            parents: self.parents.clone(),
+            value: self.value.clone(),
+            requires_grad: self.requires_grad,
+        }
+    }
+}
