@@ -15,6 +15,9 @@ pub fn zip_map<A: Element, B: Element, R: Element>(
     f: impl Fn(A, B) -> R + Sync,
 ) -> Tensor<R> {
     let shape = broadcast_shapes(op, a.shape(), b.shape());
+    if a.numel() == 1 && b.numel() == 1 {
+        return Tensor::inline(f(a.data()[a.offset], b.data()[b.offset]), &shape);
+    }
     let (a, b) = (a.broadcast_to(&shape), b.broadcast_to(&shape));
     let walk = Walk::new(&shape, [a.strides(), b.strides()], [a.offset, b.offset]);
     let [sa, sb] = walk.inner_strides();
@@ -215,6 +218,26 @@ impl<T: Float> Tensor<T> {
     /// `x · c` for a scalar.
     pub fn mul_scalar(&self, c: T) -> Tensor<T> {
         self.map(|x| x * c)
+    }
+
+    /// In place `self += alpha · other` (same shapes), as an optimizer's update step.
+    /// Writes through when this tensor's storage is unshared, else copies first.
+    #[track_caller]
+    pub fn add_scaled_(&mut self, other: &Tensor<T>, alpha: T) {
+        if self.shape() != other.shape() {
+            shape_error(
+                "add_scaled_",
+                format!(
+                    "shapes {:?} and {:?} must be equal",
+                    self.shape(),
+                    other.shape()
+                ),
+            );
+        }
+        let src = other.contiguous_data();
+        for (d, &s) in self.as_mut_slice().iter_mut().zip(src.iter()) {
+            *d += alpha * s;
+        }
     }
 
     /// Elementwise sum with broadcasting.
@@ -477,6 +500,15 @@ mod tests {
         assert_eq!(a.maximum(&b).to_vec(), vec![2.0, 5.0, 3.0]);
         assert_eq!(a.minimum(&b).to_vec(), vec![1.0, 2.0, 3.0]);
         assert_eq!(a.clamp(2.0, 4.0).to_vec(), vec![2.0, 4.0, 3.0]);
+    }
+
+    #[test]
+    fn add_scaled_updates_in_place() {
+        let mut a = t(&[1.0, 2.0], &[2]);
+        let before = a.as_mut_slice().as_ptr();
+        a.add_scaled_(&t(&[10.0, 20.0], &[2]), -0.5);
+        assert_eq!(a.to_vec(), vec![-4.0, -8.0]);
+        assert_eq!(a.as_mut_slice().as_ptr(), before);
     }
 
     #[test]

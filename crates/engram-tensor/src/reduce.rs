@@ -118,6 +118,32 @@ impl<T: Element> Tensor<T> {
             };
         let data = self.data();
         let n_out = numel(&kept_shape);
+        let out_shape: Shape = if keepdim {
+            (0..rank)
+                .map(|d| {
+                    if reduced.contains(&d) {
+                        1
+                    } else {
+                        self.shape[d]
+                    }
+                })
+                .collect()
+        } else {
+            kept_shape.clone()
+        };
+        if n_out == 1 {
+            let mut base = self.offset;
+            outer.for_each(|[o]| base = o);
+            return Tensor::inline(
+                lane(&Lane {
+                    data,
+                    base,
+                    walk: &inner,
+                    contiguous,
+                }),
+                &out_shape,
+            );
+        }
         let mut out = vec![R::default(); n_out];
         let [outer_step] = outer.inner_strides();
         let fill = |start: usize, chunk: &mut [R]| {

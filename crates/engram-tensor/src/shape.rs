@@ -2,8 +2,9 @@
 
 use smallvec::SmallVec;
 
-/// The dimensions of a tensor; ranks up to 6 never allocate.
-pub type Shape = SmallVec<[usize; 6]>;
+/// The dimensions (or strides) of a tensor; ranks up to 4 (NCHW) never allocate, which
+/// keeps `Tensor` small enough that scalar-heavy tapes move little memory per op.
+pub type Shape = SmallVec<[usize; 4]>;
 
 /// Builds a [`Shape`] from anything that lists dimensions.
 pub fn shape_of(dims: &[usize]) -> Shape {

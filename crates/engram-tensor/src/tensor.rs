@@ -18,10 +18,43 @@ use std::sync::Arc;
 /// ```
 #[derive(Clone)]
 pub struct Tensor<T = f32> {
-    pub(crate) storage: Arc<Vec<T>>,
+    pub(crate) storage: Storage<T>,
     pub(crate) shape: Shape,
     pub(crate) strides: Shape,
     pub(crate) offset: usize,
+}
+
+/// Where the elements live. A single element is kept inline: scalar-heavy programs
+/// (the tape's scalar chains, GradBench's `det`) then allocate nothing per op.
+#[derive(Clone)]
+pub(crate) enum Storage<T> {
+    Inline(T),
+    Shared(Arc<Vec<T>>),
+}
+
+impl<T> Storage<T> {
+    fn new(mut data: Vec<T>) -> Self {
+        if data.len() == 1 {
+            Storage::Inline(data.pop().expect("length is 1"))
+        } else {
+            Storage::Shared(Arc::new(data))
+        }
+    }
+
+    fn as_slice(&self) -> &[T] {
+        match self {
+            Storage::Inline(v) => std::slice::from_ref(v),
+            Storage::Shared(a) => a,
+        }
+    }
+
+    /// Mutable access when nothing else shares the buffer.
+    fn unique_mut(&mut self) -> Option<&mut [T]> {
+        match self {
+            Storage::Inline(v) => Some(std::slice::from_mut(v)),
+            Storage::Shared(a) => Arc::get_mut(a).map(|v| &mut v[..]),
+        }
+    }
 }
 
 /// What can go wrong building a tensor from outside data.
@@ -66,7 +99,7 @@ impl<T: Element> Tensor<T> {
             });
         }
         Ok(Tensor {
-            storage: Arc::new(data),
+            storage: Storage::new(data),
             strides: contiguous_strides(shape),
             shape: shape_of(shape),
             offset: 0,
@@ -123,13 +156,16 @@ impl<T: Element> Tensor<T> {
 
     /// True when two tensors view the same storage buffer.
     pub fn shares_storage_with(&self, other: &Tensor<T>) -> bool {
-        Arc::ptr_eq(&self.storage, &other.storage)
+        match (&self.storage, &other.storage) {
+            (Storage::Shared(a), Storage::Shared(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
     }
 
     /// The elements in row-major order, borrowed when the tensor is contiguous.
     pub fn as_slice(&self) -> Option<&[T]> {
         self.is_contiguous()
-            .then(|| &self.storage[self.offset..self.offset + self.numel()])
+            .then(|| &self.data()[self.offset..self.offset + self.numel()])
     }
 
     /// The elements in row-major order, borrowed if contiguous, gathered otherwise.
@@ -146,7 +182,7 @@ impl<T: Element> Tensor<T> {
             return s.to_vec();
         }
         let mut out = Vec::with_capacity(self.numel());
-        let data = &self.storage[..];
+        let data = self.data();
         self.walk().for_each(|[o]| out.push(data[o]));
         out
     }
@@ -163,7 +199,7 @@ impl<T: Element> Tensor<T> {
     /// The element at a multi-index; panics when the index is out of bounds.
     #[track_caller]
     pub fn get(&self, index: &[usize]) -> T {
-        self.storage[self.offset_of("get", index)]
+        self.data()[self.offset_of("get", index)]
     }
 
     /// The single value of a tensor with one element.
@@ -178,17 +214,19 @@ impl<T: Element> Tensor<T> {
                 ),
             );
         }
-        self.storage[self.offset]
+        self.data()[self.offset]
     }
 
     /// Mutable row-major access. Copies first if the storage is shared or the layout is
     /// not contiguous from offset 0; otherwise writes in place.
     pub fn as_mut_slice(&mut self) -> &mut [T] {
-        let whole = self.is_contiguous() && self.offset == 0 && self.storage.len() == self.numel();
-        if !whole || Arc::get_mut(&mut self.storage).is_none() {
+        let whole = self.is_contiguous() && self.offset == 0 && self.data().len() == self.numel();
+        if !whole || self.storage.unique_mut().is_none() {
             *self = Self::from_vec(self.to_vec(), &self.shape);
         }
-        Arc::get_mut(&mut self.storage).expect("storage was just made unique")
+        self.storage
+            .unique_mut()
+            .expect("storage was just made unique")
     }
 
     /// Sets one element, copying the storage first if it is shared.
@@ -206,8 +244,11 @@ impl<T: Element> Tensor<T> {
     /// Applies `f` to every element, giving a new contiguous tensor.
     pub fn map<U: Element>(&self, f: impl Fn(T) -> U + Sync) -> Tensor<U> {
         let n = self.numel();
+        if n == 1 {
+            return Tensor::inline(f(self.data()[self.offset]), &self.shape);
+        }
         let mut out = vec![U::default(); n];
-        let data = &self.storage[..];
+        let data = self.data();
         if let Some(src) = self.as_slice() {
             crate::parallel::fill_chunked(&mut out, |start, chunk| {
                 let len = chunk.len();
@@ -234,7 +275,17 @@ impl<T: Element> Tensor<T> {
     }
 
     pub(crate) fn data(&self) -> &[T] {
-        &self.storage
+        self.storage.as_slice()
+    }
+
+    /// A one-element tensor of the given shape (all dimensions 1), with no allocation.
+    pub(crate) fn inline(value: T, shape: &[usize]) -> Self {
+        Tensor {
+            storage: Storage::Inline(value),
+            strides: contiguous_strides(shape),
+            shape: shape_of(shape),
+            offset: 0,
+        }
     }
 
     #[track_caller]
@@ -257,7 +308,7 @@ impl<T: Element> Tensor<T> {
     }
 
     pub(crate) fn from_parts(
-        storage: Arc<Vec<T>>,
+        storage: Storage<T>,
         shape: Shape,
         strides: Shape,
         offset: usize,

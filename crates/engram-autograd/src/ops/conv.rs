@@ -109,21 +109,25 @@ impl<T: Float> Var<T> {
     #[track_caller]
     pub fn unfold(&self, window: &Window) -> Var<T> {
         let value = self.value().unfold(window);
-        record(Op::Conv(ConvOp::Unfold(*window)), &[self], value)
+        record(Op::Conv(Box::new(ConvOp::Unfold(*window))), &[self], value)
     }
 
     /// col2im, the adjoint of `unfold` (see [`Tensor::fold`]).
     #[track_caller]
     pub fn fold(&self, window: &Window, channels: usize, input: [usize; 2]) -> Var<T> {
         let value = self.value().fold(window, channels, input);
-        record(Op::Conv(ConvOp::Fold(*window)), &[self], value)
+        record(Op::Conv(Box::new(ConvOp::Fold(*window))), &[self], value)
     }
 
     /// 2-d convolution: input `[N, C, H, W]`, weight `[O, C/groups, kh, kw]`.
     #[track_caller]
     pub fn conv2d(&self, weight: &Var<T>, options: Conv2dOptions) -> Var<T> {
         let value = self.value().conv2d(weight.value(), options);
-        record(Op::Conv(ConvOp::Conv2d(options)), &[self, weight], value)
+        record(
+            Op::Conv(Box::new(ConvOp::Conv2d(options))),
+            &[self, weight],
+            value,
+        )
     }
 
     /// 1-d convolution: input `[N, C, L]`, weight `[O, C/groups, k]`.
@@ -170,7 +174,11 @@ impl<T: Float> Var<T> {
             .max_pool2d_with_indices(kernel, stride, padding);
         let s = value.shape();
         let indices = indices.reshape(&[s[0] * s[1], s[2] * s[3]]);
-        record(Op::Conv(ConvOp::MaxPool2d(indices)), &[self], value)
+        record(
+            Op::Conv(Box::new(ConvOp::MaxPool2d(indices))),
+            &[self],
+            value,
+        )
     }
 
     /// Average pooling over `[N, C, H, W]` (padding counts as zeros in the average).
@@ -183,7 +191,9 @@ impl<T: Float> Var<T> {
     ) -> Var<T> {
         let value = self.value().avg_pool2d(kernel, stride, padding);
         record(
-            Op::Conv(ConvOp::AvgPool2d(Window::pool(kernel, stride, padding))),
+            Op::Conv(Box::new(ConvOp::AvgPool2d(Window::pool(
+                kernel, stride, padding,
+            )))),
             &[self],
             value,
         )

@@ -351,7 +351,11 @@ impl<T: Float> Var<T> {
     #[track_caller]
     pub fn where_cond(mask: &Tensor<bool>, on_true: &Var<T>, on_false: &Var<T>) -> Var<T> {
         let value = Tensor::where_cond(mask, on_true.value(), on_false.value());
-        record(Op::Where(mask.clone()), &[on_true, on_false], value)
+        record(
+            Op::Where(Box::new(mask.clone())),
+            &[on_true, on_false],
+            value,
+        )
     }
 
     /// `-x`.

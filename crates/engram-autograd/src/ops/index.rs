@@ -64,10 +64,10 @@ impl<T: Float> Var<T> {
         let value = self.value().gather(axis, index);
         let axis = normalize_axis("gather", axis, self.rank()) as isize;
         record(
-            Op::Index(IndexOp::Gather {
+            Op::Index(Box::new(IndexOp::Gather {
                 axis,
                 index: index.clone(),
-            }),
+            })),
             &[self],
             value,
         )
@@ -79,10 +79,10 @@ impl<T: Float> Var<T> {
         let value = self.value().scatter_add(axis, index, src.value());
         let axis = normalize_axis("scatter_add", axis, self.rank()) as isize;
         record(
-            Op::Index(IndexOp::ScatterAdd {
+            Op::Index(Box::new(IndexOp::ScatterAdd {
                 axis,
                 index: index.clone(),
-            }),
+            })),
             &[self, src],
             value,
         )
@@ -94,10 +94,10 @@ impl<T: Float> Var<T> {
         let value = self.value().index_select(axis, indices);
         let axis = normalize_axis("index_select", axis, self.rank()) as isize;
         record(
-            Op::Index(IndexOp::IndexSelect {
+            Op::Index(Box::new(IndexOp::IndexSelect {
                 axis,
                 indices: indices.to_vec(),
-            }),
+            })),
             &[self],
             value,
         )
@@ -109,10 +109,10 @@ impl<T: Float> Var<T> {
         let value = self.value().index_add(axis, indices, src.value());
         let axis = normalize_axis("index_add", axis, self.rank()) as isize;
         record(
-            Op::Index(IndexOp::IndexAdd {
+            Op::Index(Box::new(IndexOp::IndexAdd {
                 axis,
                 indices: indices.to_vec(),
-            }),
+            })),
             &[self, src],
             value,
         )

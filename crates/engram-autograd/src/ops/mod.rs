@@ -28,13 +28,15 @@ pub(crate) enum Op<T: Float> {
     Constant,
     Unary(elementwise::UnaryOp<T>),
     Binary(elementwise::BinaryOp),
-    Where(Tensor<bool>),
-    Reduce(reduce::ReduceOp),
+    // Large payloads are boxed so that every node stays small: a scalar chain then moves
+    // little memory per op (see benches/autograd.rs, tape_chain_10k_scalar_ops).
+    Where(Box<Tensor<bool>>),
+    Reduce(Box<reduce::ReduceOp>),
     Softmax(softmax::SoftmaxOp),
-    Shape(shape::ShapeOp),
+    Shape(Box<shape::ShapeOp>),
     Matmul,
-    Conv(conv::ConvOp),
-    Index(index::IndexOp),
+    Conv(Box<conv::ConvOp>),
+    Index(Box<index::IndexOp>),
     Custom(Rc<dyn CustomOp<T>>),
 }
 

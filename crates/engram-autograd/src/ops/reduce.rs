@@ -122,7 +122,7 @@ impl<T: Float> Var<T> {
             keepdim,
         };
         let value = op.forward(self.value());
-        record(Op::Reduce(op), &[self], value)
+        record(Op::Reduce(Box::new(op)), &[self], value)
     }
 
     /// Sum of all elements.

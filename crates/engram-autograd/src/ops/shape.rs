@@ -128,7 +128,7 @@ fn unslice<T: Float, V: Operand<T>>(
 impl<T: Float> Var<T> {
     #[track_caller]
     fn shaped(&self, op: ShapeOp, value: engram_tensor::Tensor<T>) -> Var<T> {
-        record(Op::Shape(op), &[self], value)
+        record(Op::Shape(Box::new(op)), &[self], value)
     }
 
     /// The same elements in a new shape.
@@ -247,7 +247,11 @@ impl<T: Float> Var<T> {
         let value = engram_tensor::Tensor::concat(&values, axis);
         let ax = normalize_axis("concat", axis, value.rank());
         let sizes = parts.iter().map(|p| p.shape()[ax]).collect();
-        record(Op::Shape(ShapeOp::Concat { axis: ax, sizes }), parts, value)
+        record(
+            Op::Shape(Box::new(ShapeOp::Concat { axis: ax, sizes })),
+            parts,
+            value,
+        )
     }
 
     /// Joins same-shaped Vars along a new axis.

@@ -1,0 +1,98 @@
+//! Tape overhead and one training step, the two figures the autodiff issue sets goals for.
+//!
+//! - `tape_chain_10k_scalar_ops`: 10,002 scalar ops (`x · 1.0001`, `+ 0.0001`, `tanh`,
+//!   repeated), forward and backward; divide the median by 10,002 for ns per op.
+//! - `mlp_784_512_512_10_b128_step`: forward, backward and SGD update of a ReLU MLP with
+//!   softmax cross-entropy on a batch of 128, f32.
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use engram::autograd::{Tape, Var};
+use engram::tensor::{seeded_rng, Tensor};
+
+const CHAIN_STEPS: usize = 3334;
+
+fn tape_chain(c: &mut Criterion) {
+    let tape = Tape::<f32>::new();
+    let mut group = c.benchmark_group("tape");
+    group.bench_function("tape_chain_10k_scalar_ops", |b| {
+        b.iter(|| {
+            tape.clear();
+            let x = tape.var(Tensor::scalar(0.5f32));
+            let mut y = x.clone();
+            for _ in 0..CHAIN_STEPS {
+                y = (y * 1.0001 + 0.0001).tanh();
+            }
+            y.backward()[&x].item()
+        })
+    });
+    group.finish();
+}
+
+/// Parameters of the MLP, kept as plain tensors between steps.
+struct Mlp {
+    params: Vec<Tensor<f32>>,
+}
+
+impl Mlp {
+    fn new() -> Self {
+        let mut rng = seeded_rng(0);
+        let mut params = Vec::new();
+        for (fan_in, fan_out) in [(784, 512), (512, 512), (512, 10)] {
+            let bound = (6.0f32 / fan_in as f32).sqrt();
+            params.push(Tensor::rand_uniform(
+                &[fan_in, fan_out],
+                -bound,
+                bound,
+                &mut rng,
+            ));
+            params.push(Tensor::zeros(&[fan_out]));
+        }
+        Mlp { params }
+    }
+
+    fn step(&mut self, tape: &Tape<f32>, x: &Tensor<f32>, targets: &Tensor<f32>, lr: f32) -> f32 {
+        tape.clear();
+        let p: Vec<Var<f32>> = self.params.iter().map(|t| tape.var(t.clone())).collect();
+        let mut h = Var::constant(x.clone());
+        for layer in 0..3 {
+            h = h.matmul(&p[2 * layer]).add(&p[2 * layer + 1]);
+            if layer < 2 {
+                h = h.relu();
+            }
+        }
+        let batch = x.shape()[0] as f32;
+        let loss = h
+            .log_softmax(-1)
+            .mul(&Var::constant(targets.clone()))
+            .sum()
+            .mul_scalar(-1.0 / batch);
+        let grads = loss.backward();
+        let g: Vec<Tensor<f32>> = p.iter().map(|v| grads[v].clone()).collect();
+        let value = loss.value().item();
+        drop(p);
+        drop(loss);
+        tape.clear();
+        for (param, grad) in self.params.iter_mut().zip(&g) {
+            param.add_scaled_(grad, -lr);
+        }
+        value
+    }
+}
+
+fn mlp_step(c: &mut Criterion) {
+    let mut rng = seeded_rng(1);
+    let x = Tensor::<f32>::randn(&[128, 784], &mut rng);
+    let labels = Tensor::from_vec((0..128).map(|i| (i * 7) % 10).collect(), &[128]);
+    let targets = Tensor::<f32>::one_hot(&labels, 10);
+    let mut mlp = Mlp::new();
+    let tape = Tape::<f32>::new();
+    let mut group = c.benchmark_group("mlp");
+    group.sample_size(30);
+    group.bench_function("mlp_784_512_512_10_b128_step", |b| {
+        b.iter(|| mlp.step(&tape, &x, &targets, 0.01))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, tape_chain, mlp_step);
+criterion_main!(benches);

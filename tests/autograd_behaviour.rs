@@ -1,0 +1,287 @@
+//! The autodiff API beyond single ops: scopes, accumulation, tape reuse, custom ops, and
+//! higher order (Hessians, jvp) against finite differences.
+
+use approx::assert_relative_eq;
+use engram::autograd::{
+    grad, grad_graph, gradcheck, gradgradcheck, hvp, jvp, CustomOp, GradcheckOptions, Tape, Var,
+};
+use engram::tensor::{seeded_rng, Tensor};
+use std::rc::Rc;
+
+fn t(data: &[f64], shape: &[usize]) -> Tensor<f64> {
+    Tensor::from_vec(data.to_vec(), shape)
+}
+
+#[test]
+fn chained_methods_give_the_textbook_gradient() {
+    let tape = Tape::<f64>::new();
+    let x = tape.var(t(&[1.0, 2.0], &[1, 2]));
+    let w = tape.var(t(&[0.5, -1.0, 2.0, 0.25], &[2, 2]));
+    let loss = x.matmul(&w).relu().sum(); // relu([4.5, -0.5]): only column 0 passes
+    let g = loss.backward();
+    assert_eq!(g[&x].to_vec(), vec![0.5, 2.0]);
+    assert_eq!(g[&w].to_vec(), vec![1.0, 0.0, 2.0, 0.0]);
+}
+
+#[test]
+fn no_grad_records_nothing_and_gives_constants() {
+    let tape = Tape::<f64>::new();
+    let x = tape.var(t(&[1.0], &[1]));
+    let before = tape.len();
+    let y = tape.no_grad(|| x.exp().mul(&x));
+    assert_eq!(tape.len(), before);
+    assert!(!y.requires_grad());
+    assert!(tape.is_recording());
+}
+
+#[test]
+fn detach_stops_the_gradient() {
+    let tape = Tape::<f64>::new();
+    let x = tape.var(t(&[3.0], &[1]));
+    let y = x.mul(&x.detach()).sum(); // d/dx (x · stop(x)) = stop(x) = 3
+    assert_eq!(y.backward()[&x].to_vec(), vec![3.0]);
+}
+
+#[test]
+fn constants_receive_no_gradient_and_cost_no_backward_node() {
+    let tape = Tape::<f64>::new();
+    let x = tape.var(t(&[2.0], &[1]));
+    let c = Var::constant(t(&[5.0], &[1]));
+    let g = x.mul(&c).sum().backward();
+    assert_eq!(g[&x].to_vec(), vec![5.0]);
+    assert!(g.get(&c).is_none());
+    assert_eq!(g.len(), 1);
+}
+
+#[test]
+fn gradients_accumulate_across_backward_calls() {
+    let tape = Tape::<f64>::new();
+    let x = tape.var(t(&[1.0, 2.0], &[2]));
+    let mut total = engram::autograd::Gradients::empty();
+    total.accumulate(x.square().sum().backward()); // 2x
+    total.accumulate(x.mul_scalar(3.0).sum().backward()); // 3
+    assert_eq!(total[&x].to_vec(), vec![5.0, 7.0]);
+}
+
+#[test]
+fn clear_reuses_the_tape_between_steps() {
+    let tape = Tape::<f64>::new();
+    let mut w = t(&[1.0], &[1]);
+    for _ in 0..3 {
+        tape.clear();
+        let wv = tape.var(w.clone());
+        let g = wv.square().sum().backward();
+        w = w.sub(&g[&wv].mul_scalar(0.25));
+    }
+    assert_relative_eq!(w.item(), 0.125, epsilon = 1e-15); // w ← w/2 each step
+    assert_eq!(tape.len(), 3); // leaf, square, sum of the last step only
+}
+
+#[test]
+#[should_panic(expected = "recorded before `Tape::clear`")]
+fn using_a_var_after_clear_panics() {
+    let tape = Tape::<f64>::new();
+    let x = tape.var(t(&[1.0], &[1]));
+    tape.clear();
+    let _ = x.exp();
+}
+
+#[test]
+#[should_panic(expected = "inputs come from two different tapes")]
+fn mixing_tapes_panics() {
+    let (a, b) = (Tape::<f64>::new(), Tape::<f64>::new());
+    let _ = a.var(t(&[1.0], &[1])).add(&b.var(t(&[1.0], &[1])));
+}
+
+#[test]
+#[should_panic(expected = "`backward` needs a scalar output, got shape [2]")]
+fn backward_of_a_vector_panics_with_advice() {
+    let tape = Tape::<f64>::new();
+    tape.var(t(&[1.0, 2.0], &[2])).exp().backward();
+}
+
+#[test]
+fn backward_with_a_seed_is_a_vjp() {
+    let tape = Tape::<f64>::new();
+    let x = tape.var(t(&[1.0, 2.0], &[2]));
+    let g = x.square().backward_with(&t(&[10.0, 1.0], &[2]));
+    assert_eq!(g[&x].to_vec(), vec![20.0, 4.0]);
+}
+
+#[test]
+fn grad_with_respect_to_an_intermediate() {
+    let tape = Tape::<f64>::new();
+    let x = tape.var(t(&[0.5], &[1]));
+    let h = x.exp();
+    let y = h.square().sum();
+    let g = grad(&y, &[&h, &x]);
+    assert_relative_eq!(g[0].item(), 2.0 * 0.5f64.exp(), epsilon = 1e-14);
+    assert_relative_eq!(g[1].item(), 2.0 * 1.0f64.exp(), epsilon = 1e-14);
+}
+
+/// `softsign(x) = x / (1 + |x|)` with a hand-written rule, to show custom ops compose.
+struct Softsign;
+
+impl CustomOp<f64> for Softsign {
+    fn name(&self) -> &str {
+        "softsign"
+    }
+    fn forward(&self, inputs: &[&Tensor<f64>]) -> Tensor<f64> {
+        inputs[0].div(&inputs[0].abs().add_scalar(1.0))
+    }
+    fn vjp(
+        &self,
+        inputs: &[Var<f64>],
+        _output: &Var<f64>,
+        grad: &Var<f64>,
+    ) -> Vec<Option<Var<f64>>> {
+        let denom = inputs[0].abs().add_scalar(1.0);
+        vec![Some(grad.div(&denom.square()))]
+    }
+}
+
+#[test]
+fn custom_op_passes_gradcheck_and_gradgradcheck() {
+    let f = |x: &[Var<f64>]| Var::custom(Rc::new(Softsign), &[&x[0]]).mul(&x[0].sin());
+    let x = t(&[0.7, -1.3, 2.1, -0.4], &[2, 2]);
+    let o = GradcheckOptions::default();
+    let first = gradcheck(f, std::slice::from_ref(&x), &o);
+    assert!(first.passed(), "{first}");
+    let second = gradgradcheck(f, &[x], &o);
+    assert!(second.passed(), "{second}");
+}
+
+/// Loss of a 3-4-2 tanh MLP with softmax cross-entropy, parameters packed in one vector.
+fn mlp_loss(p: &Var<f64>, x: &Tensor<f64>, labels: &Tensor<f64>) -> Var<f64> {
+    let w1 = p.narrow(0, 0, 12).reshape(&[3, 4]);
+    let b1 = p.narrow(0, 12, 4);
+    let w2 = p.narrow(0, 16, 8).reshape(&[4, 2]);
+    let b2 = p.narrow(0, 24, 2);
+    let h = Var::constant(x.clone()).matmul(&w1).add(&b1).tanh();
+    let logits = h.matmul(&w2).add(&b2);
+    logits
+        .log_softmax(-1)
+        .mul(&Var::constant(labels.clone()))
+        .sum()
+        .neg()
+        .mul_scalar(1.0 / x.shape()[0] as f64)
+}
+
+#[test]
+fn mlp_hessian_matches_finite_differences_of_its_gradient() {
+    let mut rng = seeded_rng(11);
+    let x = Tensor::<f64>::randn(&[5, 3], &mut rng);
+    let labels = Tensor::<f64>::one_hot(&Tensor::from_vec(vec![0, 1, 1, 0, 1], &[5]), 2);
+    let p0 = Tensor::<f64>::randn(&[26], &mut rng).mul_scalar(0.5);
+    let gradient_at = |p: &Tensor<f64>| {
+        let tape = Tape::new();
+        let pv = tape.var(p.clone());
+        grad(&mlp_loss(&pv, &x, &labels), &[&pv]).remove(0)
+    };
+    let eps = 1e-5;
+    let mut worst: f64 = 0.0;
+    for j in 0..26 {
+        let tape = Tape::new();
+        let pv = tape.var(p0.clone());
+        let mut e = vec![0.0; 26];
+        e[j] = 1.0;
+        let column = hvp(&mlp_loss(&pv, &x, &labels), &[&pv], &[&t(&e, &[26])]).remove(0);
+        let mut plus = p0.clone();
+        plus.as_mut_slice()[j] += eps;
+        let mut minus = p0.clone();
+        minus.as_mut_slice()[j] -= eps;
+        let numeric = gradient_at(&plus)
+            .sub(&gradient_at(&minus))
+            .mul_scalar(1.0 / (2.0 * eps));
+        for (a, n) in column.to_vec().iter().zip(numeric.to_vec()) {
+            worst = worst.max((a - n).abs());
+        }
+    }
+    assert!(
+        worst < 1e-7,
+        "Hessian differs from finite differences by {worst:e}"
+    );
+}
+
+#[test]
+fn hessian_is_symmetric() {
+    let tape = Tape::<f64>::new();
+    let x = tape.var(t(&[0.3, -0.8, 1.1], &[3]));
+    let loss = x.sin().mul(&x.exp()).sum().mul(&x.square().sum());
+    let rows: Vec<Vec<f64>> = (0..3)
+        .map(|i| {
+            let mut e = vec![0.0; 3];
+            e[i] = 1.0;
+            hvp(&loss, &[&x], &[&t(&e, &[3])]).remove(0).to_vec()
+        })
+        .collect();
+    for i in 0..3 {
+        for j in 0..3 {
+            assert_relative_eq!(rows[i][j], rows[j][i], epsilon = 1e-12);
+        }
+    }
+}
+
+#[test]
+fn jvp_matches_finite_differences() {
+    let mut rng = seeded_rng(5);
+    let x0 = Tensor::<f64>::randn(&[2, 3], &mut rng);
+    let w0 = Tensor::<f64>::randn(&[3, 4], &mut rng);
+    let (vx, vw) = (
+        Tensor::<f64>::randn(&[2, 3], &mut rng),
+        Tensor::<f64>::randn(&[3, 4], &mut rng),
+    );
+    let f = |x: &Var<f64>, w: &Var<f64>| x.matmul(w).tanh().softmax(-1);
+    let tape = Tape::new();
+    let (x, w) = (tape.var(x0.clone()), tape.var(w0.clone()));
+    let analytic = jvp(&f(&x, &w), &[&x, &w], &[&vx, &vw]);
+    let eps = 1e-6;
+    let at = |s: f64| {
+        let c = |a: &Tensor<f64>, d: &Tensor<f64>| Var::constant(a.add(&d.mul_scalar(s)));
+        f(&c(&x0, &vx), &c(&w0, &vw)).value().clone()
+    };
+    let numeric = at(eps).sub(&at(-eps)).mul_scalar(1.0 / (2.0 * eps));
+    assert_eq!(analytic.shape(), &[2, 4]);
+    for (a, n) in analytic.to_vec().iter().zip(numeric.to_vec()) {
+        assert!((a - n).abs() < 1e-8, "jvp {a} vs finite difference {n}");
+    }
+}
+
+#[test]
+fn third_derivative_through_repeated_grad_graph() {
+    let tape = Tape::<f64>::new();
+    let x = tape.var(Tensor::scalar(0.5));
+    let d1 = grad_graph(&x.sin(), None, &[&x]).remove(0);
+    let d2 = grad_graph(&d1, None, &[&x]).remove(0);
+    let d3 = grad(&d2, &[&x]).remove(0);
+    assert_relative_eq!(d3.item(), -(0.5f64.cos()), epsilon = 1e-15);
+}
+
+#[test]
+fn gradcheck_report_names_the_worst_element() {
+    // A function whose custom rule is deliberately wrong at one element.
+    struct Wrong;
+    impl CustomOp<f64> for Wrong {
+        fn name(&self) -> &str {
+            "wrong"
+        }
+        fn forward(&self, inputs: &[&Tensor<f64>]) -> Tensor<f64> {
+            inputs[0].clone()
+        }
+        fn vjp(&self, _inputs: &[Var<f64>], _y: &Var<f64>, g: &Var<f64>) -> Vec<Option<Var<f64>>> {
+            let mut scale = Tensor::ones(g.shape());
+            scale.set(&[1, 0], 3.0);
+            vec![Some(g.mul(&Var::constant(scale)))]
+        }
+    }
+    let x = t(&[1.0, 2.0, 3.0, 4.0], &[2, 2]);
+    let report = gradcheck(
+        |v: &[Var<f64>]| Var::custom(Rc::new(Wrong), &[&v[0]]),
+        &[x],
+        &GradcheckOptions::default(),
+    );
+    assert!(!report.passed());
+    assert_eq!(report.inputs[0].worst_index, Some(vec![1, 0]));
+    assert_eq!(report.inputs[0].failures, 1);
+    assert!(report.to_string().contains("worst at [1, 0]"), "{report}");
+}
