@@ -215,9 +215,9 @@ fn hessian_is_symmetric() {
             hvp(&loss, &[&x], &[&t(&e, &[3])]).remove(0).to_vec()
         })
         .collect();
-    for i in 0..3 {
-        for j in 0..3 {
-            assert_relative_eq!(rows[i][j], rows[j][i], epsilon = 1e-12);
+    for (i, row) in rows.iter().enumerate() {
+        for (j, &h_ij) in row.iter().enumerate() {
+            assert_relative_eq!(h_ij, rows[j][i], epsilon = 1e-12);
         }
     }
 }
