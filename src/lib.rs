@@ -8,11 +8,16 @@
 //! assert_eq!(x.sum().item(), 6.0);
 //! ```
 
+pub mod sweep;
+
 pub use engram_autograd as autograd;
 pub use engram_nn as nn;
 pub use engram_tensor as tensor;
 
 /// The names most programs use.
 pub mod prelude {
+    pub use engram_autograd::{
+        grad, grad_graph, gradcheck, hvp, jvp, vjp, GradcheckOptions, Gradients, Tape, Var,
+    };
     pub use engram_tensor::{seeded_rng, Conv2dOptions, Element, Float, Tensor};
 }
