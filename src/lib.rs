@@ -8,6 +8,7 @@
 //! assert_eq!(x.sum().item(), 6.0);
 //! ```
 
+pub mod gradbench;
 pub mod sweep;
 
 pub use engram_autograd as autograd;

@@ -21,6 +21,15 @@ struct Cli {
 enum Command {
     /// Check every differentiable op's gradients against central differences.
     Gradcheck(GradcheckArgs),
+    /// Serve the GradBench tool protocol on stdin/stdout.
+    Gradbench(GradbenchArgs),
+}
+
+#[derive(clap::Args)]
+struct GradbenchArgs {
+    /// Use every core (GradBench expects tools to be single-threaded by default).
+    #[arg(long)]
+    multithreaded: bool,
 }
 
 #[derive(clap::Args)]
@@ -52,6 +61,26 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Gradcheck(args) => gradcheck(args),
+        Command::Gradbench(args) => gradbench(args),
+    }
+}
+
+fn gradbench(args: GradbenchArgs) -> ExitCode {
+    if !args.multithreaded {
+        if let Err(e) = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build_global()
+        {
+            eprintln!("warning: could not limit engram to one thread: {e}");
+        }
+    }
+    let stdin = std::io::stdin();
+    match engram::gradbench::serve(stdin.lock(), std::io::stdout().lock()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 

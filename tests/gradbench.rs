@@ -1,0 +1,507 @@
+//! `engram gradbench`: the protocol (every message kind, malformed lines) and each eval on a
+//! small input checked independently — by a closed form, a plain-loop reimplementation of
+//! the primal, or central differences of the primal served by the tool itself.
+
+use engram::gradbench::respond;
+use serde_json::{json, Value};
+
+fn call(module: &str, function: &str, input: Value) -> Value {
+    let msg = json!({"id": 7, "kind": "evaluate", "module": module, "function": function, "input": input});
+    let answer = respond(&msg.to_string());
+    assert_eq!(answer["id"], 7);
+    assert_eq!(
+        answer["success"], true,
+        "{module}.{function} failed: {answer}"
+    );
+    answer["output"].clone()
+}
+
+fn floats(v: &Value) -> Vec<f64> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect()
+}
+
+fn close(a: f64, b: f64, tol: f64) -> bool {
+    (a - b).abs() <= tol * (1.0 + a.abs().max(b.abs()))
+}
+
+/// Central differences of a scalar primal served by the tool, w.r.t. the numbers at
+/// `input[key]` (a flat or nested array).
+fn numeric_gradient(module: &str, function: &str, input: &Value, key: &str) -> Vec<f64> {
+    let flat: Vec<f64> = flatten(&input[key]);
+    let eps = 1e-6;
+    (0..flat.len())
+        .map(|i| {
+            let at = |delta: f64| {
+                let mut changed = flat.clone();
+                changed[i] += delta;
+                let mut inp = input.clone();
+                inp[key] = unflatten(&input[key], &changed);
+                call(module, function, inp).as_f64().unwrap()
+            };
+            (at(eps) - at(-eps)) / (2.0 * eps)
+        })
+        .collect()
+}
+
+fn flatten(v: &Value) -> Vec<f64> {
+    match v {
+        Value::Array(items) => items.iter().flat_map(flatten).collect(),
+        other => vec![other.as_f64().unwrap()],
+    }
+}
+
+fn unflatten(shape_of: &Value, data: &[f64]) -> Value {
+    match shape_of {
+        Value::Array(rows) if rows.first().is_some_and(Value::is_array) => {
+            let width = rows[0].as_array().unwrap().len();
+            Value::from(
+                data.chunks(width)
+                    .map(|c| Value::from(c.to_vec()))
+                    .collect::<Vec<_>>(),
+            )
+        }
+        _ => Value::from(data.to_vec()),
+    }
+}
+
+fn assert_all_close(got: &[f64], want: &[f64], tol: f64, what: &str) {
+    assert_eq!(got.len(), want.len(), "{what}: lengths differ");
+    for (i, (a, b)) in got.iter().zip(want).enumerate() {
+        assert!(close(*a, *b, tol), "{what}[{i}]: engram {a}, expected {b}");
+    }
+}
+
+#[test]
+fn protocol_answers_every_kind_with_its_id() {
+    assert_eq!(respond(r#"{"id":0,"kind":"start","eval":"lse"}"#)["id"], 0);
+    assert_eq!(
+        respond(r#"{"id":1,"kind":"define","module":"gmm"}"#),
+        json!({"id": 1, "success": true})
+    );
+    let no = respond(r#"{"id":2,"kind":"define","module":"fft"}"#);
+    assert_eq!(
+        (no["id"].clone(), no["success"].clone()),
+        (json!(2), json!(false))
+    );
+    assert_eq!(
+        respond(r#"{"id":3,"kind":"analysis","of":2,"valid":true}"#),
+        json!({"id": 3})
+    );
+    assert_eq!(respond(r#"{"id":4,"kind":"mystery"}"#), json!({"id": 4}));
+}
+
+#[test]
+fn protocol_survives_malformed_messages() {
+    let broken = respond("{not json");
+    assert_eq!(broken["success"], false);
+    assert!(broken["error"].as_str().unwrap().contains("malformed JSON"));
+    for (line, needle) in [
+        (
+            r#"{"id":5,"kind":"evaluate","module":"nope","function":"f","input":{}}"#,
+            "does not implement module",
+        ),
+        (
+            r#"{"id":5,"kind":"evaluate","module":"lse","function":"hessian","input":{"x":[1]}}"#,
+            "has no function `hessian`",
+        ),
+        (
+            r#"{"id":5,"kind":"evaluate","module":"lse","function":"primal","input":{"y":[1]}}"#,
+            "missing field `x`",
+        ),
+        (
+            r#"{"id":5,"kind":"evaluate","module":"det","function":"primal","input":{"A":[1,2,3],"ell":2}}"#,
+            "must hold ell²",
+        ),
+        (
+            r#"{"id":5,"kind":"evaluate","module":"kmeans","function":"cost","input":{"points":[[1,2],[3]],"centroids":[[0,0]]}}"#,
+            "rows of different lengths",
+        ),
+        (
+            r#"{"id":5,"kind":"evaluate","module":"gmm","function":"objective","input":{"d":2}}"#,
+            "missing field",
+        ),
+        (
+            r#"{"id":5,"kind":"evaluate","module":"lse"}"#,
+            "needs a string `function`",
+        ),
+    ] {
+        let answer = respond(line);
+        assert_eq!(answer["id"], 5, "{line}");
+        assert_eq!(answer["success"], false, "{line}");
+        assert!(
+            answer["error"].as_str().unwrap().contains(needle),
+            "{line}: {answer}"
+        );
+    }
+}
+
+#[test]
+fn serve_keeps_going_after_bad_lines() {
+    let input = "garbage\n{\"id\":1,\"kind\":\"evaluate\",\"module\":\"hello\",\"function\":\"square\",\"input\":4}\n";
+    let mut out = Vec::new();
+    engram::gradbench::serve(input.as_bytes(), &mut out).unwrap();
+    let lines: Vec<Value> = String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[1]["output"], 16.0);
+}
+
+#[test]
+fn evaluate_repeats_for_min_runs_and_reports_each_run() {
+    let msg = json!({"id": 9, "kind": "evaluate", "module": "lse", "function": "primal", "input": {"x": [1.0, 2.0], "min_runs": 5, "min_seconds": 0.0}});
+    let answer = respond(&msg.to_string());
+    let runs = answer["timings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["name"] == "evaluate")
+        .count();
+    assert_eq!(runs, 5);
+}
+
+#[test]
+fn hello_squares_and_differentiates() {
+    assert_eq!(call("hello", "square", json!(3.0)), 9.0);
+    assert_eq!(call("hello", "double", json!(3.0)), 6.0);
+}
+
+#[test]
+fn lse_matches_closed_form_and_softmax() {
+    let x = vec![0.5, -1.0, 3.0, 2.5, -0.2];
+    let m = 3.0;
+    let s: f64 = x.iter().map(|v: &f64| (v - m).exp()).sum();
+    assert!(close(
+        call("lse", "primal", json!({"x": x})).as_f64().unwrap(),
+        m + s.ln(),
+        1e-14
+    ));
+    let softmax: Vec<f64> = x.iter().map(|v| (v - m).exp() / s).collect();
+    assert_all_close(
+        &floats(&call("lse", "gradient", json!({"x": x}))),
+        &softmax,
+        1e-14,
+        "lse gradient",
+    );
+}
+
+#[test]
+fn llsq_matches_loops_and_finite_differences() {
+    let input = json!({"x": [0.3, -0.2, 0.5, 0.1], "n": 9});
+    let (x, n) = (floats(&input["x"]), 9usize);
+    let mut expected = 0.0;
+    for i in 0..n {
+        let t = -1.0 + i as f64 * 2.0 / (n as f64 - 1.0);
+        let mut r = if t > 0.0 {
+            1.0
+        } else if t < 0.0 {
+            -1.0
+        } else {
+            0.0
+        };
+        for (j, xj) in x.iter().enumerate() {
+            r -= xj * t.powi(j as i32);
+        }
+        expected += r * r;
+    }
+    assert!(close(
+        call("llsq", "primal", input.clone()).as_f64().unwrap(),
+        expected / 2.0,
+        1e-14
+    ));
+    let numeric = numeric_gradient("llsq", "primal", &input, "x");
+    assert_all_close(
+        &floats(&call("llsq", "gradient", input)),
+        &numeric,
+        1e-7,
+        "llsq gradient",
+    );
+}
+
+#[test]
+fn det_matches_triangular_closed_form_and_finite_differences() {
+    let tri = json!({"ell": 4, "A": [2.0, 0.0, 0.0, 0.0, 1.0, 3.0, 0.0, 0.0, 4.0, 5.0, -1.0, 0.0, 6.0, 7.0, 8.0, 0.5]});
+    assert!(close(
+        call("det", "primal", tri).as_f64().unwrap(),
+        -3.0,
+        1e-14
+    ));
+    let input = json!({"ell": 5, "A": (0..25).map(|i| ((i * 37 % 11) as f64 - 5.0) / 3.0).collect::<Vec<_>>()});
+    let numeric = numeric_gradient("det", "primal", &input, "A");
+    assert_all_close(
+        &floats(&call("det", "gradient", input)),
+        &numeric,
+        1e-7,
+        "det gradient",
+    );
+}
+
+#[test]
+fn ode_matches_exact_polynomial_solution() {
+    // y_i(t) = x_0⋯x_i t^(i+1)/(i+1)!: degree ≤ 4, so RK4 is exact for n = 4.
+    let x = [0.7, 1.3, -0.4, 2.0];
+    let input = json!({"x": x, "s": 3});
+    let mut expected = Vec::new();
+    let (mut prod, mut fact) = (1.0, 1.0);
+    for (i, xi) in x.iter().enumerate() {
+        prod *= xi;
+        fact *= (i + 1) as f64;
+        expected.push(prod * 2f64.powi(i as i32 + 1) / fact);
+    }
+    assert_all_close(
+        &floats(&call("ode", "primal", input.clone())),
+        &expected,
+        1e-13,
+        "ode primal",
+    );
+    let last = expected[3];
+    let gradient: Vec<f64> = x.iter().map(|xi| last / xi).collect();
+    assert_all_close(
+        &floats(&call("ode", "gradient", input)),
+        &gradient,
+        1e-13,
+        "ode gradient",
+    );
+}
+
+fn kmeans_input() -> Value {
+    json!({
+        "points": [[0.0, 0.1], [0.2, -0.1], [5.0, 5.2], [4.8, 5.1], [5.3, 4.7], [0.1, 0.3]],
+        "centroids": [[0.5, 0.5], [4.0, 4.5]]
+    })
+}
+
+#[test]
+fn kmeans_cost_and_dir_match_closed_form() {
+    let input = kmeans_input();
+    let points: Vec<Vec<f64>> = input["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(floats)
+        .collect();
+    let cents: Vec<Vec<f64>> = input["centroids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(floats)
+        .collect();
+    let d2 = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum::<f64>();
+    let cost: f64 = points
+        .iter()
+        .map(|p| cents.iter().map(|c| d2(p, c)).fold(f64::INFINITY, f64::min))
+        .sum();
+    assert!(close(
+        call("kmeans", "cost", input.clone()).as_f64().unwrap(),
+        cost,
+        1e-13
+    ));
+    // dir_j = C_j - mean of the points nearest to C_j.
+    let dir: Vec<Vec<f64>> = call("kmeans", "dir", input)
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(floats)
+        .collect();
+    for (j, c) in cents.iter().enumerate() {
+        let members: Vec<&Vec<f64>> = points
+            .iter()
+            .filter(|p| (0..cents.len()).all(|o| d2(p, &cents[j]) <= d2(p, &cents[o])))
+            .collect();
+        for k in 0..c.len() {
+            let mean = members.iter().map(|p| p[k]).sum::<f64>() / members.len() as f64;
+            assert!(
+                close(dir[j][k], c[k] - mean, 1e-12),
+                "dir[{j}][{k}] = {}, expected {}",
+                dir[j][k],
+                c[k] - mean
+            );
+        }
+    }
+}
+
+fn gmm_input() -> Value {
+    json!({
+        "d": 3, "k": 2, "n": 4, "m": 1, "gamma": 1.5,
+        "x": [[0.1, -0.4, 0.8], [1.2, 0.3, -0.5], [-0.7, 0.9, 0.2], [0.4, 0.4, -1.1]],
+        "alpha": [0.3, -0.2],
+        "mu": [[0.0, 0.1, 0.2], [0.5, -0.3, 0.4]],
+        "q": [[0.1, -0.2, 0.05], [0.2, 0.1, -0.1]],
+        "l": [[0.3, -0.1, 0.2], [-0.2, 0.4, 0.1]]
+    })
+}
+
+/// The GMM objective in plain loops, following the formula (not Engram's code).
+fn gmm_by_loops(input: &Value) -> f64 {
+    let get = |k: &str| input[k].as_u64().unwrap() as usize;
+    let (d, k, n) = (get("d"), get("k"), get("n"));
+    let rows = |key: &str| {
+        input[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(floats)
+            .collect::<Vec<_>>()
+    };
+    let (x, mu, q, l) = (rows("x"), rows("mu"), rows("q"), rows("l"));
+    let alpha = floats(&input["alpha"]);
+    let (gamma, m) = (
+        input["gamma"].as_f64().unwrap(),
+        input["m"].as_f64().unwrap(),
+    );
+    let lse = |v: &[f64]| {
+        let mx = v.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+        mx + v.iter().map(|a| (a - mx).exp()).sum::<f64>().ln()
+    };
+    let mut slse = 0.0;
+    for xi in &x {
+        let mut main = vec![0.0; k];
+        for c in 0..k {
+            let xc: Vec<f64> = (0..d).map(|j| xi[j] - mu[c][j]).collect();
+            let mut qx: Vec<f64> = (0..d).map(|j| q[c][j].exp() * xc[j]).collect();
+            let mut idx = 0;
+            for (col, &x_col) in xc.iter().enumerate() {
+                for q_row in qx.iter_mut().skip(col + 1) {
+                    *q_row += l[c][idx] * x_col;
+                    idx += 1;
+                }
+            }
+            main[c] =
+                alpha[c] + q[c].iter().sum::<f64>() - 0.5 * qx.iter().map(|v| v * v).sum::<f64>();
+        }
+        slse += lse(&main);
+    }
+    let nw = d as f64 + m + 1.0;
+    let lgamma_d: f64 = 0.25 * (d * (d - 1)) as f64 * std::f64::consts::PI.ln()
+        + (1..=d)
+            .map(|j| libm_lgamma(0.5 * nw + 0.5 * (1.0 - j as f64)))
+            .sum::<f64>();
+    let c_const = nw * d as f64 * (gamma.ln() - 0.5 * 2f64.ln()) - lgamma_d;
+    let mut prior = 0.0;
+    for c in 0..k {
+        let frob: f64 = q[c].iter().map(|v| (2.0 * v).exp()).sum::<f64>()
+            + l[c].iter().map(|v| v * v).sum::<f64>();
+        prior -= 0.5 * gamma * gamma * frob - m * q[c].iter().sum::<f64>();
+    }
+    -(n as f64) * d as f64 * 0.5 * (2.0 * std::f64::consts::PI).ln() + slse - n as f64 * lse(&alpha)
+        + prior
+        + k as f64 * c_const
+}
+
+/// ln Γ(x) for x > 0 by the Lanczos approximation (g = 7), independent of the tool's libm.
+fn libm_lgamma(x: f64) -> f64 {
+    const G: [f64; 9] = [
+        0.999_999_999_999_809_9,
+        676.520_368_121_885_1,
+        -1_259.139_216_722_402_8,
+        771.323_428_777_653_1,
+        -176.615_029_162_140_6,
+        12.507_343_278_686_905,
+        -0.138_571_095_265_720_12,
+        9.984_369_578_019_572e-6,
+        1.505_632_735_149_311_6e-7,
+    ];
+    let x = x - 1.0;
+    let t = x + 7.5;
+    let series: f64 = G[0] + (1..9).map(|i| G[i] / (x + i as f64)).sum::<f64>();
+    0.5 * (2.0 * std::f64::consts::PI).ln() + (x + 0.5) * t.ln() - t + series.ln()
+}
+
+#[test]
+fn gmm_matches_loops_and_finite_differences() {
+    let input = gmm_input();
+    let got = call("gmm", "objective", input.clone()).as_f64().unwrap();
+    assert!(
+        close(got, gmm_by_loops(&input), 1e-12),
+        "engram {got}, loops {}",
+        gmm_by_loops(&input)
+    );
+    let jac = call("gmm", "jacobian", input.clone());
+    for key in ["alpha", "mu", "q", "l"] {
+        let numeric = numeric_gradient("gmm", "objective", &input, key);
+        assert_all_close(&flatten(&jac[key]), &numeric, 1e-6, key);
+    }
+    assert_eq!(
+        jac["mu"].as_array().unwrap().len(),
+        2,
+        "mu comes back as k rows"
+    );
+}
+
+fn lstm_input() -> Value {
+    json!({
+        "main_params": [[0.1, -0.2, 0.3, 0.05, 0.2, -0.1, 0.15, 0.3], [0.0, 0.1, -0.1, 0.2, 0.05, 0.0, 0.1, -0.2],
+                        [0.2, 0.1, -0.3, 0.25, -0.2, 0.1, 0.05, 0.1], [0.1, -0.1, 0.0, 0.3, 0.2, -0.05, 0.1, 0.0]],
+        "extra_params": [[0.9, 1.1], [0.8, -0.7], [0.1, 0.2]],
+        "state": [[0.1, -0.1], [0.2, 0.05], [0.0, 0.3], [-0.1, 0.1]],
+        "sequence": [[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [0.0, 1.0]]
+    })
+}
+
+/// ADBench's LSTM objective in plain scalar loops.
+fn lstm_by_loops(input: &Value) -> f64 {
+    let rows = |key: &str| {
+        input[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(floats)
+            .collect::<Vec<_>>()
+    };
+    let (main, extra, mut state, seq) = (
+        rows("main_params"),
+        rows("extra_params"),
+        rows("state"),
+        rows("sequence"),
+    );
+    let (layers, b) = (main.len() / 2, main[0].len() / 4);
+    let sig = |v: f64| 1.0 / (1.0 + (-v).exp());
+    let mut total = 0.0;
+    for t in 0..seq.len() - 1 {
+        let mut x: Vec<f64> = (0..b).map(|i| seq[t][i] * extra[0][i]).collect();
+        for layer in 0..layers {
+            let (w, bias) = (&main[2 * layer], &main[2 * layer + 1]);
+            for i in 0..b {
+                let h = state[2 * layer][i];
+                let f = sig(x[i] * w[i] + bias[i]);
+                let ig = sig(h * w[b + i] + bias[b + i]);
+                let o = sig(x[i] * w[2 * b + i] + bias[2 * b + i]);
+                let g = (h * w[3 * b + i] + bias[3 * b + i]).tanh();
+                state[2 * layer + 1][i] = state[2 * layer + 1][i] * f + ig * g;
+                state[2 * layer][i] = o * state[2 * layer + 1][i].tanh();
+            }
+            x = state[2 * layer].clone();
+        }
+        let y: Vec<f64> = (0..b).map(|i| x[i] * extra[1][i] + extra[2][i]).collect();
+        let lse = (y.iter().map(|v| v.exp()).sum::<f64>() + 2.0).ln();
+        total += (0..b).map(|i| seq[t + 1][i] * (y[i] - lse)).sum::<f64>();
+    }
+    -total / ((seq.len() - 1) * b) as f64
+}
+
+#[test]
+fn lstm_matches_loops_and_finite_differences() {
+    let input = lstm_input();
+    let got = call("lstm", "objective", input.clone()).as_f64().unwrap();
+    assert!(
+        close(got, lstm_by_loops(&input), 1e-13),
+        "engram {got}, loops {}",
+        lstm_by_loops(&input)
+    );
+    let jac = floats(&call("lstm", "jacobian", input.clone()));
+    let mut numeric = numeric_gradient("lstm", "objective", &input, "main_params");
+    numeric.extend(numeric_gradient(
+        "lstm",
+        "objective",
+        &input,
+        "extra_params",
+    ));
+    assert_eq!(jac.len(), 8 * 2 * 2 + 3 * 2); // 8·l·b + 3·b with l = 2, b = 2
+    assert_all_close(&jac, &numeric, 1e-7, "lstm jacobian");
+}
