@@ -9,29 +9,32 @@ use engram_tensor::{Float, Tensor};
 use smallvec::SmallVec;
 use std::collections::HashMap;
 
-/// One reverse sweep from `root` with gradient `seed`. `input(i)` makes node `i`'s value
-/// into an operand; `keep(i)` says whose gradient to return. Each slot is taken (freed)
-/// when its node is processed.
+/// One reverse sweep from `root` down to node `lo` (no node below the lowest one asked
+/// for can lie between it and the root, so nothing below `lo` is visited). `nodes` holds
+/// nodes `lo..=root`; `input(i)` makes any node's value into an operand; `keep(i)` says
+/// whose gradient to return. Each slot is taken (freed) when its node is processed.
 fn sweep<T: Float, V: Operand<T>>(
     nodes: &[Node<T>],
-    root: usize,
+    lo: usize,
     seed: V,
     input: impl Fn(usize) -> V,
     keep: impl Fn(usize, &Node<T>) -> bool,
 ) -> Vec<(usize, V)> {
-    let mut slots: Vec<Option<V>> = (0..=root).map(|_| None).collect();
-    slots[root] = Some(seed);
+    let mut slots: Vec<Option<V>> = (0..nodes.len()).map(|_| None).collect();
+    slots[nodes.len() - 1] = Some(seed);
     let mut kept = Vec::new();
-    for i in (0..=root).rev() {
-        let Some(g) = slots[i].take() else { continue };
-        let node = &nodes[i];
+    for i in (lo..lo + nodes.len()).rev() {
+        let Some(g) = slots[i - lo].take() else {
+            continue;
+        };
+        let node = &nodes[i - lo];
         if keep(i, node) {
             kept.push((i, g.clone()));
         }
         let needs: SmallVec<[bool; 2]> = node
             .parents
             .iter()
-            .map(|&p| nodes[p].requires_grad)
+            .map(|&p| p >= lo && nodes[p - lo].requires_grad)
             .collect();
         if !needs.contains(&true) {
             continue;
@@ -44,16 +47,16 @@ fn sweep<T: Float, V: Operand<T>>(
                 continue;
             }
             let p = node.parents[k];
-            if gk.value().shape() != nodes[p].value.shape() {
+            if gk.value().shape() != nodes[p - lo].value.shape() {
                 panic!(
                     "engram: the vjp of `{}` returned a gradient of shape {:?} for an input of shape {:?}; \
                      this is a bug in that op's rule",
                     node.op.name(),
                     gk.value().shape(),
-                    nodes[p].value.shape()
+                    nodes[p - lo].value.shape()
                 );
             }
-            slots[p] = Some(match slots[p].take() {
+            slots[p - lo] = Some(match slots[p - lo].take() {
                 Some(prev) => prev.add(&gk),
                 None => gk,
             });
@@ -66,7 +69,7 @@ fn sweep<T: Float, V: Operand<T>>(
 /// moved out of the tape for the sweep and put back after, even if the sweep panics.
 fn sweep_tensors<T: Float>(
     tape: &Tape<T>,
-    root: usize,
+    (lo, root): (usize, usize),
     seed: Tensor<T>,
     keep: impl Fn(usize, &Node<T>) -> bool,
 ) -> Vec<(usize, Tensor<T>)> {
@@ -84,27 +87,43 @@ fn sweep_tensors<T: Float>(
         nodes: std::mem::take(&mut tape.inner.borrow_mut().nodes),
     };
     let nodes = &guard.nodes;
-    sweep(nodes, root, seed, |i| nodes[i].value.clone(), keep)
+    sweep(
+        &nodes[lo..=root],
+        lo,
+        seed,
+        |i| nodes[i].value.clone(),
+        keep,
+    )
 }
 
 /// Runs the sweep on Vars, recording the backward computation on the tape, so the
-/// gradients it returns can be differentiated again.
+/// gradients it returns can be differentiated again. Only nodes `lo..=root` are copied
+/// out; any node's value is handed to the rules as a tracked Var, so that derivatives
+/// with respect to nodes below `lo` (an outer level of nesting) still flow through.
 fn sweep_vars<T: Float>(
     tape: &Tape<T>,
-    root: usize,
+    (lo, root): (usize, usize),
     seed: Var<T>,
     keep: impl Fn(usize, &Node<T>) -> bool,
 ) -> Vec<(usize, Var<T>)> {
-    let snapshot: Vec<Node<T>> = tape.inner.borrow().nodes[..=root].to_vec();
+    let snapshot: Vec<Node<T>> = tape.inner.borrow().nodes[lo..=root].to_vec();
     let input = |i: usize| {
-        let n = &snapshot[i];
-        if n.requires_grad {
-            Var::tracked(n.value.clone(), tape.node_ref(i))
+        let (value, tracked) = if i >= lo {
+            (
+                snapshot[i - lo].value.clone(),
+                snapshot[i - lo].requires_grad,
+            )
         } else {
-            Var::constant(n.value.clone())
+            let inner = tape.inner.borrow();
+            (inner.nodes[i].value.clone(), inner.nodes[i].requires_grad)
+        };
+        if tracked {
+            Var::tracked(value, tape.node_ref(i))
+        } else {
+            Var::constant(value)
         }
     };
-    sweep(&snapshot, root, seed, input, keep)
+    sweep(&snapshot, lo, seed, input, keep)
 }
 
 #[track_caller]
@@ -222,7 +241,7 @@ impl<T: Float> Var<T> {
             };
         };
         let generation = node.generation;
-        let kept = sweep_tensors(&node.tape, node.id, seed.clone(), |_, n| {
+        let kept = sweep_tensors(&node.tape, (0, node.id), seed.clone(), |_, n| {
             matches!(n.op, crate::ops::Op::Leaf)
         });
         Gradients {
@@ -246,6 +265,11 @@ fn targets<T: Float>(op: &str, output: &Var<T>, wrt: &[&Var<T>]) -> Vec<Option<u
             Some(n.id)
         })
         .collect()
+}
+
+/// The lowest node to differentiate by that the root can depend on (ids at or below it).
+fn lowest(ids: &[Option<usize>], root: usize) -> Option<usize> {
+    ids.iter().flatten().copied().filter(|&i| i <= root).min()
 }
 
 fn pick<V: Clone>(
@@ -280,7 +304,10 @@ pub fn vjp<T: Float>(output: &Var<T>, seed: &Tensor<T>, wrt: &[&Var<T>]) -> Vec<
     let Some(node) = output.node_ref() else {
         return (0..wrt.len()).map(zero).collect();
     };
-    let kept = sweep_tensors(&node.tape, node.id, seed.clone(), |i, _| {
+    let Some(lo) = lowest(&ids, node.id) else {
+        return (0..wrt.len()).map(zero).collect();
+    };
+    let kept = sweep_tensors(&node.tape, (lo, node.id), seed.clone(), |i, _| {
         ids.contains(&Some(i))
     });
     pick(kept, &ids, zero)
@@ -307,7 +334,12 @@ pub fn grad_graph<T: Float>(
     let Some(node) = output.node_ref() else {
         return (0..wrt.len()).map(zero).collect();
     };
-    let kept = sweep_vars(&node.tape, node.id, seed, |i, _| ids.contains(&Some(i)));
+    let Some(lo) = lowest(&ids, node.id) else {
+        return (0..wrt.len()).map(zero).collect();
+    };
+    let kept = sweep_vars(&node.tape, (lo, node.id), seed, |i, _| {
+        ids.contains(&Some(i))
+    });
     pick(kept, &ids, zero)
 }
 
@@ -316,6 +348,13 @@ pub fn grad_graph<T: Float>(
 /// tangents as seed is the jvp.
 #[track_caller]
 pub fn jvp<T: Float>(output: &Var<T>, wrt: &[&Var<T>], tangents: &[&Tensor<T>]) -> Tensor<T> {
+    jvp_graph(output, wrt, tangents).value().clone()
+}
+
+/// [`jvp`] with the computation recorded: the result is a Var that can be differentiated
+/// again, as forward mode nested inside reverse (or forward) mode needs.
+#[track_caller]
+pub fn jvp_graph<T: Float>(output: &Var<T>, wrt: &[&Var<T>], tangents: &[&Tensor<T>]) -> Var<T> {
     if wrt.len() != tangents.len() {
         panic!(
             "engram: `jvp`: {} inputs but {} tangents",
@@ -333,21 +372,18 @@ pub fn jvp<T: Float>(output: &Var<T>, wrt: &[&Var<T>], tangents: &[&Tensor<T>]) 
         }
     }
     let Some(node) = output.node_ref() else {
-        return Tensor::zeros(output.shape());
+        return Var::constant(Tensor::zeros(output.shape()));
     };
     let u = node.tape.var(Tensor::zeros(output.shape()));
     let pulled = grad_graph(output, Some(&u), wrt);
-    let mut total: Option<Var<T>> = None;
-    for (p, t) in pulled.iter().zip(tangents) {
-        let term = p.mul(&Var::constant((*t).clone())).sum();
-        total = Some(match total {
-            Some(acc) => acc.add(&term),
-            None => term,
-        });
-    }
+    let total = pulled
+        .iter()
+        .zip(tangents)
+        .map(|(p, t)| p.mul(&Var::constant((*t).clone())).sum())
+        .reduce(|a, b| a.add(&b));
     match total {
-        Some(s) => grad(&s, &[&u]).remove(0),
-        None => Tensor::zeros(output.shape()),
+        Some(s) => grad_graph(&s, None, &[&u]).remove(0),
+        None => Var::constant(Tensor::zeros(output.shape())),
     }
 }
 

@@ -25,7 +25,7 @@ pub mod registry;
 mod tape;
 mod var;
 
-pub use backward::{grad, grad_graph, hvp, jvp, vjp, Gradients};
+pub use backward::{grad, grad_graph, hvp, jvp, jvp_graph, vjp, Gradients};
 pub use custom::CustomOp;
 pub use gradcheck::{gradcheck, gradgradcheck, GradcheckOptions, GradcheckReport, InputReport};
 pub use operand::Operand;
