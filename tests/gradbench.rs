@@ -505,3 +505,24 @@ fn lstm_matches_loops_and_finite_differences() {
     assert_eq!(jac.len(), 8 * 2 * 2 + 3 * 2); // 8·l·b + 3·b with l = 2, b = 2
     assert_all_close(&jac, &numeric, 1e-7, "lstm jacobian");
 }
+
+#[test]
+fn saddle_reaches_the_known_saddle_point_in_every_mode() {
+    // The eval's expected point: every coordinate ≈ 8.2463e-06 (the descent stops there).
+    for function in ["rr", "fr", "rf", "ff"] {
+        let out = floats(&call("saddle", function, json!({"start": [1.0, 1.0]})));
+        assert_eq!(out.len(), 4);
+        for v in out {
+            assert!((v - 8.2463e-6).abs() < 1e-9, "saddle {function}: {v}");
+        }
+    }
+}
+
+#[test]
+fn particle_finds_the_known_control() {
+    // The eval's expected answer for w = 0: 0.2071918746486116.
+    let w = call("particle", "rr", json!({"w": 0.0})).as_f64().unwrap();
+    assert!((w - 0.2071918746486116).abs() < 1e-10, "particle rr: {w}");
+    let mixed = call("particle", "fr", json!({"w": 0.0})).as_f64().unwrap();
+    assert!((mixed - w).abs() < 1e-10, "particle fr: {mixed}");
+}

@@ -1,5 +1,6 @@
 //! One module per GradBench eval; this file only routes requests to them.
 
+mod descent;
 mod det;
 mod gmm;
 mod hello;
@@ -8,6 +9,8 @@ mod llsq;
 mod lse;
 mod lstm;
 mod ode;
+mod particle;
+mod saddle;
 
 use super::input::EvalError;
 use super::timing::Workload;
@@ -38,6 +41,8 @@ pub fn prepare(
         "gmm" => gmm::prepare(function, input),
         "lstm" => lstm::prepare(function, input),
         "kmeans" => kmeans::prepare(function, input),
+        "saddle" => saddle::prepare(function, input),
+        "particle" => particle::prepare(function, input),
         other => Err(EvalError::Unsupported(format!(
             "engram does not implement module `{other}`"
         ))),
