@@ -6,6 +6,12 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// mimalloc keeps freed large blocks for reuse where glibc's malloc returns them to the
+/// OS: every large tensor then costs page faults again. Measured on `lse` n=640,000
+/// gradient; see the commit that added it.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "engram",

@@ -1,7 +1,7 @@
 //! Elementwise kernels: unary maps, binary ops with NumPy broadcasting, comparisons, `where`.
 
 use crate::element::{Element, Float};
-use crate::parallel::fill_chunked;
+use crate::parallel::{fill_chunked, filled};
 use crate::shape::{broadcast_shapes, shape_error};
 use crate::strided::Walk;
 use crate::tensor::Tensor;
@@ -22,8 +22,7 @@ pub fn zip_map<A: Element, B: Element, R: Element>(
     let walk = Walk::new(&shape, [a.strides(), b.strides()], [a.offset, b.offset]);
     let [sa, sb] = walk.inner_strides();
     let (da, db) = (a.data(), b.data());
-    let mut out = vec![R::default(); walk.len()];
-    fill_chunked(&mut out, |start, chunk| {
+    let out = filled(walk.len(), |start, chunk| {
         walk.for_each_run(start, chunk.len(), |[oa, ob], pos, run| {
             let dst = &mut chunk[pos - start..pos - start + run];
             match (sa, sb) {
@@ -31,24 +30,24 @@ pub fn zip_map<A: Element, B: Element, R: Element>(
                     for ((d, &x), &y) in
                         dst.iter_mut().zip(&da[oa..oa + run]).zip(&db[ob..ob + run])
                     {
-                        *d = f(x, y);
+                        d.write(f(x, y));
                     }
                 }
                 (1, 0) => {
                     let y = db[ob];
                     for (d, &x) in dst.iter_mut().zip(&da[oa..oa + run]) {
-                        *d = f(x, y);
+                        d.write(f(x, y));
                     }
                 }
                 (0, 1) => {
                     let x = da[oa];
                     for (d, &y) in dst.iter_mut().zip(&db[ob..ob + run]) {
-                        *d = f(x, y);
+                        d.write(f(x, y));
                     }
                 }
                 _ => {
                     for (i, d) in dst.iter_mut().enumerate() {
-                        *d = f(da[oa + i * sa], db[ob + i * sb]);
+                        d.write(f(da[oa + i * sa], db[ob + i * sb]));
                     }
                 }
             }

@@ -2,6 +2,7 @@
 //! whatever the thread count, so results are bitwise identical for 1 and N threads.
 
 use rayon::prelude::*;
+use std::mem::MaybeUninit;
 
 /// Below this many elements a kernel runs on the calling thread: spawning costs more.
 pub const PARALLEL_THRESHOLD: usize = 1 << 15;
@@ -38,4 +39,20 @@ pub(crate) fn fill_groups<T: Send>(
             .enumerate()
             .for_each(|(i, c)| fill(i, c));
     }
+}
+
+/// A new vector of `n` elements, each written exactly once by `fill(start, chunk)` over
+/// fixed chunks (in parallel when large). The buffer is not zeroed first: for large
+/// outputs that pass over memory costs as much as a cheap kernel itself.
+pub(crate) fn filled<T: Send>(
+    n: usize,
+    fill: impl Fn(usize, &mut [MaybeUninit<T>]) + Sync,
+) -> Vec<T> {
+    let mut out: Vec<T> = Vec::with_capacity(n);
+    fill_chunked(&mut out.spare_capacity_mut()[..n], fill);
+    // SAFETY: `fill_chunked` hands every index of `0..n` to `fill` exactly once, and each
+    // caller's `fill` writes every element of the chunk it is given; if `fill` panics we
+    // never get here and the vector drops with length 0.
+    unsafe { out.set_len(n) };
+    out
 }

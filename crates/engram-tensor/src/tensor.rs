@@ -247,26 +247,22 @@ impl<T: Element> Tensor<T> {
         if n == 1 {
             return Tensor::inline(f(self.data()[self.offset]), &self.shape);
         }
-        let mut out = vec![U::default(); n];
         let data = self.data();
-        if let Some(src) = self.as_slice() {
-            crate::parallel::fill_chunked(&mut out, |start, chunk| {
-                let len = chunk.len();
-                for (o, &x) in chunk.iter_mut().zip(&src[start..start + len]) {
-                    *o = f(x);
+        let out = crate::parallel::filled(n, |start, chunk| {
+            if let Some(src) = self.as_slice() {
+                for (o, &x) in chunk.iter_mut().zip(&src[start..]) {
+                    o.write(f(x));
                 }
-            });
-        } else {
-            let walk = self.walk();
-            let [step] = walk.inner_strides();
-            crate::parallel::fill_chunked(&mut out, |start, chunk| {
+            } else {
+                let walk = self.walk();
+                let [step] = walk.inner_strides();
                 walk.for_each_run(start, chunk.len(), |[o], pos, run| {
                     for (i, slot) in chunk[pos - start..pos - start + run].iter_mut().enumerate() {
-                        *slot = f(data[o + i * step]);
+                        slot.write(f(data[o + i * step]));
                     }
                 });
-            });
-        }
+            }
+        });
         Tensor::from_vec(out, &self.shape)
     }
 
