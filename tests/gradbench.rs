@@ -526,3 +526,100 @@ fn particle_finds_the_known_control() {
     let mixed = call("particle", "fr", json!({"w": 0.0})).as_f64().unwrap();
     assert!((mixed - w).abs() < 1e-10, "particle fr: {mixed}");
 }
+
+/// One observation's BA residuals in plain scalar code (Rodrigues, distortion, projection).
+fn ba_residual(params: &[f64], feat: [f64; 2]) -> [f64; 2] {
+    let (cam, x, w) = (&params[0..11], &params[11..14], params[14]);
+    let xo = [x[0] - cam[3], x[1] - cam[4], x[2] - cam[5]];
+    let rot = &cam[0..3];
+    let theta = (rot[0] * rot[0] + rot[1] * rot[1] + rot[2] * rot[2]).sqrt();
+    let k = [rot[0] / theta, rot[1] / theta, rot[2] / theta];
+    let kx = [
+        k[1] * xo[2] - k[2] * xo[1],
+        k[2] * xo[0] - k[0] * xo[2],
+        k[0] * xo[1] - k[1] * xo[0],
+    ];
+    let dot = (k[0] * xo[0] + k[1] * xo[1] + k[2] * xo[2]) * (1.0 - theta.cos());
+    let xc: Vec<f64> = (0..3)
+        .map(|i| xo[i] * theta.cos() + kx[i] * theta.sin() + k[i] * dot)
+        .collect();
+    let (u, v) = (xc[0] / xc[2], xc[1] / xc[2]);
+    let r2 = u * u + v * v;
+    let l = 1.0 + cam[9] * r2 + cam[10] * r2 * r2;
+    [
+        w * (u * l * cam[6] + cam[7] - feat[0]),
+        w * (v * l * cam[6] + cam[8] - feat[1]),
+    ]
+}
+
+#[test]
+fn ba_jacobian_matches_finite_differences_and_csr_layout() {
+    let cam = [
+        0.1, -0.2, 0.05, 0.3, 0.1, -5.0, 500.0, 0.5, -0.3, 1e-4, 1e-8,
+    ];
+    let (x, w, feat) = ([0.5, -0.4, 2.0], 0.9, [30.0, -20.0]);
+    let input = json!({"n": 3, "m": 5, "p": 20, "cam": cam, "x": x, "w": w, "feat": feat});
+    let params: Vec<f64> = cam.iter().chain(&x).copied().chain([w]).collect();
+    let err = ba_residual(&params, feat);
+    let obj = call("ba", "objective", input.clone());
+    assert_all_close(
+        &floats(&obj["reproj_error"]["elements"]),
+        &err,
+        1e-12,
+        "reproj_error",
+    );
+    assert_eq!(obj["reproj_error"]["repeated"], 20);
+    assert!(close(
+        obj["w_err"]["element"].as_f64().unwrap(),
+        1.0 - w * w,
+        1e-15
+    ));
+    let jac = call("ba", "jacobian", input);
+    let vals = floats(&jac["vals"]);
+    let (rows, cols): (Vec<u64>, Vec<u64>) = (
+        jac["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap())
+            .collect(),
+        jac["cols"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap())
+            .collect(),
+    );
+    assert_eq!((rows.len(), cols.len(), vals.len()), (31, 31, 31));
+    assert_eq!(&rows[..3], &[0, 15, 30]);
+    assert_eq!(
+        *rows.last().unwrap(),
+        31 * 20,
+        "2 rows of 15 plus 1 per observation"
+    );
+    // Observation 0 uses camera 0 and point 0; its weight column is 11·3 + 3·5 + 0 = 48.
+    let expected_cols: Vec<u64> = (0..11).chain(33..36).chain([48]).collect();
+    assert_eq!(&cols[..15], &expected_cols[..]);
+    assert_eq!(&cols[15..30], &expected_cols[..]);
+    assert_eq!(*cols.last().unwrap(), 48 + 19);
+    assert!(close(*vals.last().unwrap(), -2.0 * w, 1e-15));
+    for row in 0..2 {
+        let numeric: Vec<f64> = (0..15)
+            .map(|j| {
+                let h = 1e-6 * params[j].abs().max(1e-3);
+                let at = |d: f64| {
+                    let mut q = params.clone();
+                    q[j] += d;
+                    ba_residual(&q, feat)[row]
+                };
+                (at(h) - at(-h)) / (2.0 * h)
+            })
+            .collect();
+        assert_all_close(
+            &vals[15 * row..15 * row + 15],
+            &numeric,
+            1e-5,
+            &format!("ba row {row}"),
+        );
+    }
+}

@@ -1,5 +1,6 @@
 //! One module per GradBench eval; this file only routes requests to them.
 
+mod ba;
 mod descent;
 mod det;
 mod gmm;
@@ -42,6 +43,7 @@ pub fn prepare(
         "lstm" => lstm::prepare(function, input),
         "kmeans" => kmeans::prepare(function, input),
         "saddle" => saddle::prepare(function, input),
+        "ba" => ba::prepare(function, input),
         "particle" => particle::prepare(function, input),
         other => Err(EvalError::Unsupported(format!(
             "engram does not implement module `{other}`"
