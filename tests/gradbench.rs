@@ -623,3 +623,171 @@ fn ba_jacobian_matches_finite_differences_and_csr_layout() {
         );
     }
 }
+
+/// A small hand model: 22 bones in a chain, `v` vertices, given bone transforms.
+fn hand_input(
+    theta: Vec<f64>,
+    us: Vec<[f64; 2]>,
+    relatives: Vec<Vec<Vec<f64>>>,
+    inverse_absolutes: Vec<Vec<Vec<f64>>>,
+) -> Value {
+    let v = 6;
+    let base: Vec<Vec<f64>> = (0..v)
+        .map(|i| {
+            vec![
+                0.1 * i as f64,
+                0.5 - 0.07 * i as f64,
+                0.2 + 0.03 * (i * i) as f64,
+                1.0,
+            ]
+        })
+        .collect();
+    let weights: Vec<Vec<f64>> = (0..v)
+        .map(|i| {
+            let raw: Vec<f64> = (0..22)
+                .map(|b| 1.0 + ((i * 7 + b * 3) % 5) as f64)
+                .collect();
+            let total: f64 = raw.iter().sum();
+            raw.iter().map(|w| w / total).collect()
+        })
+        .collect();
+    json!({
+        "theta": theta,
+        "us": us,
+        "data": {
+            "correspondences": [0, 2, 3, 5],
+            "points": [[0.1, 0.2, 0.3], [0.0, -0.1, 0.4], [0.3, 0.3, 0.1], [-0.2, 0.1, 0.5]],
+            "model": {
+                "bone_count": 22,
+                "bone_names": (0..22).map(|i| format!("bone{i}")).collect::<Vec<_>>(),
+                "parents": (0..22).map(|i| i as i64 - 1).collect::<Vec<_>>(),
+                "base_relatives": relatives,
+                "inverse_base_absolutes": inverse_absolutes,
+                "base_positions": base,
+                "weights": weights,
+                "triangles": [[0, 1, 2], [1, 2, 3], [2, 3, 4], [3, 4, 5], [0, 2, 4], [1, 3, 5]],
+                "is_mirrored": false
+            }
+        }
+    })
+}
+
+fn identity4() -> Vec<Vec<f64>> {
+    (0..4)
+        .map(|r| (0..4).map(|c| if r == c { 1.0 } else { 0.0 }).collect())
+        .collect()
+}
+
+#[test]
+fn ht_at_rest_pose_places_base_vertices_and_translates() {
+    let mut theta = vec![0.0; 26];
+    let rest = hand_input(
+        theta.clone(),
+        vec![],
+        vec![identity4(); 22],
+        vec![identity4(); 22],
+    );
+    let base = rest["data"]["model"]["base_positions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(floats)
+        .collect::<Vec<_>>();
+    let points = rest["data"]["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(floats)
+        .collect::<Vec<_>>();
+    let got = floats(&call("ht", "objective", rest));
+    for (i, &c) in [0usize, 2, 3, 5].iter().enumerate() {
+        for j in 0..3 {
+            assert!(
+                close(got[3 * i + j], points[i][j] - base[c][j], 1e-13),
+                "rest residual {i},{j}"
+            );
+        }
+    }
+    theta[3..6].copy_from_slice(&[0.5, -0.25, 1.0]);
+    let moved = floats(&call(
+        "ht",
+        "objective",
+        hand_input(theta, vec![], vec![identity4(); 22], vec![identity4(); 22]),
+    ));
+    for i in 0..4 {
+        for (j, t) in [0.5, -0.25, 1.0].iter().enumerate() {
+            assert!(
+                close(moved[3 * i + j], got[3 * i + j] - t, 1e-13),
+                "translated residual {i},{j}"
+            );
+        }
+    }
+}
+
+#[test]
+fn ht_jacobian_matches_finite_differences_in_both_variants() {
+    let affine = |k: usize| -> Vec<Vec<f64>> {
+        let a = 0.3 + 0.05 * k as f64;
+        vec![
+            vec![a.cos(), -a.sin(), 0.0, 0.1 * k as f64],
+            vec![a.sin(), a.cos(), 0.0, 0.05],
+            vec![0.0, 0.0, 1.0, -0.02 * k as f64],
+            vec![0.0, 0.0, 0.0, 1.0],
+        ]
+    };
+    let relatives: Vec<_> = (0..22).map(affine).collect();
+    let inverse: Vec<_> = (0..22).map(|k| affine(k + 5)).collect();
+    let theta: Vec<f64> = (0..26).map(|i| 0.1 * ((i * 5 % 7) as f64 - 3.0)).collect();
+    for us in [vec![], vec![[0.2, 0.3], [0.5, 0.1], [0.3, 0.3], [0.1, 0.6]]] {
+        let input = hand_input(
+            theta.clone(),
+            us.clone(),
+            relatives.clone(),
+            inverse.clone(),
+        );
+        let jac: Vec<Vec<f64>> = call("ht", "jacobian", input.clone())
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(floats)
+            .collect();
+        let offset = if us.is_empty() { 0 } else { 2 };
+        assert_eq!((jac.len(), jac[0].len()), (12, offset + 26));
+        let residual_at = |key: &str, idx: usize, delta: f64| {
+            let mut inp = input.clone();
+            let mut flat = flatten(&input[key]);
+            flat[idx] += delta;
+            inp[key] = unflatten(&input[key], &flat);
+            floats(&call("ht", "objective", inp))
+        };
+        let eps = 1e-6;
+        for k in 0..26 {
+            let (plus, minus) = (residual_at("theta", k, eps), residual_at("theta", k, -eps));
+            for r in 0..12 {
+                let numeric = (plus[r] - minus[r]) / (2.0 * eps);
+                assert!(
+                    close(jac[r][offset + k], numeric, 1e-6),
+                    "theta column {k}, row {r}: {} vs {numeric}",
+                    jac[r][offset + k]
+                );
+            }
+        }
+        for point in 0..us.len() {
+            for c in [0usize, 1] {
+                let (plus, minus) = (
+                    residual_at("us", 2 * point + c, eps),
+                    residual_at("us", 2 * point + c, -eps),
+                );
+                for j in 0..3 {
+                    let r = 3 * point + j;
+                    let numeric = (plus[r] - minus[r]) / (2.0 * eps);
+                    assert!(
+                        close(jac[r][c], numeric, 1e-6),
+                        "us column {c}, row {r}: {} vs {numeric}",
+                        jac[r][c]
+                    );
+                }
+            }
+        }
+    }
+}

@@ -5,6 +5,7 @@ mod descent;
 mod det;
 mod gmm;
 mod hello;
+mod ht;
 mod kmeans;
 mod llsq;
 mod lse;
@@ -44,6 +45,7 @@ pub fn prepare(
         "kmeans" => kmeans::prepare(function, input),
         "saddle" => saddle::prepare(function, input),
         "ba" => ba::prepare(function, input),
+        "ht" => ht::prepare(function, input),
         "particle" => particle::prepare(function, input),
         other => Err(EvalError::Unsupported(format!(
             "engram does not implement module `{other}`"
