@@ -129,7 +129,7 @@ impl<T: Element> Tensor<T> {
                 })
                 .collect()
         } else {
-            kept_shape.clone()
+            kept_shape
         };
         if n_out == 1 {
             let mut base = self.offset;
@@ -167,19 +167,6 @@ impl<T: Element> Tensor<T> {
         } else {
             fill(0, &mut out);
         }
-        let out_shape: Shape = if keepdim {
-            (0..rank)
-                .map(|d| {
-                    if reduced.contains(&d) {
-                        1
-                    } else {
-                        self.shape[d]
-                    }
-                })
-                .collect()
-        } else {
-            kept_shape
-        };
         Tensor::from_vec(out, &out_shape)
     }
 }
