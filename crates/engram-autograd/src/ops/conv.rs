@@ -220,6 +220,18 @@ pub(crate) fn cases() -> Vec<GradcheckCase> {
         case!("unfold", "stride_pad", [real(&[1, 2, 4, 4])], second: false, |x| {
             x[0].unfold(&Window { kernel: [2, 3], stride: [2, 1], padding: [1, 1], dilation: [1, 1] }).square()
         }),
+        case!("unfold", "transposed", [real(&[1, 1, 3, 4]).transposed()], second: false, |x| {
+            x[0].unfold(&Window { kernel: [2, 2], stride: [1, 1], padding: [0, 0], dilation: [1, 1] }).square()
+        }),
+        case!("unfold", "size1", [real(&[1, 1, 1, 3])], second: false, |x| {
+            x[0].unfold(&Window { kernel: [1, 2], stride: [1, 1], padding: [0, 0], dilation: [1, 1] }).square()
+        }),
+        case!("fold", "plain", [real(&[1, 4, 4])], second: false, |x| {
+            x[0].fold(&Window { kernel: [2, 2], stride: [1, 1], padding: [0, 0], dilation: [1, 1] }, 1, [3, 3]).square()
+        }),
+        case!("fold", "size1", [real(&[1, 1, 2])], second: false, |x| {
+            x[0].fold(&Window { kernel: [1, 1], stride: [1, 1], padding: [0, 0], dilation: [1, 1] }, 1, [1, 2]).square()
+        }),
         case!("fold", "stride_pad", [real(&[1, 12, 12])], second: false, |x| {
             x[0].fold(&Window { kernel: [2, 3], stride: [2, 1], padding: [1, 1], dilation: [1, 1] }, 2, [4, 4]).square()
         }),

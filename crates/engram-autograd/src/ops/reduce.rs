@@ -237,5 +237,7 @@ pub(crate) fn cases() -> Vec<GradcheckCase> {
     }
     v.push(case!("sum", "empty", [real(&[0, 3])], second: false, |x| x[0].sum_axes(&[0], false)));
     v.push(case!("sum_to_shape", "broadcast_back", [real(&[2, 3, 4])], second: false, |x| x[0].sum_to_shape(&[3, 1])));
+    v.push(case!("sum_to_shape", "leading_only", [real(&[2, 3])], second: false, |x| x[0].sum_to_shape(&[3]).square()));
+    v.push(case!("sum_to_shape", "transposed", [real(&[4, 3]).transposed()], second: false, |x| x[0].sum_to_shape(&[1, 3]).square()));
     v
 }

@@ -283,12 +283,20 @@ pub(crate) fn cases() -> Vec<GradcheckCase> {
         case!("reshape", "transposed_copy", [real(&[4, 3]).transposed()], second: false, |x| x[0].reshape(&[12]).square()),
         case!("reshape", "flatten_size1", [real(&[1, 3, 1])], second: false, |x| x[0].flatten().square()),
         case!("squeeze", "middle", [real(&[2, 1, 3])], second: false, |x| x[0].squeeze(1).square()),
+        case!("squeeze", "first", [real(&[1, 3])], second: false, |x| x[0].squeeze(0).square()),
+        case!("squeeze", "last_transposed", [real(&[3, 1]).transposed()], second: false, |x| x[0].squeeze(-1).square()),
+        case!("unsqueeze", "middle", [real(&[2, 3])], second: false, |x| x[0].unsqueeze(1).square()),
         case!("unsqueeze", "last", [real(&[2, 3])], second: false, |x| x[0].unsqueeze(-1).square()),
         case!("unsqueeze", "transposed", [real(&[3, 2]).transposed()], second: false, |x| x[0].unsqueeze(0).square()),
         case!("permute", "rank3", [real(&[2, 3, 4])], second: false, |x| x[0].permute(&[2, 0, 1]).square().mul(&x[0].permute(&[2, 0, 1]).sin())),
+        case!("permute", "transposed_input", [real(&[3, 4]).transposed()], second: false, |x| x[0].permute(&[1, 0]).square()),
+        case!("permute", "size1", [real(&[1, 2, 1])], second: false, |x| x[0].permute(&[2, 0, 1]).square()),
         case!("transpose", "matrix", [real(&[3, 4])], second: false, |x| x[0].t().square()),
+        case!("transpose", "transposed_input", [real(&[3, 2]).transposed()], second: false, |x| x[0].t().square()),
         case!("transpose", "size1", [real(&[1, 4])], second: false, |x| x[0].transpose(0, 1).square()),
         case!("narrow", "middle", [real(&[5, 3])], second: false, |x| x[0].narrow(0, 1, 3).square()),
+        case!("narrow", "transposed", [real(&[4, 3]).transposed()], second: false, |x| x[0].narrow(1, 1, 2).square()),
+        case!("narrow", "size1", [real(&[1, 4])], second: false, |x| x[0].narrow(1, 0, 2).square()),
         case!("slice", "step2", [real(&[7, 2])], second: false, |x| x[0].slice(0, 1, 7, 2).square()),
         case!("slice", "step3_tail", [real(&[2, 8])], second: false, |x| x[0].slice(1, 2, 8, 3).square()),
         case!("slice", "transposed", [real(&[4, 5]).transposed()], second: false, |x| x[0].slice(0, 0, 5, 2).square()),
@@ -300,10 +308,27 @@ pub(crate) fn cases() -> Vec<GradcheckCase> {
         case!("concat", "axis1_transposed", [real(&[2, 3]), real(&[2, 4]).transposed()], second: false, |x| Var::concat(&[&x[0], &x[1]], 1).square()),
         case!("concat", "three_with_empty", [real(&[2]), real(&[0]), real(&[3])], second: false, |x| Var::concat(&[&x[0], &x[1], &x[2]], 0).square()),
         case!("stack", "axis0", [real(&[2, 3]), real(&[2, 3])], second: false, |x| Var::stack(&[&x[0], &x[1]], 0).square()),
+        case!("stack", "size1", [real(&[1]), real(&[1])], second: false, |x| Var::stack(&[&x[0], &x[1]], 0).square()),
         case!("stack", "last_transposed", [real(&[2, 3]).transposed(), real(&[2, 3])], second: false, |x| Var::stack(&[&x[0], &x[1]], -1).square()),
         case!("split", "uneven", [real(&[5, 2])], second: false, |x| {
             let p = x[0].split(&[2, 3], 0);
             p[0].sum_axes(&[0], false).mul(&p[1].sum_axes(&[0], false))
+        }),
+        case!("split", "transposed", [real(&[3, 4]).transposed()], second: false, |x| {
+            let p = x[0].split(&[1, 3], 1);
+            p[0].square().sum().add(&p[1].exp().sum())
+        }),
+        case!("split", "size1", [real(&[1, 2])], second: false, |x| {
+            let p = x[0].split(&[1, 1], 1);
+            p[0].mul(&p[1]).sum()
+        }),
+        case!("chunk", "transposed", [real(&[4, 2]).transposed()], second: false, |x| {
+            let p = x[0].chunk(2, 0);
+            p[0].square().sum().add(&p[1].sin().sum())
+        }),
+        case!("chunk", "size1", [real(&[1, 3])], second: false, |x| {
+            let p = x[0].chunk(3, 1);
+            p[0].mul(&p[2]).sum().add(&p[1].square().sum())
         }),
         case!("chunk", "three", [real(&[2, 7])], second: false, |x| {
             let p = x[0].chunk(3, 1);
