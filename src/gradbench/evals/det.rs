@@ -60,7 +60,7 @@ impl Plan {
             let terms = first_row
                 .mul(&dets.reshape(&[minors, m]))
                 .mul(&Var::constant(Tensor::from_vec(signs, &[m])));
-            dets = terms.sum_axes(&[1], false);
+            dets = terms.sum_axes(&[1]);
         }
         dets.reshape(&[])
     }
@@ -90,7 +90,7 @@ pub fn prepare(function: &str, input: &Value) -> Result<Box<dyn Workload>, EvalE
             plan,
             |p| {
                 let tape = Tape::new();
-                let a = tape.var(p.a.clone());
+                let a = tape.leaf(p.a.clone());
                 Ok(grad(&p.det(&a), &[&a]).remove(0).reshape(&[p.ell * p.ell]))
             },
             to_json,
@@ -110,7 +110,7 @@ mod tests {
         // 2(12 - 0) + 1(4 + 4) + 0.5(0 + 6) = 35
         assert_eq!(plan.det(&Var::constant(a.clone())).value().item(), 35.0);
         let tape = Tape::new();
-        let v = tape.var(a);
+        let v = tape.leaf(a);
         let g = grad(&plan.det(&v), &[&v]).remove(0).to_vec();
         // d det / d A = cofactor matrix
         assert_eq!(g, vec![12.0, -8.0, 6.0, 4.0, 9.0, 2.0, -3.5, -3.5, 7.0]);
