@@ -20,5 +20,6 @@ pub mod prelude {
     pub use engram_autograd::{
         grad, grad_graph, gradcheck, hvp, jvp, vjp, GradcheckOptions, Gradients, Tape, Var,
     };
+    pub use engram_nn::{Buffer, Context, Forward, Grads, Module, Parameter};
     pub use engram_tensor::{seeded_rng, Conv2dOptions, Element, Float, Tensor};
 }

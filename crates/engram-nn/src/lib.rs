@@ -1,4 +1,59 @@
 //! Modules, layers, losses, optimizers and the training loop for Engram.
 //!
-//! This crate is where layers will live (Linear to LSTM and attention); it builds on
-//! `engram-autograd` and is empty until the layers issue lands.
+//! A model is a struct of [`Parameter`]s and sub-modules with `#[derive(Module)]`; its
+//! forward pass records on a per-step [`Context`], which turns the loss into gradients
+//! keyed by parameter and releases the tape so an optimizer updates parameters in place.
+//!
+//! ```
+//! use engram_nn::{Context, Module, Parameter};
+//! use engram_autograd::Var;
+//! use engram_tensor::Tensor;
+//!
+//! #[derive(Module)]
+//! struct Line {
+//!     slope: Parameter<f64>,
+//!     intercept: Parameter<f64>,
+//! }
+//!
+//! impl Line {
+//!     fn forward(&self, cx: &Context<f64>, x: &Var<f64>) -> Var<f64> {
+//!         x * cx.param(&self.slope) + cx.param(&self.intercept)
+//!     }
+//! }
+//!
+//! let mut line = Line {
+//!     slope: Parameter::new(Tensor::scalar(0.0)),
+//!     intercept: Parameter::new(Tensor::scalar(0.0)),
+//! };
+//! let x = Tensor::from_vec(vec![0.0, 1.0, 2.0, 3.0], &[4]);
+//! let y = Tensor::from_vec(vec![2.0, 5.0, 8.0, 11.0], &[4]); // y = 3x + 2
+//! let cx = Context::train(0);
+//! for _ in 0..2000 {
+//!     let err = line.forward(&cx, &cx.input(x.clone())) - cx.input(y.clone());
+//!     let grads = cx.backward(err.square().mean());
+//!     for (_, p) in line.named_parameters_mut() {
+//!         let g = grads[&*p].clone();
+//!         p.value_mut().add_scaled_(&g, -0.05);
+//!     }
+//! }
+//! assert!((line.slope.value().item() - 3.0).abs() < 1e-6);
+//! assert!((line.intercept.value().item() - 2.0).abs() < 1e-6);
+//! ```
+
+// The derive refers to `::engram_nn`; this lets the crate's own layers use it too.
+extern crate self as engram_nn;
+
+mod context;
+mod module;
+mod parameter;
+
+pub use context::{Context, Grads};
+pub use engram_derive::Module;
+pub use module::{named_buffers_mut, Forward, Module, Visitor, VisitorMut};
+pub use parameter::{Buffer, ParamId, Parameter};
+
+/// What `#[derive(Module)]` expands to needs; not part of the API.
+#[doc(hidden)]
+pub mod __private {
+    pub use engram_tensor::Float;
+}
