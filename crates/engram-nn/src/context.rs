@@ -230,7 +230,7 @@ impl<T: Float> Grads<T> {
 
     /// Adds another step's gradients (and loss) into these: gradient accumulation.
     pub fn accumulate(&mut self, other: Grads<T>) {
-        self.loss = self.loss + other.loss;
+        self.loss += other.loss;
         for (id, g) in other.by_id {
             match self.by_id.get_mut(&id) {
                 Some(prev) => *prev = prev.add(&g),
@@ -244,7 +244,7 @@ impl<T: Float> Grads<T> {
     /// Multiplies every gradient (and the loss) by `factor`, e.g. `1/k` after accumulating
     /// `k` micro-batches.
     pub fn scale(&mut self, factor: T) {
-        self.loss = self.loss * factor;
+        self.loss *= factor;
         for g in self.by_id.values_mut() {
             *g = g.mul_scalar(factor);
         }
