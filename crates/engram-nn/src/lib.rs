@@ -46,6 +46,7 @@ extern crate self as engram_nn;
 mod context;
 mod module;
 mod parameter;
+pub mod train;
 
 pub use context::{Context, Grads};
 pub use engram_derive::Module;
