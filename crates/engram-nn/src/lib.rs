@@ -43,10 +43,13 @@
 // The derive refers to `::engram_nn`; this lets the crate's own layers use it too.
 extern crate self as engram_nn;
 
+pub mod checkpoint;
 mod context;
 mod module;
+pub mod optim;
 mod parameter;
 pub mod train;
+pub mod schedule;
 
 pub use context::{Context, Grads};
 pub use engram_derive::Module;

@@ -1,0 +1,189 @@
+//! Per-parameter optimizer state: a step counter and a few named buffers the shape of the
+//! parameter, kept by [`ParamId`] during training and exported by parameter name for
+//! checkpoints.
+
+use super::groups::{Hyper, ParamGroups};
+use crate::checkpoint::CheckpointError;
+use crate::context::Grads;
+use crate::module::Module;
+use crate::parameter::ParamId;
+use engram_tensor::{Float, Tensor};
+use indexmap::IndexMap;
+use std::collections::HashMap;
+
+/// One parameter's state.
+#[derive(Clone, Debug)]
+pub(crate) struct Slots<T> {
+    /// Updates applied so far.
+    pub step: u64,
+    /// The buffers, in the order of [`State::names`], each with the parameter's length.
+    pub buffers: Vec<Vec<T>>,
+}
+
+/// An optimizer's state for every parameter it has updated.
+#[derive(Clone, Debug)]
+pub(crate) struct State<T> {
+    /// The buffer names (PyTorch's state keys: `exp_avg`, `momentum_buffer`, ...).
+    names: Vec<&'static str>,
+    by_id: HashMap<ParamId, Slots<T>>,
+}
+
+impl<T: Float> State<T> {
+    /// No state yet; each parameter will hold one buffer per name.
+    pub fn new(names: Vec<&'static str>) -> State<T> {
+        State {
+            names,
+            by_id: HashMap::new(),
+        }
+    }
+
+    /// Runs `update` on every trainable parameter of `model` that has a gradient: with its
+    /// group's settings, its state (buffers of zeros on its first step; the step counter
+    /// already counts this step), its values (in place) and its gradient.
+    pub fn update(
+        &mut self,
+        model: &mut dyn Module<T>,
+        grads: &Grads<T>,
+        groups: &ParamGroups,
+        mut update: impl FnMut(Hyper, &mut Slots<T>, &mut [T], &[T]),
+    ) {
+        for (name, parameter) in model.named_parameters_mut() {
+            let Some(grad) = grads.get(parameter) else {
+                continue;
+            };
+            if !parameter.is_trainable() {
+                continue;
+            }
+            if grad.shape() != parameter.shape() {
+                panic!(
+                    "engram: optimizer step: gradient of shape {:?} for parameter `{name}` of shape {:?}",
+                    grad.shape(),
+                    parameter.shape()
+                );
+            }
+            let grad = grad.contiguous_data();
+            let slots = self.by_id.entry(parameter.id()).or_insert_with(|| Slots {
+                step: 0,
+                buffers: vec![vec![T::zero(); grad.len()]; self.names.len()],
+            });
+            slots.step += 1;
+            update(
+                groups.hyper(&name),
+                slots,
+                parameter.value_mut().as_mut_slice(),
+                &grad,
+            );
+        }
+    }
+
+    /// The state by name: `<buffer>.<parameter>` and `step.<parameter>`, parameters in
+    /// model order.
+    pub fn export(&self, model: &dyn Module<T>) -> IndexMap<String, Tensor<T>> {
+        let mut out = IndexMap::new();
+        for (name, parameter) in model.named_parameters() {
+            let Some(slots) = self.by_id.get(&parameter.id()) else {
+                continue;
+            };
+            out.insert(
+                format!("step.{name}"),
+                Tensor::scalar(T::of(slots.step as f64)),
+            );
+            for (buffer, values) in self.names.iter().zip(&slots.buffers) {
+                out.insert(
+                    format!("{buffer}.{name}"),
+                    Tensor::from_vec(values.clone(), parameter.shape()),
+                );
+            }
+        }
+        out
+    }
+
+    /// Replaces the state with `map` (as [`State::export`] writes it), after checking every
+    /// name and shape against `model`.
+    pub fn import(
+        &mut self,
+        model: &dyn Module<T>,
+        map: &IndexMap<String, Tensor<T>>,
+    ) -> Result<(), CheckpointError> {
+        let mut by_id = HashMap::new();
+        let mut used = 0;
+        let mut missing = Vec::new();
+        for (name, parameter) in model.named_parameters() {
+            let step_key = format!("step.{name}");
+            let keys: Vec<String> = self.names.iter().map(|b| format!("{b}.{name}")).collect();
+            let present = std::iter::once(&step_key)
+                .chain(&keys)
+                .filter(|k| map.contains_key(*k))
+                .count();
+            if present == 0 {
+                continue;
+            }
+            used += present;
+            if present < keys.len() + 1 {
+                missing.extend(
+                    std::iter::once(step_key)
+                        .chain(keys)
+                        .filter(|k| !map.contains_key(k)),
+                );
+                continue;
+            }
+            let step = &map[&step_key];
+            check_shape(&step_key, &[], step.shape())?;
+            let step = step.item().as_f64();
+            if !(step >= 0.0 && step.fract() == 0.0) {
+                return Err(CheckpointError::Corrupt {
+                    path: None,
+                    reason: format!("`{step_key}` is {step}, not a step count"),
+                });
+            }
+            let mut buffers = Vec::with_capacity(keys.len());
+            for key in &keys {
+                let tensor = &map[key];
+                check_shape(key, parameter.shape(), tensor.shape())?;
+                buffers.push(tensor.to_vec());
+            }
+            by_id.insert(
+                parameter.id(),
+                Slots {
+                    step: step as u64,
+                    buffers,
+                },
+            );
+        }
+        if !missing.is_empty() {
+            return Err(CheckpointError::MissingNames(missing));
+        }
+        if used < map.len() {
+            let model_names: Vec<String> = model
+                .named_parameters()
+                .into_iter()
+                .map(|(n, _)| n)
+                .collect();
+            let unexpected = map
+                .keys()
+                .filter(|k| {
+                    !model_names.iter().any(|n| {
+                        k.strip_suffix(n.as_str())
+                            .and_then(|head| head.strip_suffix('.'))
+                            .is_some_and(|buffer| buffer == "step" || self.names.contains(&buffer))
+                    })
+                })
+                .cloned()
+                .collect();
+            return Err(CheckpointError::UnexpectedNames(unexpected));
+        }
+        self.by_id = by_id;
+        Ok(())
+    }
+}
+
+fn check_shape(name: &str, expected: &[usize], found: &[usize]) -> Result<(), CheckpointError> {
+    if expected != found {
+        return Err(CheckpointError::ShapeMismatch {
+            name: name.to_string(),
+            expected: expected.to_vec(),
+            found: found.to_vec(),
+        });
+    }
+    Ok(())
+}
