@@ -1,0 +1,134 @@
+//! Pooling and flattening layers; they hold no parameters, only geometry.
+
+use crate::context::Context;
+use crate::functional;
+use crate::module::Forward;
+use engram_autograd::Var;
+use engram_derive::Module;
+use engram_tensor::Float;
+
+/// Max pooling over `[N, C, H, W]`, as `torch.nn.MaxPool2d`; the stride defaults to the
+/// kernel size.
+///
+/// ```
+/// use engram_nn::{AdaptiveAvgPool2d, Context, Flatten, Forward, MaxPool2d};
+/// use engram_tensor::Tensor;
+/// let cx = Context::<f32>::eval();
+/// let x = cx.input(Tensor::ones(&[2, 3, 8, 8]));
+/// assert_eq!(MaxPool2d::new(2).forward(&cx, &x).shape(), &[2, 3, 4, 4]);
+/// assert_eq!(MaxPool2d::new(3).stride(1).padding(1).forward(&cx, &x).shape(), &[2, 3, 8, 8]);
+/// let pooled = AdaptiveAvgPool2d::new([1, 1]).forward(&cx, &x);
+/// assert_eq!(Flatten::new().forward(&cx, &pooled).shape(), &[2, 3]);
+/// ```
+#[derive(Module, Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MaxPool2d {
+    /// Window size, (rows, columns).
+    pub kernel_size: [usize; 2],
+    /// Step between windows.
+    pub stride: [usize; 2],
+    /// Implicit padding on each side (never the maximum).
+    pub padding: [usize; 2],
+}
+
+/// Average pooling over `[N, C, H, W]`, as `torch.nn.AvgPool2d` (padding counts as zeros
+/// in the average); the stride defaults to the kernel size.
+#[derive(Module, Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AvgPool2d {
+    /// Window size, (rows, columns).
+    pub kernel_size: [usize; 2],
+    /// Step between windows.
+    pub stride: [usize; 2],
+    /// Zero padding on each side.
+    pub padding: [usize; 2],
+}
+
+macro_rules! pool_builders {
+    ($name:ident, $f:ident) => {
+        impl $name {
+            /// A square window of `kernel_size`, stride equal to it, no padding.
+            pub fn new(kernel_size: usize) -> $name {
+                $name {
+                    kernel_size: [kernel_size; 2],
+                    stride: [kernel_size; 2],
+                    padding: [0; 2],
+                }
+            }
+
+            /// The same stride along both axes.
+            pub fn stride(mut self, stride: usize) -> $name {
+                self.stride = [stride; 2];
+                self
+            }
+
+            /// The same padding on every side.
+            pub fn padding(mut self, padding: usize) -> $name {
+                self.padding = [padding; 2];
+                self
+            }
+        }
+
+        impl<T: Float> Forward<T> for $name {
+            #[track_caller]
+            fn forward(&self, _: &Context<T>, input: &Var<T>) -> Var<T> {
+                functional::$f(input, self.kernel_size, self.stride, self.padding)
+            }
+        }
+    };
+}
+
+pool_builders!(MaxPool2d, max_pool2d);
+pool_builders!(AvgPool2d, avg_pool2d);
+
+/// Average pooling to a fixed `[oh, ow]` output, as `torch.nn.AdaptiveAvgPool2d`.
+#[derive(Module, Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AdaptiveAvgPool2d {
+    /// The output's `[H, W]`.
+    pub output_size: [usize; 2],
+}
+
+impl AdaptiveAvgPool2d {
+    /// Pooling to `output_size` (`[1, 1]` is global average pooling).
+    pub fn new(output_size: [usize; 2]) -> AdaptiveAvgPool2d {
+        AdaptiveAvgPool2d { output_size }
+    }
+}
+
+impl<T: Float> Forward<T> for AdaptiveAvgPool2d {
+    #[track_caller]
+    fn forward(&self, _: &Context<T>, input: &Var<T>) -> Var<T> {
+        functional::adaptive_avg_pool2d(input, self.output_size)
+    }
+}
+
+/// Merges dimensions `start_dim..=end_dim`, as `torch.nn.Flatten` (default 1 to -1: every
+/// dimension but the batch).
+#[derive(Module, Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Flatten {
+    /// First dimension merged.
+    pub start_dim: isize,
+    /// Last dimension merged (negative counts from the end).
+    pub end_dim: isize,
+}
+
+impl Flatten {
+    /// Flattens all but the batch dimension.
+    pub fn new() -> Flatten {
+        Flatten {
+            start_dim: 1,
+            end_dim: -1,
+        }
+    }
+}
+
+impl Default for Flatten {
+    fn default() -> Self {
+        Flatten::new()
+    }
+}
+
+impl<T: Float> Forward<T> for Flatten {
+    #[track_caller]
+    fn forward(&self, _: &Context<T>, input: &Var<T>) -> Var<T> {
+        functional::flatten(input, self.start_dim, self.end_dim)
+    }
+}
