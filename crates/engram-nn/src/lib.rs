@@ -44,6 +44,7 @@
 extern crate self as engram_nn;
 
 mod context;
+pub mod data;
 mod module;
 mod parameter;
 
