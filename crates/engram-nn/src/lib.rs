@@ -48,6 +48,7 @@ mod context;
 pub mod functional;
 pub mod init;
 mod layers;
+pub mod data;
 mod module;
 pub mod optim;
 mod parameter;
