@@ -78,8 +78,8 @@ pub trait Optimizer<T: Float = f32> {
 
     /// The state by parameter name: `<slot>.<parameter name>` for each state tensor (e.g.
     /// `exp_avg.fc1.weight`) and `step.<parameter name>` for the step counter, as a scalar.
-    /// Parameters that have no state yet are absent. Copies nothing that is not needed: the
-    /// tensors are fresh copies of the state, independent of the optimizer.
+    /// Parameters that have no state yet are absent. The tensors are copies, independent of
+    /// the optimizer.
     fn state_dict(&self, model: &dyn Module<T>) -> IndexMap<String, Tensor<T>>;
 
     /// Restores state saved by [`Optimizer::state_dict`] onto `model`'s parameters, by name.
