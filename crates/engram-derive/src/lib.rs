@@ -97,7 +97,13 @@ fn expand(input: &DeriveInput) -> syn::Result<Tokens> {
 
     let ident = &input.ident;
     let (_, type_generics, where_clause) = input.generics.split_for_impl();
-    let params = &input.generics.params;
+    // Defaults (`T: Float = f32`) belong on the struct, not on an impl's parameters.
+    let mut generics = input.generics.clone();
+    for param in generics.type_params_mut() {
+        param.eq_token = None;
+        param.default = None;
+    }
+    let params = &generics.params;
     let impl_params = if params.is_empty() {
         quote!(#float: #nn::__private::Float)
     } else {

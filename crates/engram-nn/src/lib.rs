@@ -43,12 +43,19 @@
 // The derive refers to `::engram_nn`; this lets the crate's own layers use it too.
 extern crate self as engram_nn;
 
+pub mod attention;
 mod context;
+pub mod functional;
+mod gradcheck_cases;
+pub mod loss;
 mod module;
 mod parameter;
+pub mod rnn;
+pub mod transformer;
 
 pub use context::{Context, Grads};
 pub use engram_derive::Module;
+pub use gradcheck_cases::gradcheck_cases;
 pub use module::{named_buffers_mut, Forward, Module, Visitor, VisitorMut};
 pub use parameter::{Buffer, ParamId, Parameter};
 
