@@ -1,8 +1,9 @@
-//! Every registered op passes gradcheck in f64 on each of its shape cases, and
-//! gradgradcheck where its second derivative is non-trivial.
+//! Every registered op, layer and loss passes gradcheck in f64 on each of its shape cases,
+//! and gradgradcheck where its second derivative is non-trivial.
 
 use engram::autograd::registry::{all_cases, GradcheckCase};
 use engram::autograd::{gradcheck, gradgradcheck, GradcheckOptions, GradcheckReport, Var};
+use engram::nn::gradcheck_cases;
 use engram::tensor::{seeded_rng, Tensor};
 
 fn inputs(case: &GradcheckCase, seed: u64) -> Vec<Tensor<f64>> {
@@ -14,7 +15,7 @@ fn inputs(case: &GradcheckCase, seed: u64) -> Vec<Tensor<f64>> {
 type CaseFn = fn(&[Var<f64>]) -> Var<f64>;
 
 fn run(check: fn(CaseFn, &[Tensor<f64>]) -> GradcheckReport, only_second: bool) {
-    let cases = all_cases();
+    let cases: Vec<_> = all_cases().into_iter().chain(gradcheck_cases()).collect();
     let mut failures = Vec::new();
     let mut checked = 0;
     for (i, case) in cases.iter().enumerate() {

@@ -1,3 +1,4 @@
+<<<<<<< HEAD
 //! Layers as pure functions on `Var`s, as `torch.nn.functional`: each layer's math lives
 //! here, once, and is gradchecked in f64 through the registry (`engram gradcheck --filter
 //! nn.`); the module structs only hold parameters and call these.
@@ -47,3 +48,13 @@ pub(crate) fn cases() -> Vec<GradcheckCase> {
     cases.extend(norm::cases());
     cases
 }
+=======
+//! Layers as pure functions on Vars: each layer's math, gradchecked in f64; the module
+//! structs hold parameters and call these.
+
+pub mod attention;
+pub mod rnn;
+
+pub use attention::{additive_mask, causal_mask, scaled_dot_product_attention};
+pub use rnn::{gru, gru_cell, lstm, lstm_cell, rnn, rnn_cell, CellWeights, Nonlinearity};
+>>>>>>> nn-seq
