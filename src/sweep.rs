@@ -78,6 +78,7 @@ impl SweepConfig {
     pub fn cases(&self) -> Vec<GradcheckCase> {
         all_cases()
             .into_iter()
+            .chain(engram_nn::gradcheck_cases())
             .filter(|c| self.order == Order::First || c.second_order)
             .filter(|c| {
                 self.filter
