@@ -4,6 +4,20 @@
 //! forward pass records on a per-step [`Context`], which turns the loss into gradients
 //! keyed by parameter and releases the tape so an optimizer updates parameters in place.
 //!
+//! What exists:
+//!
+//! - Core: [`Parameter`], [`Buffer`], [`Module`] (and `#[derive(Module)]`), [`Forward`],
+//!   [`Context`], [`Grads`].
+//! - Layers (PyTorch's names, parameter names, layouts and default initialisation):
+//!   [`Linear`], [`Conv1d`], [`Conv2d`], [`MaxPool2d`], [`AvgPool2d`],
+//!   [`AdaptiveAvgPool2d`], [`Flatten`], [`Dropout`], [`Embedding`], [`LayerNorm`],
+//!   [`BatchNorm1d`], [`BatchNorm2d`], [`Sequential`]; activations [`ReLU`],
+//!   [`LeakyReLU`], [`ELU`], [`GELU`], [`SiLU`], [`Sigmoid`], [`Tanh`], [`Softplus`],
+//!   [`Softmax`], [`LogSoftmax`].
+//! - [`functional`]: each layer's math as a pure function on `Var`s, gradchecked in f64
+//!   ([`gradcheck_cases`], listed by `engram gradcheck --filter nn.`).
+//! - [`init`]: `torch.nn.init`'s initialisers, each drawing from a generator you seed.
+//!
 //! ```
 //! use engram_nn::{Context, Module, Parameter};
 //! use engram_autograd::Var;

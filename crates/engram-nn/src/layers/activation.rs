@@ -85,6 +85,18 @@ impl<T: Float> Forward<T> for GELU {
 }
 
 /// Leaky ReLU, as `torch.nn.LeakyReLU` (default slope 0.01).
+///
+/// ```
+/// use engram_nn::{Context, Forward, LeakyReLU, ReLU, Softmax, GELU};
+/// use engram_tensor::Tensor;
+/// let cx = Context::<f64>::eval();
+/// let x = cx.input(Tensor::from_vec(vec![-2.0, 0.5], &[2]));
+/// assert_eq!(ReLU.forward(&cx, &x).value().to_vec(), vec![0.0, 0.5]);
+/// assert_eq!(LeakyReLU::default().forward(&cx, &x).value().to_vec(), vec![-0.02, 0.5]);
+/// assert!(GELU::new().forward(&cx, &x).value().get(&[1]) > 0.3);
+/// let p = Softmax::new(-1).forward(&cx, &x).value().sum().item();
+/// assert!((p - 1.0).abs() < 1e-12);
+/// ```
 #[derive(Module, Clone, Copy, Debug, PartialEq)]
 pub struct LeakyReLU {
     /// The slope for negative inputs.
