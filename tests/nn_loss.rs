@@ -1,5 +1,5 @@
 //! Losses against PyTorch: `tests/fixtures/nn/loss.json`, written by
-//! `tools/oracle/nn_oracle.py` with `torch.nn.functional`. Each case holds the inputs, the
+//! `tools/oracle/nn_seq_oracle.py` with `torch.nn.functional`. Each case holds the inputs, the
 //! value, a cotangent and the gradients of `⟨loss, cotangent⟩` with respect to each
 //! differentiable input; Engram must agree in f64 to 1e-10 of the tensor's scale, and in
 //! f32 (the ±1e4-logit cases) to 1e-5 of it, with every value finite.

@@ -1,6 +1,6 @@
 //! Sequence layers against PyTorch: `tests/fixtures/nn/seq.json` (recurrent) and
 //! `attention.json` (attention, encoder layer, in eval mode: no dropout), written by
-//! `tools/oracle/nn_oracle.py` from `torch.nn` modules with their weights. Each case holds
+//! `tools/oracle/nn_seq_oracle.py` from `torch.nn` modules with their weights. Each case holds
 //! the module's parameters by `state_dict` name, the inputs, the outputs, and the
 //! gradients of `Σ_k ⟨output_k, cotangent_k⟩` with respect to every parameter and input.
 //! Engram loads the parameters by name, runs the same inputs and must agree in f64 to
