@@ -5,17 +5,25 @@
 //! and point are gathered into its own row, all residuals are one batched graph, and two
 //! reverse sweeps (seeding residual component 0, then 1, across all observations) give
 //! every observation's 2 × 15 block at once, since each residual depends only on its own
-//! row. The full CSR matrix is then assembled as the reference does; only its prefix is
-//! sent, as the eval asks.
+//! row. The weight residuals `1 - w²` are recorded too; each depends on its own weight
+//! only, so one reverse sweep of their sum gives every one's derivative. The full CSR
+//! matrix is then assembled as the reference does; only its prefix is sent, as the eval
+//! asks.
 
 use super::unknown_function;
-use crate::gradbench::input::{count, field, number, require, vector, EvalError};
+use crate::gradbench::input::{count, field, fits_in_memory, number, require, vector, EvalError};
+use crate::gradbench::output;
 use crate::gradbench::timing::{Job, Workload};
-use engram_autograd::{vjp, Tape, Var};
+use engram_autograd::{grad, vjp, Tape, Var};
 use engram_tensor::Tensor;
 use serde_json::{json, Value};
 
 const CAMERA: usize = 11;
+
+/// Bytes per observation at the peak of `jacobian`: its gathered camera and point, the
+/// batched graph's values on the tape (about a hundred numbers), its two gradient blocks
+/// and its 31 CSR entries.
+const BYTES_PER_OBSERVATION: f64 = 1600.0;
 
 struct Problem {
     n: usize,
@@ -92,15 +100,37 @@ fn gathered(p: &Problem) -> (Tensor<f64>, Tensor<f64>) {
     )
 }
 
-fn objective(p: &Problem) -> Value {
+/// The weight residuals `1 - w²`.
+fn weight_error(w: &Var<f64>) -> Var<f64> {
+    w.square().neg().add_scalar(1.0)
+}
+
+/// The residuals of every observation: reprojection `[p, 2]` and weight `[p]`.
+struct Residuals {
+    reprojection: Tensor<f64>,
+    weight: Tensor<f64>,
+}
+
+fn objective(p: &Problem) -> Residuals {
     let (cam, x) = gathered(p);
     let c = |t: &Tensor<f64>| Var::constant(t.clone());
-    let err = reprojection(&c(&cam), &c(&x), &c(&p.weights), &p.features);
-    let w_err = p.weights.map(|w| 1.0 - w * w);
-    json!({
-        "reproj_error": {"elements": [err.value().get(&[0, 0]), err.value().get(&[0, 1])], "repeated": p.p},
-        "w_err": {"element": w_err.get(&[0]), "repeated": p.p}
-    })
+    let w = c(&p.weights);
+    Residuals {
+        reprojection: reprojection(&c(&cam), &c(&x), &w, &p.features)
+            .value()
+            .clone(),
+        weight: weight_error(&w).value().clone(),
+    }
+}
+
+/// The residuals as the reference sends them: the first observation's, and a count.
+fn compressed(r: &Residuals) -> Result<Value, EvalError> {
+    let p = r.weight.numel();
+    let first = [r.reprojection.get(&[0, 0]), r.reprojection.get(&[0, 1])];
+    Ok(json!({
+        "reproj_error": {"elements": output::list("reproj_error.elements", &first)?, "repeated": p},
+        "w_err": {"element": output::number("w_err.element", r.weight.get(&[0]))?, "repeated": p}
+    }))
 }
 
 /// The sparse Jacobian in CSR form.
@@ -129,7 +159,7 @@ fn jacobian(p: &Problem) -> Csr {
                 .collect::<Vec<_>>(),
         );
     }
-    let w_grad = p.weights.map(|w| -2.0 * w).to_vec();
+    let w_grad = grad(&weight_error(&wv).sum(), &[&wv]).remove(0).to_vec();
     let per_row = CAMERA + 3 + 1;
     let mut csr = Csr {
         rows: Vec::with_capacity(3 * p.p + 1),
@@ -160,13 +190,17 @@ fn jacobian(p: &Problem) -> Csr {
 }
 
 /// The first 30 entries of each CSR array and its last one, as the reference sends.
-fn prefix(csr: &Csr) -> Value {
-    fn cut<T: Copy + Into<Value>>(v: &[T]) -> Value {
-        let mut out: Vec<Value> = v.iter().take(30).map(|&x| x.into()).collect();
-        out.push((*v.last().expect("non-empty")).into());
-        Value::from(out)
+fn prefix(csr: &Csr) -> Result<Value, EvalError> {
+    fn cut<T: Copy>(v: &[T]) -> Vec<T> {
+        let mut out: Vec<T> = v.iter().take(30).copied().collect();
+        out.push(*v.last().expect("non-empty"));
+        out
     }
-    json!({"rows": cut(&csr.rows), "cols": cut(&csr.cols), "vals": cut(&csr.vals)})
+    Ok(json!({
+        "rows": cut(&csr.rows),
+        "cols": cut(&csr.cols),
+        "vals": output::list("vals", &cut(&csr.vals))?
+    }))
 }
 
 pub fn prepare(function: &str, input: &Value) -> Result<Box<dyn Workload>, EvalError> {
@@ -186,6 +220,10 @@ pub fn prepare(function: &str, input: &Value) -> Result<Box<dyn Workload>, EvalE
         cam.len() == CAMERA && x.len() == 3 && feat.len() == 2,
         || "`cam`, `x` and `feat` must hold 11, 3 and 2 numbers".into(),
     )?;
+    fits_in_memory(
+        BYTES_PER_OBSERVATION * p as f64 + 8.0 * (CAMERA as f64 * n as f64 + 3.0 * m as f64),
+        &format!("`n` = {n} cameras, `m` = {m} points and `p` = {p} observations"),
+    )?;
     let problem = Problem {
         n,
         m,
@@ -198,7 +236,7 @@ pub fn prepare(function: &str, input: &Value) -> Result<Box<dyn Workload>, EvalE
         point_of: (0..p).map(|i| i % m).collect(),
     };
     match function {
-        "objective" => Ok(Job::boxed(problem, |p| Ok(objective(p)), |v| v.clone())),
+        "objective" => Ok(Job::boxed(problem, |p| Ok(objective(p)), compressed)),
         "jacobian" => Ok(Job::boxed(problem, |p| Ok(jacobian(p)), prefix)),
         other => Err(unknown_function("ba", other, &["objective", "jacobian"])),
     }

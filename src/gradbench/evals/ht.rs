@@ -11,6 +11,7 @@
 
 use super::unknown_function;
 use crate::gradbench::input::{field, matrix, require, vector, EvalError};
+use crate::gradbench::output;
 use crate::gradbench::timing::{Job, Workload};
 use engram_autograd::{grad, grad_graph, Tape, Var};
 use engram_tensor::Tensor;
@@ -355,17 +356,18 @@ pub fn prepare(function: &str, input: &Value) -> Result<Box<dyn Workload>, EvalE
         "objective" => Ok(Job::boxed(
             problem,
             |p| Ok(objective(p)),
-            |v| Value::from(v.clone()),
+            |v| output::list("objective", v),
         )),
         "jacobian" => Ok(Job::boxed(
             problem,
             |p| Ok(jacobian(p)),
             |rows| {
-                Value::from(
-                    rows.iter()
-                        .map(|r| Value::from(r.clone()))
-                        .collect::<Vec<_>>(),
-                )
+                let rows: Result<Vec<Value>, EvalError> = rows
+                    .iter()
+                    .enumerate()
+                    .map(|(i, r)| output::list(&format!("jacobian[{i}]"), r))
+                    .collect();
+                Ok(Value::from(rows?))
             },
         )),
         other => Err(unknown_function("ht", other, &["objective", "jacobian"])),

@@ -4,10 +4,12 @@
 //! H comes from one Hessian-vector product with the all-ones vector: this Hessian is
 //! diagonal (each centroid coordinate's curvature is 2 × the points assigned to that
 //! centroid, and nothing couples coordinates), so `H · 1` is exactly its diagonal.
-//! Distances use `‖P‖² - 2 P Cᵀ + ‖C‖²`, one GEMM instead of an n × k × d tensor.
+//! Distances use `‖P‖² - 2 P Cᵀ + ‖C‖²`, one GEMM instead of an n × k × d tensor; the
+//! points' norms are part of that computation and are taken inside every timed run.
 
 use super::unknown_function;
-use crate::gradbench::input::{field, matrix, require, to_json, EvalError};
+use crate::gradbench::input::{field, fits_in_memory, matrix, require, EvalError};
+use crate::gradbench::output;
 use crate::gradbench::timing::{Job, Workload};
 use engram_autograd::{grad, hvp, Tape, Var};
 use engram_tensor::Tensor;
@@ -15,14 +17,14 @@ use serde_json::Value;
 
 struct Problem {
     points: Tensor<f64>,
-    point_norms: Tensor<f64>,
     centroids: Tensor<f64>,
 }
 
 fn cost(p: &Problem, c: &Var<f64>) -> Var<f64> {
+    let point_norms = p.points.square().sum_axes(&[1], true);
     let cross = Var::constant(p.points.clone()).matmul(&c.t());
     let centroid_norms = c.square().sum_axes(&[1], false);
-    let distances = Var::constant(p.point_norms.clone())
+    let distances = Var::constant(point_norms)
         .sub(&cross.mul_scalar(2.0))
         .add(&centroid_norms);
     distances.min_axes(&[1], false).sum()
@@ -41,17 +43,18 @@ pub fn prepare(function: &str, input: &Value) -> Result<Box<dyn Workload>, EvalE
             centroids.shape()[1]
         )
     })?;
-    let point_norms = points.square().sum_axes(&[1], true);
-    let problem = Problem {
-        points,
-        point_norms,
-        centroids,
-    };
+    let (n, k) = (points.shape()[0], centroids.shape()[0]);
+    // The n × k distances and their companions on the tape, forward and back.
+    fits_in_memory(
+        6.0 * 8.0 * n as f64 * k as f64,
+        &format!("{n} points and {k} centroids"),
+    )?;
+    let problem = Problem { points, centroids };
     match function {
         "cost" => Ok(Job::boxed(
             problem,
             |p| Ok(cost(p, &Var::constant(p.centroids.clone())).value().clone()),
-            to_json,
+            |c| output::tensor("cost", c),
         )),
         "dir" => Ok(Job::boxed(
             problem,
@@ -64,7 +67,7 @@ pub fn prepare(function: &str, input: &Value) -> Result<Box<dyn Workload>, EvalE
                 let diagonal = hvp(&total, &[&c], &[&ones]).remove(0);
                 Ok(jacobian.div(&diagonal))
             },
-            to_json,
+            |d| output::tensor("dir", d),
         )),
         other => Err(unknown_function("kmeans", other, &["cost", "dir"])),
     }

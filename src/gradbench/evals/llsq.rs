@@ -1,8 +1,15 @@
 //! `llsq`: `½ Σ_i (s_i - Σ_j x_j t_i^j)²` with `t_i = -1 + 2i/(n-1)` and `s_i = sign(t_i)`,
 //! vectorised as `½ ‖s - T x‖²` where `T[i, j] = t_i^j`.
+//!
+//! T and s depend only on n and m, but building them is O(n·m), as much work as the
+//! objective itself; a user of the function would pay for it, so it is built inside
+//! every timed run, not in `prepare`.
 
 use super::unknown_function;
-use crate::gradbench::input::{count, field, require, to_json, vector, EvalError};
+use crate::gradbench::input::{
+    count, field, fits_in_memory, fits_in_time, require, vector, EvalError,
+};
+use crate::gradbench::output;
 use crate::gradbench::timing::{Job, Workload};
 use engram_autograd::{grad, Tape, Var};
 use engram_tensor::Tensor;
@@ -10,12 +17,37 @@ use serde_json::Value;
 
 struct Problem {
     x: Tensor<f64>,
-    powers: Tensor<f64>,
-    signs: Tensor<f64>,
+    n: usize,
+}
+
+/// The sample points' powers `T` (`[n, m]`) and signs `s` (`[n]`).
+fn design(n: usize, m: usize) -> (Tensor<f64>, Tensor<f64>) {
+    let mut powers = Vec::with_capacity(n * m);
+    let mut signs = Vec::with_capacity(n);
+    for i in 0..n {
+        let t = -1.0 + i as f64 * 2.0 / (n as f64 - 1.0);
+        signs.push(if t > 0.0 {
+            1.0
+        } else if t < 0.0 {
+            -1.0
+        } else {
+            0.0
+        });
+        let mut power = 1.0;
+        for _ in 0..m {
+            powers.push(power);
+            power *= t;
+        }
+    }
+    (
+        Tensor::from_vec(powers, &[n, m]),
+        Tensor::from_vec(signs, &[n]),
+    )
 }
 
 fn objective(p: &Problem, x: &Var<f64>) -> Var<f64> {
-    let residual = Var::constant(p.signs.clone()).sub(&Var::constant(p.powers.clone()).matmul(x));
+    let (powers, signs) = design(p.n, p.x.numel());
+    let residual = Var::constant(signs).sub(&Var::constant(powers).matmul(x));
     residual.square().sum().mul_scalar(0.5)
 }
 
@@ -24,35 +56,20 @@ pub fn prepare(function: &str, input: &Value) -> Result<Box<dyn Workload>, EvalE
     let n = count(field(input, "n")?, "n")?;
     require(n >= 2, || format!("`n` must be at least 2, got {n}"))?;
     let m = x.len();
-    let t: Vec<f64> = (0..n)
-        .map(|i| -1.0 + i as f64 * 2.0 / (n as f64 - 1.0))
-        .collect();
-    let signs = t
-        .iter()
-        .map(|&ti| {
-            if ti > 0.0 {
-                1.0
-            } else if ti < 0.0 {
-                -1.0
-            } else {
-                0.0
-            }
-        })
-        .collect();
-    let powers = t
-        .iter()
-        .flat_map(|&ti| (0..m).map(move |j| ti.powi(j as i32)))
-        .collect();
+    // T, the residual and their gradients on the tape: about four n × m or n arrays.
+    let cells = n as f64 * m.max(1) as f64;
+    let what = format!("`n` = {n} with m = {m}");
+    fits_in_memory(4.0 * 8.0 * cells, &what)?;
+    fits_in_time(6.0 * cells, &what)?;
     let problem = Problem {
         x: Tensor::from_vec(x, &[m]),
-        powers: Tensor::from_vec(powers, &[n, m]),
-        signs: Tensor::from_vec(signs, &[n]),
+        n,
     };
     match function {
         "primal" => Ok(Job::boxed(
             problem,
             |p| Ok(objective(p, &Var::constant(p.x.clone())).value().clone()),
-            to_json,
+            |y| output::tensor("primal", y),
         )),
         "gradient" => Ok(Job::boxed(
             problem,
@@ -61,7 +78,7 @@ pub fn prepare(function: &str, input: &Value) -> Result<Box<dyn Workload>, EvalE
                 let x = tape.var(p.x.clone());
                 Ok(grad(&objective(p, &x), &[&x]).remove(0))
             },
-            to_json,
+            |g| output::tensor("gradient", g),
         )),
         other => Err(unknown_function("llsq", other, &["primal", "gradient"])),
     }

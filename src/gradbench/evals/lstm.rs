@@ -7,6 +7,7 @@
 
 use super::unknown_function;
 use crate::gradbench::input::{field, matrix, require, EvalError};
+use crate::gradbench::output;
 use crate::gradbench::timing::{Job, Workload};
 use engram_autograd::{grad, Tape, Var};
 use engram_tensor::Tensor;
@@ -136,7 +137,7 @@ pub fn prepare(function: &str, input: &Value) -> Result<Box<dyn Workload>, EvalE
                 .value()
                 .item())
             },
-            |v| Value::from(*v),
+            |v| output::number("objective", *v),
         )),
         "jacobian" => Ok(Job::boxed(
             problem,
@@ -148,7 +149,7 @@ pub fn prepare(function: &str, input: &Value) -> Result<Box<dyn Workload>, EvalE
                 flat.extend(g[1].to_vec());
                 Ok(flat)
             },
-            |v| Value::from(v.clone()),
+            |v| output::list("jacobian", v),
         )),
         other => Err(unknown_function("lstm", other, &["objective", "jacobian"])),
     }

@@ -3,11 +3,18 @@
 //! through all `s` steps.
 
 use super::unknown_function;
-use crate::gradbench::input::{count, field, require, to_json, vector, EvalError};
+use crate::gradbench::input::{
+    count, field, fits_in_memory, fits_in_time, require, vector, EvalError,
+};
+use crate::gradbench::output;
 use crate::gradbench::timing::{Job, Workload};
 use engram_autograd::{grad, Tape, Var};
 use engram_tensor::Tensor;
 use serde_json::Value;
+
+/// Ops recorded per RK4 step (four right-hand sides and the combination), each keeping
+/// an n-vector on the tape.
+const OPS_PER_STEP: f64 = 25.0;
 
 struct Problem {
     x: Tensor<f64>,
@@ -45,6 +52,13 @@ pub fn prepare(function: &str, input: &Value) -> Result<Box<dyn Workload>, EvalE
     require(!x.is_empty(), || "`x` must not be empty".into())?;
     require(steps >= 1, || "`s` must be at least 1".into())?;
     let n = x.len();
+    let what = format!("`s` = {steps} steps with n = {n}");
+    let cells = steps as f64 * n as f64 * OPS_PER_STEP;
+    fits_in_time(cells, &what)?;
+    if function == "gradient" {
+        // Every step's values stay on the tape for the reverse sweep.
+        fits_in_memory(8.0 * cells, &what)?;
+    }
     let problem = Problem {
         x: Tensor::from_vec(x, &[n]),
         steps,
@@ -53,7 +67,7 @@ pub fn prepare(function: &str, input: &Value) -> Result<Box<dyn Workload>, EvalE
         "primal" => Ok(Job::boxed(
             problem,
             |p| Ok(solve(&Var::constant(p.x.clone()), p.steps).value().clone()),
-            to_json,
+            |y| output::tensor("primal", y),
         )),
         "gradient" => Ok(Job::boxed(
             problem,
@@ -64,7 +78,7 @@ pub fn prepare(function: &str, input: &Value) -> Result<Box<dyn Workload>, EvalE
                 let last = solve(&x, p.steps).narrow(0, n - 1, 1).sum();
                 Ok(grad(&last, &[&x]).remove(0))
             },
-            to_json,
+            |g| output::tensor("gradient", g),
         )),
         other => Err(unknown_function("ode", other, &["primal", "gradient"])),
     }
