@@ -17,7 +17,7 @@ fn tape_chain(c: &mut Criterion) {
     group.bench_function("tape_chain_10k_scalar_ops", |b| {
         b.iter(|| {
             tape.clear();
-            let x = tape.var(Tensor::scalar(0.5f32));
+            let x = tape.leaf(Tensor::scalar(0.5f32));
             let mut y = x.clone();
             for _ in 0..CHAIN_STEPS {
                 y = (y * 1.0001 + 0.0001).tanh();
@@ -52,7 +52,7 @@ impl Mlp {
 
     fn step(&mut self, tape: &Tape<f32>, x: &Tensor<f32>, targets: &Tensor<f32>, lr: f32) -> f32 {
         tape.clear();
-        let p: Vec<Var<f32>> = self.params.iter().map(|t| tape.var(t.clone())).collect();
+        let p: Vec<Var<f32>> = self.params.iter().map(|t| tape.leaf(t.clone())).collect();
         let mut h = Var::constant(x.clone());
         for layer in 0..3 {
             h = h.matmul(&p[2 * layer]).add(&p[2 * layer + 1]);

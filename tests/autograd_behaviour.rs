@@ -15,8 +15,8 @@ fn t(data: &[f64], shape: &[usize]) -> Tensor<f64> {
 #[test]
 fn chained_methods_give_the_textbook_gradient() {
     let tape = Tape::<f64>::new();
-    let x = tape.var(t(&[1.0, 2.0], &[1, 2]));
-    let w = tape.var(t(&[0.5, -1.0, 2.0, 0.25], &[2, 2]));
+    let x = tape.leaf(t(&[1.0, 2.0], &[1, 2]));
+    let w = tape.leaf(t(&[0.5, -1.0, 2.0, 0.25], &[2, 2]));
     let loss = x.matmul(&w).relu().sum(); // relu([4.5, -0.5]): only column 0 passes
     let g = loss.backward();
     assert_eq!(g[&x].to_vec(), vec![0.5, 2.0]);
@@ -26,7 +26,7 @@ fn chained_methods_give_the_textbook_gradient() {
 #[test]
 fn no_grad_records_nothing_and_gives_constants() {
     let tape = Tape::<f64>::new();
-    let x = tape.var(t(&[1.0], &[1]));
+    let x = tape.leaf(t(&[1.0], &[1]));
     let before = tape.len();
     let y = tape.no_grad(|| x.exp().mul(&x));
     assert_eq!(tape.len(), before);
@@ -37,7 +37,7 @@ fn no_grad_records_nothing_and_gives_constants() {
 #[test]
 fn detach_stops_the_gradient() {
     let tape = Tape::<f64>::new();
-    let x = tape.var(t(&[3.0], &[1]));
+    let x = tape.leaf(t(&[3.0], &[1]));
     let y = x.mul(&x.detach()).sum(); // d/dx (x · stop(x)) = stop(x) = 3
     assert_eq!(y.backward()[&x].to_vec(), vec![3.0]);
 }
@@ -45,7 +45,7 @@ fn detach_stops_the_gradient() {
 #[test]
 fn constants_receive_no_gradient_and_cost_no_backward_node() {
     let tape = Tape::<f64>::new();
-    let x = tape.var(t(&[2.0], &[1]));
+    let x = tape.leaf(t(&[2.0], &[1]));
     let c = Var::constant(t(&[5.0], &[1]));
     let g = x.mul(&c).sum().backward();
     assert_eq!(g[&x].to_vec(), vec![5.0]);
@@ -56,7 +56,7 @@ fn constants_receive_no_gradient_and_cost_no_backward_node() {
 #[test]
 fn gradients_accumulate_across_backward_calls() {
     let tape = Tape::<f64>::new();
-    let x = tape.var(t(&[1.0, 2.0], &[2]));
+    let x = tape.leaf(t(&[1.0, 2.0], &[2]));
     let mut total = engram::autograd::Gradients::empty();
     total.accumulate(x.square().sum().backward()); // 2x
     total.accumulate(x.mul_scalar(3.0).sum().backward()); // 3
@@ -69,7 +69,7 @@ fn clear_reuses_the_tape_between_steps() {
     let mut w = t(&[1.0], &[1]);
     for _ in 0..3 {
         tape.clear();
-        let wv = tape.var(w.clone());
+        let wv = tape.leaf(w.clone());
         let g = wv.square().sum().backward();
         w = w.sub(&g[&wv].mul_scalar(0.25));
     }
@@ -81,7 +81,7 @@ fn clear_reuses_the_tape_between_steps() {
 #[should_panic(expected = "recorded before `Tape::clear`")]
 fn using_a_var_after_clear_panics() {
     let tape = Tape::<f64>::new();
-    let x = tape.var(t(&[1.0], &[1]));
+    let x = tape.leaf(t(&[1.0], &[1]));
     tape.clear();
     let _ = x.exp();
 }
@@ -90,20 +90,20 @@ fn using_a_var_after_clear_panics() {
 #[should_panic(expected = "inputs come from two different tapes")]
 fn mixing_tapes_panics() {
     let (a, b) = (Tape::<f64>::new(), Tape::<f64>::new());
-    let _ = a.var(t(&[1.0], &[1])).add(&b.var(t(&[1.0], &[1])));
+    let _ = a.leaf(t(&[1.0], &[1])).add(&b.leaf(t(&[1.0], &[1])));
 }
 
 #[test]
 #[should_panic(expected = "`backward` needs a scalar output, got shape [2]")]
 fn backward_of_a_vector_panics_with_advice() {
     let tape = Tape::<f64>::new();
-    tape.var(t(&[1.0, 2.0], &[2])).exp().backward();
+    tape.leaf(t(&[1.0, 2.0], &[2])).exp().backward();
 }
 
 #[test]
 fn backward_with_a_seed_is_a_vjp() {
     let tape = Tape::<f64>::new();
-    let x = tape.var(t(&[1.0, 2.0], &[2]));
+    let x = tape.leaf(t(&[1.0, 2.0], &[2]));
     let g = x.square().backward_with(&t(&[10.0, 1.0], &[2]));
     assert_eq!(g[&x].to_vec(), vec![20.0, 4.0]);
 }
@@ -111,7 +111,7 @@ fn backward_with_a_seed_is_a_vjp() {
 #[test]
 fn grad_with_respect_to_an_intermediate() {
     let tape = Tape::<f64>::new();
-    let x = tape.var(t(&[0.5], &[1]));
+    let x = tape.leaf(t(&[0.5], &[1]));
     let h = x.exp();
     let y = h.square().sum();
     let g = grad(&y, &[&h, &x]);
@@ -175,14 +175,14 @@ fn mlp_hessian_matches_finite_differences_of_its_gradient() {
     let p0 = Tensor::<f64>::randn(&[26], &mut rng).mul_scalar(0.5);
     let gradient_at = |p: &Tensor<f64>| {
         let tape = Tape::new();
-        let pv = tape.var(p.clone());
+        let pv = tape.leaf(p.clone());
         grad(&mlp_loss(&pv, &x, &labels), &[&pv]).remove(0)
     };
     let eps = 1e-5;
     let mut worst: f64 = 0.0;
     for j in 0..26 {
         let tape = Tape::new();
-        let pv = tape.var(p0.clone());
+        let pv = tape.leaf(p0.clone());
         let mut e = vec![0.0; 26];
         e[j] = 1.0;
         let column = hvp(&mlp_loss(&pv, &x, &labels), &[&pv], &[&t(&e, &[26])]).remove(0);
@@ -206,7 +206,7 @@ fn mlp_hessian_matches_finite_differences_of_its_gradient() {
 #[test]
 fn hessian_is_symmetric() {
     let tape = Tape::<f64>::new();
-    let x = tape.var(t(&[0.3, -0.8, 1.1], &[3]));
+    let x = tape.leaf(t(&[0.3, -0.8, 1.1], &[3]));
     let loss = x.sin().mul(&x.exp()).sum().mul(&x.square().sum());
     let rows: Vec<Vec<f64>> = (0..3)
         .map(|i| {
@@ -233,7 +233,7 @@ fn jvp_matches_finite_differences() {
     );
     let f = |x: &Var<f64>, w: &Var<f64>| x.matmul(w).tanh().softmax(-1);
     let tape = Tape::new();
-    let (x, w) = (tape.var(x0.clone()), tape.var(w0.clone()));
+    let (x, w) = (tape.leaf(x0.clone()), tape.leaf(w0.clone()));
     let analytic = jvp(&f(&x, &w), &[&x, &w], &[&vx, &vw]);
     let eps = 1e-6;
     let at = |s: f64| {
@@ -250,7 +250,7 @@ fn jvp_matches_finite_differences() {
 #[test]
 fn third_derivative_through_repeated_grad_graph() {
     let tape = Tape::<f64>::new();
-    let x = tape.var(Tensor::scalar(0.5));
+    let x = tape.leaf(Tensor::scalar(0.5));
     let d1 = grad_graph(&x.sin(), None, &[&x]).remove(0);
     let d2 = grad_graph(&d1, None, &[&x]).remove(0);
     let d3 = grad(&d2, &[&x]).remove(0);

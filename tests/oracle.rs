@@ -77,13 +77,13 @@ fn composite(name: &str) -> Option<CaseFn> {
         "composite/softmax_cross_entropy" => |p| {
             p[0].log_softmax(-1)
                 .mul(&labels(&[0, 2, 1, 2], 3))
-                .sum_axes(&[-1], false)
+                .sum_axes(&[-1])
                 .mean()
                 .neg()
         },
         "composite/layer_norm" => |p| {
-            let centered = p[0].sub(&p[0].mean_axes(&[-1], true));
-            let var = p[0].var_axes(&[-1], 0, true);
+            let centered = p[0].sub(&p[0].mean_keepdim(&[-1]));
+            let var = p[0].var_keepdim(&[-1], 0);
             centered
                 .div(&var.add_scalar(1e-5).sqrt())
                 .mul(&p[1])
@@ -151,7 +151,7 @@ fn check(case: &Value) -> Result<f64, String> {
         .map(tensor)
         .collect();
     let tape = engram::autograd::Tape::new();
-    let leaves: Vec<Var<f64>> = inputs.iter().map(|x| tape.var(x.clone())).collect();
+    let leaves: Vec<Var<f64>> = inputs.iter().map(|x| tape.leaf(x.clone())).collect();
     let refs: Vec<&Var<f64>> = leaves.iter().collect();
     let y = f(&leaves);
     let r = tensor(&case["cotangent"]);

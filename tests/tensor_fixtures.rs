@@ -81,14 +81,22 @@ fn reduce<T: Float>(x: &Tensor<T>, op: &str, p: &Value) -> Tensor<T> {
         },
         Some(_) => {
             let axes = isizes(&p["axes"]);
+            let correction = p["correction"].as_u64().unwrap_or(0) as usize;
             match op {
-                "sum" => x.sum_axes(&axes, keep),
-                "mean" => x.mean_axes(&axes, keep),
-                "prod" => x.prod_axes(&axes, keep),
-                "max" => x.max_axes(&axes, keep),
-                "min" => x.min_axes(&axes, keep),
-                "logsumexp" => x.logsumexp_axes(&axes, keep),
-                "var" => x.var_axes(&axes, p["correction"].as_u64().unwrap() as usize, keep),
+                "sum" if keep => x.sum_keepdim(&axes),
+                "sum" => x.sum_axes(&axes),
+                "mean" if keep => x.mean_keepdim(&axes),
+                "mean" => x.mean_axes(&axes),
+                "prod" if keep => x.prod_keepdim(&axes),
+                "prod" => x.prod_axes(&axes),
+                "max" if keep => x.max_keepdim(&axes),
+                "max" => x.max_axes(&axes),
+                "min" if keep => x.min_keepdim(&axes),
+                "min" => x.min_axes(&axes),
+                "logsumexp" if keep => x.logsumexp_keepdim(&axes),
+                "logsumexp" => x.logsumexp_axes(&axes),
+                "var" if keep => x.var_keepdim(&axes, correction),
+                "var" => x.var_axes(&axes, correction),
                 _ => unreachable!(),
             }
         }

@@ -26,15 +26,15 @@ fn workload() -> Vec<Vec<u32>> {
     vec![
         bits(&big.sum()),
         bits(&big.exp()),
-        bits(&m.sum_axes(&[0], false)),
-        bits(&m.t().sum_axes(&[1], false)),
-        bits(&m.logsumexp_axes(&[1], false)),
+        bits(&m.sum_axes(&[0])),
+        bits(&m.t().sum_axes(&[1])),
+        bits(&m.logsumexp_axes(&[1])),
         bits(&m.softmax(0)),
         bits(&a.matmul(&b)),
         bits(&a.t().matmul(&b)),
         bits(&x.conv2d(&w, Conv2dOptions::default().padding(1))),
         bits(&x.max_pool2d([2, 2], [2, 2], [0, 0])),
-        bits(&(&m + &m.sum_axes(&[0], true))),
+        bits(&(&m + &m.sum_keepdim(&[0]))),
     ]
 }
 

@@ -374,7 +374,7 @@ pub fn jvp_graph<T: Float>(output: &Var<T>, wrt: &[&Var<T>], tangents: &[&Tensor
     let Some(node) = output.node_ref() else {
         return Var::constant(Tensor::zeros(output.shape()));
     };
-    let u = node.tape.var(Tensor::zeros(output.shape()));
+    let u = node.tape.leaf(Tensor::zeros(output.shape()));
     let pulled = grad_graph(output, Some(&u), wrt);
     let total = pulled
         .iter()

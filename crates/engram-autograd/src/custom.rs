@@ -26,7 +26,7 @@ use std::rc::Rc;
 /// }
 ///
 /// let tape = Tape::<f64>::new();
-/// let x = tape.var(Tensor::scalar(2.0));
+/// let x = tape.leaf(Tensor::scalar(2.0));
 /// let y = Var::custom(Rc::new(Cube), &[&x]);
 /// assert_eq!(y.backward()[&x].item(), 12.0);
 /// ```

@@ -219,7 +219,7 @@ pub fn gradcheck<T: Float>(
     options: &GradcheckOptions,
 ) -> GradcheckReport {
     let tape = Tape::<T>::new();
-    let leaves: Vec<Var<T>> = inputs.iter().map(|x| tape.var(x.clone())).collect();
+    let leaves: Vec<Var<T>> = inputs.iter().map(|x| tape.leaf(x.clone())).collect();
     let y = f(&leaves);
     let r = cotangent::<T>(y.shape(), options.seed);
     let analytic = vjp(&y, &r, &leaves.iter().collect::<Vec<_>>());
@@ -236,7 +236,7 @@ pub fn gradgradcheck<T: Float>(
     options: &GradcheckOptions,
 ) -> GradcheckReport {
     let tape = Tape::<T>::new();
-    let leaves: Vec<Var<T>> = inputs.iter().map(|x| tape.var(x.clone())).collect();
+    let leaves: Vec<Var<T>> = inputs.iter().map(|x| tape.leaf(x.clone())).collect();
     let refs: Vec<&Var<T>> = leaves.iter().collect();
     let y = f(&leaves);
     let r = cotangent::<T>(y.shape(), options.seed);
@@ -255,7 +255,7 @@ pub fn gradgradcheck<T: Float>(
     let analytic = grad(&s, &refs);
     let eval = |args: &[Tensor<T>]| {
         let tape = Tape::<T>::new();
-        let leaves: Vec<Var<T>> = args.iter().map(|x| tape.var(x.clone())).collect();
+        let leaves: Vec<Var<T>> = args.iter().map(|x| tape.leaf(x.clone())).collect();
         let y = f(&leaves);
         let g = vjp(&y, &r, &leaves.iter().collect::<Vec<_>>());
         g.iter()

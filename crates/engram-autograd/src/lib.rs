@@ -9,7 +9,7 @@
 //! use engram_autograd::{grad, grad_graph, Tape};
 //! use engram_tensor::Tensor;
 //! let tape = Tape::<f64>::new();
-//! let x = tape.var(Tensor::scalar(3.0));
+//! let x = tape.leaf(Tensor::scalar(3.0));
 //! let y = x.powi(3); // y = x³
 //! let dy = grad_graph(&y, None, &[&x]).remove(0); // 3x² = 27, still a Var
 //! assert_eq!(dy.value().item(), 27.0);

@@ -55,12 +55,12 @@ pub trait Operand<T: Float>: Clone {
     fn permute(&self, order: &[usize]) -> Self;
     /// Broadcasts to a larger shape.
     fn broadcast_to(&self, shape: &[usize]) -> Self;
-    /// Sums over axes.
-    fn sum_axes(&self, axes: &[isize], keepdim: bool) -> Self;
+    /// Sums over axes, keeping them as size 1.
+    fn sum_keepdim(&self, axes: &[isize]) -> Self;
     /// Sums a broadcast value back to `shape`.
     fn sum_to_shape(&self, shape: &[usize]) -> Self;
-    /// Mean over axes.
-    fn mean_axes(&self, axes: &[isize], keepdim: bool) -> Self;
+    /// Mean over axes, keeping them as size 1.
+    fn mean_keepdim(&self, axes: &[isize]) -> Self;
     /// A slice along one axis with a step.
     fn slice(&self, axis: isize, start: usize, end: usize, step: usize) -> Self;
     /// Zero padding, `(before, after)` per axis.
@@ -155,14 +155,14 @@ macro_rules! forward_all {
         fn broadcast_to(&self, shape: &[usize]) -> Self {
             <$to>::broadcast_to(self, shape)
         }
-        fn sum_axes(&self, axes: &[isize], keepdim: bool) -> Self {
-            <$to>::sum_axes(self, axes, keepdim)
+        fn sum_keepdim(&self, axes: &[isize]) -> Self {
+            <$to>::sum_keepdim(self, axes)
         }
         fn sum_to_shape(&self, shape: &[usize]) -> Self {
             <$to>::sum_to_shape(self, shape)
         }
-        fn mean_axes(&self, axes: &[isize], keepdim: bool) -> Self {
-            <$to>::mean_axes(self, axes, keepdim)
+        fn mean_keepdim(&self, axes: &[isize]) -> Self {
+            <$to>::mean_keepdim(self, axes)
         }
         fn slice(&self, axis: isize, start: usize, end: usize, step: usize) -> Self {
             <$to>::slice(self, axis, start, end, step)

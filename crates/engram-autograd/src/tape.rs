@@ -30,7 +30,7 @@ pub(crate) struct TapeInner<T: Float> {
 /// use engram_autograd::Tape;
 /// use engram_tensor::Tensor;
 /// let tape = Tape::<f64>::new();
-/// let x = tape.var(Tensor::from_vec(vec![1.0, 2.0], &[2]));
+/// let x = tape.leaf(Tensor::from_vec(vec![1.0, 2.0], &[2]));
 /// let loss = (&x * &x).sum();
 /// let grads = loss.backward();
 /// assert_eq!(grads[&x].to_vec(), vec![2.0, 4.0]);
@@ -82,8 +82,9 @@ impl<T: Float> Tape<T> {
         }
     }
 
-    /// A leaf that requires a gradient: a parameter or an input to differentiate by.
-    pub fn var(&self, value: Tensor<T>) -> Var<T> {
+    /// A leaf that requires a gradient: a parameter or an input to differentiate by (as
+    /// PyTorch's `requires_grad_()`). Named `leaf` rather than `var`, which is the variance.
+    pub fn leaf(&self, value: Tensor<T>) -> Var<T> {
         let id = self.push(Node {
             op: Op::Leaf,
             parents: SmallVec::new(),
@@ -91,6 +92,12 @@ impl<T: Float> Tape<T> {
             requires_grad: true,
         });
         Var::tracked(value, self.node_ref(id))
+    }
+
+    /// A value that takes no part in differentiation (the same as [`Var::constant`]): an
+    /// input, a target or a mask. Ops between it and recorded Vars record as usual.
+    pub fn constant(&self, value: Tensor<T>) -> Var<T> {
+        Var::constant(value)
     }
 
     /// Number of nodes recorded since the last `clear`.

@@ -123,7 +123,7 @@ impl<T: Float> Tensor<T> {
         let area = T::of((kernel[0] * kernel[1]) as f64);
         self.unfold(&window)
             .reshape(&[n, c, kernel[0] * kernel[1], ho * wo])
-            .sum_axes(&[2], false)
+            .sum_axes(&[2])
             .map(|s| s / area)
             .reshape(&[n, c, ho, wo])
     }

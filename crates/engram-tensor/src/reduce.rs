@@ -244,10 +244,16 @@ impl<T: Float> Tensor<T> {
         self.reduce_lanes("sum", None, false, lane_sum)
     }
 
-    /// Sum over `axes`; `keepdim` keeps them as size 1.
+    /// Sum over `axes`.
     #[track_caller]
-    pub fn sum_axes(&self, axes: &[isize], keepdim: bool) -> Tensor<T> {
-        self.reduce_lanes("sum", Some(axes), keepdim, lane_sum)
+    pub fn sum_axes(&self, axes: &[isize]) -> Tensor<T> {
+        self.reduce_lanes("sum", Some(axes), false, lane_sum)
+    }
+
+    /// As [`Self::sum_axes`], keeping each reduced axis as size 1 (`keepdims=True`).
+    #[track_caller]
+    pub fn sum_keepdim(&self, axes: &[isize]) -> Tensor<T> {
+        self.reduce_lanes("sum", Some(axes), true, lane_sum)
     }
 
     /// Mean of all elements (NaN for an empty tensor, as NumPy).
@@ -257,8 +263,16 @@ impl<T: Float> Tensor<T> {
 
     /// Mean over `axes`.
     #[track_caller]
-    pub fn mean_axes(&self, axes: &[isize], keepdim: bool) -> Tensor<T> {
-        self.reduce_lanes("mean", Some(axes), keepdim, |l| {
+    pub fn mean_axes(&self, axes: &[isize]) -> Tensor<T> {
+        self.reduce_lanes("mean", Some(axes), false, |l| {
+            lane_sum(l) / T::of(l.len() as f64)
+        })
+    }
+
+    /// As [`Self::mean_axes`], keeping each reduced axis as size 1 (`keepdims=True`).
+    #[track_caller]
+    pub fn mean_keepdim(&self, axes: &[isize]) -> Tensor<T> {
+        self.reduce_lanes("mean", Some(axes), true, |l| {
             lane_sum(l) / T::of(l.len() as f64)
         })
     }
@@ -270,10 +284,16 @@ impl<T: Float> Tensor<T> {
 
     /// Product over `axes`.
     #[track_caller]
-    pub fn prod_axes(&self, axes: &[isize], keepdim: bool) -> Tensor<T> {
-        self.reduce_lanes("prod", Some(axes), keepdim, |l| {
+    pub fn prod_axes(&self, axes: &[isize]) -> Tensor<T> {
+        self.reduce_lanes("prod", Some(axes), false, |l| {
             l.fold(T::one(), |a, x| a * x)
         })
+    }
+
+    /// As [`Self::prod_axes`], keeping each reduced axis as size 1 (`keepdims=True`).
+    #[track_caller]
+    pub fn prod_keepdim(&self, axes: &[isize]) -> Tensor<T> {
+        self.reduce_lanes("prod", Some(axes), true, |l| l.fold(T::one(), |a, x| a * x))
     }
 
     /// Largest element (NaN if any is NaN); panics on an empty tensor.
@@ -285,9 +305,16 @@ impl<T: Float> Tensor<T> {
 
     /// Largest element over `axes`.
     #[track_caller]
-    pub fn max_axes(&self, axes: &[isize], keepdim: bool) -> Tensor<T> {
+    pub fn max_axes(&self, axes: &[isize]) -> Tensor<T> {
         require_nonempty(self, "max", Some(axes));
-        self.reduce_lanes("max", Some(axes), keepdim, lane_max)
+        self.reduce_lanes("max", Some(axes), false, lane_max)
+    }
+
+    /// As [`Self::max_axes`], keeping each reduced axis as size 1 (`keepdims=True`).
+    #[track_caller]
+    pub fn max_keepdim(&self, axes: &[isize]) -> Tensor<T> {
+        require_nonempty(self, "max", Some(axes));
+        self.reduce_lanes("max", Some(axes), true, lane_max)
     }
 
     /// Smallest element (NaN if any is NaN); panics on an empty tensor.
@@ -299,9 +326,16 @@ impl<T: Float> Tensor<T> {
 
     /// Smallest element over `axes`.
     #[track_caller]
-    pub fn min_axes(&self, axes: &[isize], keepdim: bool) -> Tensor<T> {
+    pub fn min_axes(&self, axes: &[isize]) -> Tensor<T> {
         require_nonempty(self, "min", Some(axes));
-        self.reduce_lanes("min", Some(axes), keepdim, lane_min)
+        self.reduce_lanes("min", Some(axes), false, lane_min)
+    }
+
+    /// As [`Self::min_axes`], keeping each reduced axis as size 1 (`keepdims=True`).
+    #[track_caller]
+    pub fn min_keepdim(&self, axes: &[isize]) -> Tensor<T> {
+        require_nonempty(self, "min", Some(axes));
+        self.reduce_lanes("min", Some(axes), true, lane_min)
     }
 
     /// `ln Σ e^x` over all elements, computed as `m + ln Σ e^(x - m)` with `m` the maximum.
@@ -311,8 +345,14 @@ impl<T: Float> Tensor<T> {
 
     /// `ln Σ e^x` over `axes`, stable for large inputs.
     #[track_caller]
-    pub fn logsumexp_axes(&self, axes: &[isize], keepdim: bool) -> Tensor<T> {
-        self.reduce_lanes("logsumexp", Some(axes), keepdim, lane_logsumexp)
+    pub fn logsumexp_axes(&self, axes: &[isize]) -> Tensor<T> {
+        self.reduce_lanes("logsumexp", Some(axes), false, lane_logsumexp)
+    }
+
+    /// As [`Self::logsumexp_axes`], keeping each reduced axis as size 1 (`keepdims=True`).
+    #[track_caller]
+    pub fn logsumexp_keepdim(&self, axes: &[isize]) -> Tensor<T> {
+        self.reduce_lanes("logsumexp", Some(axes), true, lane_logsumexp)
     }
 
     /// Variance of all elements: `Σ (x - mean)² / (n - correction)` (`correction` 1 is the
@@ -323,8 +363,14 @@ impl<T: Float> Tensor<T> {
 
     /// Variance over `axes` with the given correction.
     #[track_caller]
-    pub fn var_axes(&self, axes: &[isize], correction: usize, keepdim: bool) -> Tensor<T> {
-        self.reduce_lanes("var", Some(axes), keepdim, |l| lane_var(l, correction))
+    pub fn var_axes(&self, axes: &[isize], correction: usize) -> Tensor<T> {
+        self.reduce_lanes("var", Some(axes), false, |l| lane_var(l, correction))
+    }
+
+    /// As [`Self::var_axes`], keeping each reduced axis as size 1 (`keepdims=True`).
+    #[track_caller]
+    pub fn var_keepdim(&self, axes: &[isize], correction: usize) -> Tensor<T> {
+        self.reduce_lanes("var", Some(axes), true, |l| lane_var(l, correction))
     }
 
     /// Index of the largest element along `axis` (the first one on ties; a NaN counts as
@@ -381,7 +427,7 @@ impl<T: Float> Tensor<T> {
                 );
             }
         }
-        self.sum_axes(&axes, true).reshape(shape)
+        self.sum_keepdim(&axes).reshape(shape)
     }
 
     /// The index of `axis` after resolving negatives; exposed for ops built on reductions.
@@ -411,17 +457,17 @@ mod tests {
     fn sum_over_axes_with_and_without_keepdim() {
         let a = iota(&[2, 3]);
         assert_eq!(a.sum().item(), 15.0);
-        assert_eq!(a.sum_axes(&[0], false).to_vec(), vec![3.0, 5.0, 7.0]);
-        assert_eq!(a.sum_axes(&[-1], true).shape(), &[2, 1]);
-        assert_eq!(a.sum_axes(&[-1], true).to_vec(), vec![3.0, 12.0]);
-        assert_eq!(a.sum_axes(&[], false).to_vec(), a.to_vec());
+        assert_eq!(a.sum_axes(&[0]).to_vec(), vec![3.0, 5.0, 7.0]);
+        assert_eq!(a.sum_keepdim(&[-1]).shape(), &[2, 1]);
+        assert_eq!(a.sum_keepdim(&[-1]).to_vec(), vec![3.0, 12.0]);
+        assert_eq!(a.sum_axes(&[]).to_vec(), a.to_vec());
     }
 
     #[test]
     fn reductions_of_transposed_input() {
         let a = iota(&[2, 3]).t();
-        assert_eq!(a.sum_axes(&[1], false).to_vec(), vec![3.0, 5.0, 7.0]);
-        assert_eq!(a.max_axes(&[0], false).to_vec(), vec![2.0, 5.0]);
+        assert_eq!(a.sum_axes(&[1]).to_vec(), vec![3.0, 5.0, 7.0]);
+        assert_eq!(a.max_axes(&[0]).to_vec(), vec![2.0, 5.0]);
         assert_eq!(a.argmax(0, false).to_vec(), vec![2, 2]);
     }
 
@@ -457,7 +503,7 @@ mod tests {
     fn sum_of_empty_is_zero_and_mean_is_nan() {
         let a = Tensor::<f32>::zeros(&[0, 4]);
         assert_eq!(a.sum().item(), 0.0);
-        assert_eq!(a.sum_axes(&[0], false).to_vec(), vec![0.0; 4]);
+        assert_eq!(a.sum_axes(&[0]).to_vec(), vec![0.0; 4]);
         assert!(a.mean().item().is_nan());
     }
 

@@ -8,16 +8,16 @@ impl<T: Float> Tensor<T> {
     /// never overflow).
     #[track_caller]
     pub fn softmax(&self, axis: isize) -> Tensor<T> {
-        let shifted = self.sub(&self.max_axes(&[axis], true).map(finite_or_zero));
+        let shifted = self.sub(&self.max_keepdim(&[axis]).map(finite_or_zero));
         let e = shifted.exp();
-        e.div(&e.sum_axes(&[axis], true))
+        e.div(&e.sum_keepdim(&[axis]))
     }
 
     /// `x - logsumexp(x)` along `axis`, computed without forming the softmax.
     #[track_caller]
     pub fn log_softmax(&self, axis: isize) -> Tensor<T> {
-        let shifted = self.sub(&self.max_axes(&[axis], true).map(finite_or_zero));
-        shifted.sub(&shifted.exp().sum_axes(&[axis], true).ln())
+        let shifted = self.sub(&self.max_keepdim(&[axis]).map(finite_or_zero));
+        shifted.sub(&shifted.exp().sum_keepdim(&[axis]).ln())
     }
 }
 

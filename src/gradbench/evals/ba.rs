@@ -53,7 +53,7 @@ fn cross(a: &Var<f64>, b: &Var<f64>) -> Var<f64> {
 /// Rodrigues rotation of each row of `pt` by the angle-axis vector in the same row of
 /// `rot`; rows with a zero rotation use the first-order form `pt + rot × pt`.
 fn rotate(rot: &Var<f64>, pt: &Var<f64>) -> Var<f64> {
-    let sq = rot.square().sum_axes(&[1], true);
+    let sq = rot.square().sum_keepdim(&[1]);
     let zero = sq.value().map(|v| v == 0.0);
     let rotated = {
         // Keep theta away from 0 in rows that take the other branch, so no NaN leaks.
@@ -62,7 +62,7 @@ fn rotate(rot: &Var<f64>, pt: &Var<f64>) -> Var<f64> {
         let axis = rot.div(&theta);
         let along = axis
             .mul(pt)
-            .sum_axes(&[1], true)
+            .sum_keepdim(&[1])
             .mul(&cos.neg().add_scalar(1.0));
         pt.mul(&cos)
             .add(&cross(&axis, pt).mul(&sin))
@@ -80,7 +80,7 @@ fn rotate(rot: &Var<f64>, pt: &Var<f64>) -> Var<f64> {
 fn reprojection(cam: &Var<f64>, x: &Var<f64>, w: &Var<f64>, features: &Tensor<f64>) -> Var<f64> {
     let xcam = rotate(&col(cam, 0, 3), &x.sub(&col(cam, 3, 3)));
     let proj = col(&xcam, 0, 2).div(&col(&xcam, 2, 1));
-    let rsq = proj.square().sum_axes(&[1], true);
+    let rsq = proj.square().sum_keepdim(&[1]);
     let distortion = col(cam, 9, 1)
         .mul(&rsq)
         .add(&col(cam, 10, 1).mul(&rsq.square()))
@@ -143,7 +143,7 @@ struct Csr {
 fn jacobian(p: &Problem) -> Csr {
     let (cam, x) = gathered(p);
     let tape = Tape::new();
-    let (cv, xv, wv) = (tape.var(cam), tape.var(x), tape.var(p.weights.clone()));
+    let (cv, xv, wv) = (tape.leaf(cam), tape.leaf(x), tape.leaf(p.weights.clone()));
     let err = reprojection(&cv, &xv, &wv, &p.features);
     let mut blocks = Vec::with_capacity(2);
     for component in 0..2 {

@@ -53,7 +53,7 @@ pub fn gradient(
     let x = if x.requires_grad() {
         x.clone()
     } else {
-        tape.var(x.value().clone())
+        tape.leaf(x.value().clone())
     };
     let y = f(&x)?;
     Ok(match mode {

@@ -84,7 +84,7 @@ impl Plan {
             let terms = first_row
                 .mul(&dets.reshape(&[minors, width]))
                 .mul(&Var::constant(Tensor::from_vec(signs, &[width])));
-            dets = terms.sum_axes(&[1], false);
+            dets = terms.sum_axes(&[1]);
         }
         dets.reshape(&[])
     }
@@ -155,7 +155,7 @@ fn expand(a: &Tensor<f64>, ell: usize, gradient: bool) -> (f64, Vec<f64>) {
     for_each_branch(ell, depth, &mut |branch| {
         if gradient {
             let tape = Tape::new();
-            let leaf = tape.var(a.clone());
+            let leaf = tape.leaf(a.clone());
             let term = branch_term(&plan, ell, &leaf, branch);
             det += term.value().item();
             let g = grad(&term, &[&leaf]).remove(0).to_vec();

@@ -54,7 +54,7 @@ fn log_gamma_distrib(a: f64, p: usize) -> f64 {
 fn objective(p: &Problem, alpha: &Var<f64>, mu: &Var<f64>, q: &Var<f64>, l: &Var<f64>) -> Var<f64> {
     let (d, k, n) = (p.d, p.k, p.n);
     let q_diag = q.exp();
-    let sum_qs = q.sum_axes(&[1], false);
+    let sum_qs = q.sum_axes(&[1]);
     let padded = Var::concat(&[&Var::constant(Tensor::zeros(&[k, 1])), l], 1);
     let lower = padded.index_select(1, &lower_map(d)).reshape(&[k, d, d]);
     let centered = Var::constant(p.x.clone())
@@ -66,8 +66,8 @@ fn objective(p: &Problem, alpha: &Var<f64>, mu: &Var<f64>, q: &Var<f64>, l: &Var
     let main = alpha
         .add(&sum_qs)
         .unsqueeze(1)
-        .sub(&qx.square().sum_axes(&[2], false).mul_scalar(0.5)); // [k, n]
-    let slse = main.logsumexp_axes(&[0], false).sum();
+        .sub(&qx.square().sum_axes(&[2]).mul_scalar(0.5)); // [k, n]
+    let slse = main.logsumexp_axes(&[0]).sum();
     let constant = -(n as f64) * d as f64 * 0.5 * (2.0 * std::f64::consts::PI).ln();
     let data_term = slse
         .sub(&alpha.logsumexp().mul_scalar(n as f64))
@@ -147,7 +147,7 @@ pub fn prepare(function: &str, input: &Value) -> Result<Box<dyn Workload>, EvalE
                 let tape = Tape::new();
                 let vars: Vec<Var<f64>> = [&p.alpha, &p.mu, &p.q, &p.l]
                     .iter()
-                    .map(|t| tape.var((*t).clone()))
+                    .map(|t| tape.leaf((*t).clone()))
                     .collect();
                 let total = objective(p, &vars[0], &vars[1], &vars[2], &vars[3]);
                 Ok(grad(&total, &vars.iter().collect::<Vec<_>>()))

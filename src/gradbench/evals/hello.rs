@@ -14,7 +14,7 @@ fn square(x: f64) -> f64 {
 
 fn double(x: f64) -> f64 {
     let tape = Tape::<f64>::new();
-    let v = tape.var(Tensor::scalar(x));
+    let v = tape.leaf(Tensor::scalar(x));
     grad(&v.square(), &[&v])[0].item()
 }
 

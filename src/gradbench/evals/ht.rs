@@ -158,9 +158,7 @@ fn vertices(p: &Problem, theta: &Var<f64>) -> Var<f64> {
     let moved = stacked
         .matmul(&Var::constant(m.base_positions.clone()))
         .narrow(1, 0, 3); // [B, 3, V]
-    let mut positions = moved
-        .mul(&Var::constant(m.weights.clone()))
-        .sum_axes(&[0], false); // [3, V]
+    let mut positions = moved.mul(&Var::constant(m.weights.clone())).sum_axes(&[0]); // [3, V]
     if m.mirrored {
         positions = positions.mul(&Var::constant(Tensor::from_vec(
             vec![-1.0, 1.0, 1.0],
@@ -202,11 +200,11 @@ fn objective(p: &Problem) -> Vec<f64> {
 /// Rows: residuals `3i + j`; columns: (`us_i0`, `us_i1`,) then θ.
 fn jacobian(p: &Problem) -> Vec<Vec<f64>> {
     let tape = Tape::new();
-    let theta = tape.var(p.theta.clone());
-    let us = p.us.as_ref().map(|t| tape.var(t.clone()));
+    let theta = tape.leaf(p.theta.clone());
+    let us = p.us.as_ref().map(|t| tape.leaf(t.clone()));
     let err = residuals(p, &theta, us.as_ref()).flatten();
     let rows = err.shape()[0];
-    let seed = tape.var(Tensor::zeros(&[rows]));
+    let seed = tape.leaf(Tensor::zeros(&[rows]));
     let mut wrt = vec![&theta];
     wrt.extend(us.as_ref());
     let pulled = grad_graph(&err, Some(&seed), &wrt);

@@ -21,13 +21,13 @@ struct Problem {
 }
 
 fn cost(p: &Problem, c: &Var<f64>) -> Var<f64> {
-    let point_norms = p.points.square().sum_axes(&[1], true);
+    let point_norms = p.points.square().sum_keepdim(&[1]);
     let cross = Var::constant(p.points.clone()).matmul(&c.t());
-    let centroid_norms = c.square().sum_axes(&[1], false);
+    let centroid_norms = c.square().sum_axes(&[1]);
     let distances = Var::constant(point_norms)
         .sub(&cross.mul_scalar(2.0))
         .add(&centroid_norms);
-    distances.min_axes(&[1], false).sum()
+    distances.min_axes(&[1]).sum()
 }
 
 pub fn prepare(function: &str, input: &Value) -> Result<Box<dyn Workload>, EvalError> {
@@ -60,7 +60,7 @@ pub fn prepare(function: &str, input: &Value) -> Result<Box<dyn Workload>, EvalE
             problem,
             |p| {
                 let tape = Tape::new();
-                let c = tape.var(p.centroids.clone());
+                let c = tape.leaf(p.centroids.clone());
                 let total = cost(p, &c);
                 let jacobian = grad(&total, &[&c]).remove(0);
                 let ones = Tensor::ones(p.centroids.shape());

@@ -75,7 +75,7 @@ pub fn prepare(function: &str, input: &Value) -> Result<Box<dyn Workload>, EvalE
             problem,
             |p| {
                 let tape = Tape::new();
-                let x = tape.var(p.x.clone());
+                let x = tape.leaf(p.x.clone());
                 Ok(grad(&objective(p, &x), &[&x]).remove(0))
             },
             |g| output::tensor("gradient", g),

@@ -28,7 +28,7 @@ pub fn prepare(function: &str, input: &Value) -> Result<Box<dyn Workload>, EvalE
             x,
             |x| {
                 let tape = Tape::new();
-                let v = tape.var(x.clone());
+                let v = tape.leaf(x.clone());
                 Ok(grad(&primal(&v), &[&v]).remove(0))
             },
             |g| output::tensor("gradient", g),

@@ -143,7 +143,7 @@ pub fn prepare(function: &str, input: &Value) -> Result<Box<dyn Workload>, EvalE
             problem,
             |p| {
                 let tape = Tape::new();
-                let (main, extra) = (tape.var(p.main.clone()), tape.var(p.extra.clone()));
+                let (main, extra) = (tape.leaf(p.main.clone()), tape.leaf(p.extra.clone()));
                 let g = grad(&objective(p, &main, &extra), &[&main, &extra]);
                 let mut flat = g[0].to_vec();
                 flat.extend(g[1].to_vec());

@@ -73,7 +73,7 @@ pub fn prepare(function: &str, input: &Value) -> Result<Box<dyn Workload>, EvalE
             problem,
             |p| {
                 let tape = Tape::new();
-                let x = tape.var(p.x.clone());
+                let x = tape.leaf(p.x.clone());
                 let n = p.x.numel();
                 let last = solve(&x, p.steps).narrow(0, n - 1, 1).sum();
                 Ok(grad(&last, &[&x]).remove(0))

@@ -89,7 +89,7 @@ fn conv2d_vjp<T: Float, V: Operand<T>>(
         let cols = x.unfold(&window).reshape(&[n, groups, per_group, l]);
         g_groups
             .matmul(&cols.transpose(-2, -1))
-            .sum_axes(&[0], false)
+            .sum_keepdim(&[0])
             .reshape(&ws)
     });
     let dx = needs[0].then(|| {

@@ -47,25 +47,39 @@ impl ReduceOp {
         }
     }
 
+    /// Reduces with the axes kept as size 1, then drops them unless `keepdim`: a reshape of
+    /// a fresh contiguous result, which copies nothing.
     #[track_caller]
     fn forward<T: Float>(&self, x: &Tensor<T>) -> Tensor<T> {
-        let k = self.keepdim;
-        match (&self.axes, self.kind) {
-            (None, ReduceKind::Sum) => x.sum(),
-            (None, ReduceKind::Mean) => x.mean(),
-            (None, ReduceKind::Prod) => x.prod(),
-            (None, ReduceKind::Max) => x.max(),
-            (None, ReduceKind::Min) => x.min(),
-            (None, ReduceKind::LogSumExp) => x.logsumexp(),
-            (None, ReduceKind::Var(c)) => x.var(c),
-            (Some(a), ReduceKind::Sum) => x.sum_axes(a, k),
-            (Some(a), ReduceKind::Mean) => x.mean_axes(a, k),
-            (Some(a), ReduceKind::Prod) => x.prod_axes(a, k),
-            (Some(a), ReduceKind::Max) => x.max_axes(a, k),
-            (Some(a), ReduceKind::Min) => x.min_axes(a, k),
-            (Some(a), ReduceKind::LogSumExp) => x.logsumexp_axes(a, k),
-            (Some(a), ReduceKind::Var(c)) => x.var_axes(a, c, k),
+        let Some(a) = &self.axes else {
+            return match self.kind {
+                ReduceKind::Sum => x.sum(),
+                ReduceKind::Mean => x.mean(),
+                ReduceKind::Prod => x.prod(),
+                ReduceKind::Max => x.max(),
+                ReduceKind::Min => x.min(),
+                ReduceKind::LogSumExp => x.logsumexp(),
+                ReduceKind::Var(c) => x.var(c),
+            };
+        };
+        let kept = match self.kind {
+            ReduceKind::Sum => x.sum_keepdim(a),
+            ReduceKind::Mean => x.mean_keepdim(a),
+            ReduceKind::Prod => x.prod_keepdim(a),
+            ReduceKind::Max => x.max_keepdim(a),
+            ReduceKind::Min => x.min_keepdim(a),
+            ReduceKind::LogSumExp => x.logsumexp_keepdim(a),
+            ReduceKind::Var(c) => x.var_keepdim(a, c),
+        };
+        if self.keepdim {
+            return kept;
         }
+        let reduced = normalize_axes(self.name(), a, x.rank());
+        let dropped: Vec<usize> = (0..x.rank())
+            .filter(|d| !reduced.contains(d))
+            .map(|d| x.shape()[d])
+            .collect();
+        kept.reshape(&dropped)
     }
 
     /// The input's shape with reduced axes set to 1, and how many elements each output saw.
@@ -91,11 +105,10 @@ impl ReduceOp {
             ReduceKind::Prod => gb.mul(&unreduce(y)).div(x),
             ReduceKind::Max | ReduceKind::Min => {
                 let hit = x.value().equal(&y.value().reshape(&kept)).to_float::<T>();
-                let ties = hit.sum_axes(
+                let ties = hit.sum_keepdim(
                     &(0..shape.len() as isize)
                         .filter(|&d| kept[d as usize] == 1 && shape[d as usize] != 1)
                         .collect::<Vec<_>>(),
-                    true,
                 );
                 gb.mul_const(hit.div(&ties))
             }
@@ -104,7 +117,7 @@ impl ReduceOp {
                 let axes: Vec<isize> = (0..shape.len() as isize)
                     .filter(|&d| kept[d as usize] == 1)
                     .collect();
-                let centered = x.sub(&x.mean_axes(&axes, true));
+                let centered = x.sub(&x.mean_keepdim(&axes));
                 gb.mul(&centered)
                     .mul_scalar(T::of(2.0 / (count as f64 - c as f64)))
             }
@@ -131,8 +144,14 @@ impl<T: Float> Var<T> {
     }
     /// Sum over `axes`.
     #[track_caller]
-    pub fn sum_axes(&self, axes: &[isize], keepdim: bool) -> Var<T> {
-        self.reduce(ReduceKind::Sum, Some(axes), keepdim)
+    pub fn sum_axes(&self, axes: &[isize]) -> Var<T> {
+        self.reduce(ReduceKind::Sum, Some(axes), false)
+    }
+
+    /// As [`Self::sum_axes`], keeping each reduced axis as size 1 (`keepdims=True`).
+    #[track_caller]
+    pub fn sum_keepdim(&self, axes: &[isize]) -> Var<T> {
+        self.reduce(ReduceKind::Sum, Some(axes), true)
     }
     /// Mean of all elements.
     pub fn mean(&self) -> Var<T> {
@@ -140,8 +159,14 @@ impl<T: Float> Var<T> {
     }
     /// Mean over `axes`.
     #[track_caller]
-    pub fn mean_axes(&self, axes: &[isize], keepdim: bool) -> Var<T> {
-        self.reduce(ReduceKind::Mean, Some(axes), keepdim)
+    pub fn mean_axes(&self, axes: &[isize]) -> Var<T> {
+        self.reduce(ReduceKind::Mean, Some(axes), false)
+    }
+
+    /// As [`Self::mean_axes`], keeping each reduced axis as size 1 (`keepdims=True`).
+    #[track_caller]
+    pub fn mean_keepdim(&self, axes: &[isize]) -> Var<T> {
+        self.reduce(ReduceKind::Mean, Some(axes), true)
     }
     /// Product of all elements (the gradient is `y / x`: undefined where an element is 0).
     pub fn prod(&self) -> Var<T> {
@@ -149,8 +174,14 @@ impl<T: Float> Var<T> {
     }
     /// Product over `axes`.
     #[track_caller]
-    pub fn prod_axes(&self, axes: &[isize], keepdim: bool) -> Var<T> {
-        self.reduce(ReduceKind::Prod, Some(axes), keepdim)
+    pub fn prod_axes(&self, axes: &[isize]) -> Var<T> {
+        self.reduce(ReduceKind::Prod, Some(axes), false)
+    }
+
+    /// As [`Self::prod_axes`], keeping each reduced axis as size 1 (`keepdims=True`).
+    #[track_caller]
+    pub fn prod_keepdim(&self, axes: &[isize]) -> Var<T> {
+        self.reduce(ReduceKind::Prod, Some(axes), true)
     }
     /// Largest element; tied maxima share the gradient equally.
     #[track_caller]
@@ -159,8 +190,14 @@ impl<T: Float> Var<T> {
     }
     /// Largest element over `axes`; ties share the gradient equally.
     #[track_caller]
-    pub fn max_axes(&self, axes: &[isize], keepdim: bool) -> Var<T> {
-        self.reduce(ReduceKind::Max, Some(axes), keepdim)
+    pub fn max_axes(&self, axes: &[isize]) -> Var<T> {
+        self.reduce(ReduceKind::Max, Some(axes), false)
+    }
+
+    /// As [`Self::max_axes`], keeping each reduced axis as size 1 (`keepdims=True`).
+    #[track_caller]
+    pub fn max_keepdim(&self, axes: &[isize]) -> Var<T> {
+        self.reduce(ReduceKind::Max, Some(axes), true)
     }
     /// Smallest element; tied minima share the gradient equally.
     #[track_caller]
@@ -169,8 +206,14 @@ impl<T: Float> Var<T> {
     }
     /// Smallest element over `axes`; ties share the gradient equally.
     #[track_caller]
-    pub fn min_axes(&self, axes: &[isize], keepdim: bool) -> Var<T> {
-        self.reduce(ReduceKind::Min, Some(axes), keepdim)
+    pub fn min_axes(&self, axes: &[isize]) -> Var<T> {
+        self.reduce(ReduceKind::Min, Some(axes), false)
+    }
+
+    /// As [`Self::min_axes`], keeping each reduced axis as size 1 (`keepdims=True`).
+    #[track_caller]
+    pub fn min_keepdim(&self, axes: &[isize]) -> Var<T> {
+        self.reduce(ReduceKind::Min, Some(axes), true)
     }
     /// `ln Σ e^x` over all elements.
     pub fn logsumexp(&self) -> Var<T> {
@@ -178,8 +221,14 @@ impl<T: Float> Var<T> {
     }
     /// `ln Σ e^x` over `axes`.
     #[track_caller]
-    pub fn logsumexp_axes(&self, axes: &[isize], keepdim: bool) -> Var<T> {
-        self.reduce(ReduceKind::LogSumExp, Some(axes), keepdim)
+    pub fn logsumexp_axes(&self, axes: &[isize]) -> Var<T> {
+        self.reduce(ReduceKind::LogSumExp, Some(axes), false)
+    }
+
+    /// As [`Self::logsumexp_axes`], keeping each reduced axis as size 1 (`keepdims=True`).
+    #[track_caller]
+    pub fn logsumexp_keepdim(&self, axes: &[isize]) -> Var<T> {
+        self.reduce(ReduceKind::LogSumExp, Some(axes), true)
     }
     /// Variance of all elements with the given correction (1 = unbiased).
     pub fn var(&self, correction: usize) -> Var<T> {
@@ -187,8 +236,14 @@ impl<T: Float> Var<T> {
     }
     /// Variance over `axes` with the given correction.
     #[track_caller]
-    pub fn var_axes(&self, axes: &[isize], correction: usize, keepdim: bool) -> Var<T> {
-        self.reduce(ReduceKind::Var(correction), Some(axes), keepdim)
+    pub fn var_axes(&self, axes: &[isize], correction: usize) -> Var<T> {
+        self.reduce(ReduceKind::Var(correction), Some(axes), false)
+    }
+
+    /// As [`Self::var_axes`], keeping each reduced axis as size 1 (`keepdims=True`).
+    #[track_caller]
+    pub fn var_keepdim(&self, axes: &[isize], correction: usize) -> Var<T> {
+        self.reduce(ReduceKind::Var(correction), Some(axes), true)
     }
 
     /// Sums a broadcast value back to `shape` (the adjoint of `broadcast_to`).
@@ -202,19 +257,19 @@ impl<T: Float> Var<T> {
             .filter(|&d| d < lead || (shape[d - lead] == 1 && self.shape()[d] != 1))
             .map(|d| d as isize)
             .collect();
-        self.sum_axes(&axes, true).reshape(shape)
+        self.sum_keepdim(&axes).reshape(shape)
     }
 }
 
 macro_rules! reduce_cases {
-    ($cases:ident; $($name:literal, $dom:ident, $second:expr, $all:ident, $axes:ident;)*) => {
+    ($cases:ident; $($name:literal, $dom:ident, $second:expr, $all:ident, $axes:ident, $keep:ident;)*) => {
         $(
             $cases.push(case!($name, "all", [$dom(&[3, 4])], second: $second, |x| x[0].$all()));
-            $cases.push(case!($name, "axis0_keepdim", [$dom(&[3, 4])], second: $second, |x| x[0].$axes(&[0], true)));
-            $cases.push(case!($name, "last_axis", [$dom(&[2, 3, 4])], second: $second, |x| x[0].$axes(&[-1], false)));
-            $cases.push(case!($name, "two_axes", [$dom(&[2, 3, 4])], second: $second, |x| x[0].$axes(&[0, 2], false)));
-            $cases.push(case!($name, "size1", [$dom(&[1, 4])], second: $second, |x| x[0].$axes(&[0], false)));
-            $cases.push(case!($name, "transposed", [$dom(&[4, 3]).transposed()], second: $second, |x| x[0].$axes(&[1], false)));
+            $cases.push(case!($name, "axis0_keepdim", [$dom(&[3, 4])], second: $second, |x| x[0].$keep(&[0])));
+            $cases.push(case!($name, "last_axis", [$dom(&[2, 3, 4])], second: $second, |x| x[0].$axes(&[-1])));
+            $cases.push(case!($name, "two_axes", [$dom(&[2, 3, 4])], second: $second, |x| x[0].$axes(&[0, 2])));
+            $cases.push(case!($name, "size1", [$dom(&[1, 4])], second: $second, |x| x[0].$axes(&[0])));
+            $cases.push(case!($name, "transposed", [$dom(&[4, 3]).transposed()], second: $second, |x| x[0].$axes(&[1])));
         )*
     };
 }
@@ -223,19 +278,19 @@ macro_rules! reduce_cases {
 pub(crate) fn cases() -> Vec<GradcheckCase> {
     let mut v = vec![
         case!("var", "all_unbiased", [real(&[3, 4])], second: true, |x| x[0].var(1)),
-        case!("var", "axis1_biased", [real(&[3, 4])], second: true, |x| x[0].var_axes(&[1], 0, false)),
-        case!("var", "two_axes_keepdim", [real(&[2, 3, 4])], second: true, |x| x[0].var_axes(&[0, 2], 1, true)),
-        case!("var", "transposed", [real(&[4, 3]).transposed()], second: true, |x| x[0].var_axes(&[0], 1, false)),
+        case!("var", "axis1_biased", [real(&[3, 4])], second: true, |x| x[0].var_axes(&[1], 0)),
+        case!("var", "two_axes_keepdim", [real(&[2, 3, 4])], second: true, |x| x[0].var_keepdim(&[0, 2], 1)),
+        case!("var", "transposed", [real(&[4, 3]).transposed()], second: true, |x| x[0].var_axes(&[0], 1)),
     ];
     reduce_cases! { v;
-        "sum", real, false, sum, sum_axes;
-        "mean", real, false, mean, mean_axes;
-        "prod", positive, true, prod, prod_axes;
-        "max", real, false, max, max_axes;
-        "min", real, false, min, min_axes;
-        "logsumexp", real, true, logsumexp, logsumexp_axes;
+        "sum", real, false, sum, sum_axes, sum_keepdim;
+        "mean", real, false, mean, mean_axes, mean_keepdim;
+        "prod", positive, true, prod, prod_axes, prod_keepdim;
+        "max", real, false, max, max_axes, max_keepdim;
+        "min", real, false, min, min_axes, min_keepdim;
+        "logsumexp", real, true, logsumexp, logsumexp_axes, logsumexp_keepdim;
     }
-    v.push(case!("sum", "empty", [real(&[0, 3])], second: false, |x| x[0].sum_axes(&[0], false)));
+    v.push(case!("sum", "empty", [real(&[0, 3])], second: false, |x| x[0].sum_axes(&[0])));
     v.push(case!("sum_to_shape", "broadcast_back", [real(&[2, 3, 4])], second: false, |x| x[0].sum_to_shape(&[3, 1])));
     v.push(case!("sum_to_shape", "leading_only", [real(&[2, 3])], second: false, |x| x[0].sum_to_shape(&[3]).square()));
     v.push(case!("sum_to_shape", "transposed", [real(&[4, 3]).transposed()], second: false, |x| x[0].sum_to_shape(&[1, 3]).square()));

@@ -28,9 +28,9 @@ impl SoftmaxOp {
 
     pub(crate) fn vjp<T: Float, V: Operand<T>>(&self, y: &V, g: &V) -> InputGrads<V> {
         let dx = if self.log {
-            g.sub(&y.exp().mul(&g.sum_axes(&[self.axis], true)))
+            g.sub(&y.exp().mul(&g.sum_keepdim(&[self.axis])))
         } else {
-            y.mul(&g.sub(&g.mul(y).sum_axes(&[self.axis], true)))
+            y.mul(&g.sub(&g.mul(y).sum_keepdim(&[self.axis])))
         };
         smallvec![Some(dx)]
     }
