@@ -9,10 +9,12 @@
 # UPSTREAM is a checkout of github.com/gradbench/gradbench, built the "without Docker"
 # way (see the README's "Running under GradBench" section): its CLI at
 # UPSTREAM/target/release/gradbench, the manual tool by `make -C UPSTREAM/tools/manual`,
-# and a Python with numpy, pydantic and dataclasses-json. EVAL defaults to all twelve.
+# and a Python with numpy, pydantic, dataclasses-json and scipy (gmm). EVAL defaults to
+# all twelve.
 #
 # Environment:
 #   PYTHON    the Python that runs the evals (default: python3)
+#   ENGRAM    the engram binary (default: target/release/engram in this repository)
 #   LOGS      where the logs go (default: target/gradbench-logs in this repository)
 #   TOOLS     which tools to run (default: "engram manual"; manual has no saddle/particle)
 #   TIMEOUT   seconds a tool may take to answer one message (default 600, as upstream CI)
@@ -38,7 +40,7 @@ logs=${LOGS:-$repo/target/gradbench-logs}
 tools=${TOOLS:-engram manual}
 timeout=${TIMEOUT:-600}
 gradbench="$upstream/target/release/gradbench"
-engram="$repo/target/release/engram"
+engram=${ENGRAM:-$repo/target/release/engram}
 
 for needed in "$gradbench" "$engram"; do
     if [[ ! -x $needed ]]; then
@@ -83,6 +85,12 @@ for eval in "${evals[@]}"; do
             --eval "$python python/gradbench/gradbench/evals/$eval/run.py $(eval_args "$eval")" \
             --tool "$(tool_command "$tool")" >"$logs/$eval-$tool.out" 2>&1
         code=$?
+        # An eval that dies before its first evaluate (a missing Python module, a missing
+        # data file) still lets `gradbench run` exit 0: its traceback is the sign.
+        if grep -q '^Traceback' "$logs/$eval-$tool.out"; then
+            echo "   the eval failed: see $logs/$eval-$tool.out" >&2
+            code=1
+        fi
         echo "   exit $code after $(( $(date +%s) - start )) s" >&2
         [[ $code -eq 0 ]] || status=1
     done
