@@ -38,17 +38,16 @@ fn point_blocks(points: &Tensor<f64>, k: usize) -> (Vec<Tensor<f64>>, f64) {
     let data = points.contiguous().to_vec();
     let rows = (BLOCK / k.max(1)).max(1);
     let norms = data.iter().map(|v| v * v).sum();
-    let blocks = data
-        .chunks(rows * d.max(1))
-        .take(n.div_ceil(rows))
-        .map(|chunk| {
-            let count = if d == 0 { rows.min(n) } else { chunk.len() / d };
-            let mut augmented = Vec::with_capacity(count * (d + 1));
-            for point in chunk.chunks(d.max(1)).take(count) {
-                augmented.extend_from_slice(&point[..d]);
+    let blocks = (0..n)
+        .step_by(rows)
+        .map(|start| {
+            let end = (start + rows).min(n);
+            let mut augmented = Vec::with_capacity((end - start) * (d + 1));
+            for point in start..end {
+                augmented.extend_from_slice(&data[point * d..(point + 1) * d]);
                 augmented.push(1.0);
             }
-            Tensor::from_vec(augmented, &[count, d + 1])
+            Tensor::from_vec(augmented, &[end - start, d + 1])
         })
         .collect();
     (blocks, norms)
