@@ -1,15 +1,14 @@
 //! Engram: a deep-learning framework for Rust.
 //!
-//! This facade re-exports the workspace crates; most programs need only the prelude.
+//! This facade re-exports the workspace crates; most programs need only the prelude. The
+//! `engram` command-line tool (gradient-check sweep, GradBench server) is the package's
+//! binary, behind the default `cli` feature: `default-features = false` leaves it out.
 //!
 //! ```
 //! use engram::prelude::*;
 //! let x = Tensor::<f64>::ones(&[2, 3]);
 //! assert_eq!(x.sum().item(), 6.0);
 //! ```
-
-pub mod gradbench;
-pub mod sweep;
 
 pub use engram_autograd as autograd;
 pub use engram_nn as nn;

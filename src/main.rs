@@ -1,10 +1,16 @@
 //! The `engram` command-line tool.
 
+#[cfg(not(feature = "cli"))]
+compile_error!("the `engram` binary needs the `cli` feature (on by default)");
+
+mod gradbench;
+mod sweep;
+
 use clap::{Parser, Subcommand, ValueEnum};
-use engram::sweep::{run_sweep, CaseResult, Dtype, Order, SweepConfig, SweepReport};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use sweep::{run_sweep, CaseResult, Dtype, Order, SweepConfig, SweepReport};
 
 /// mimalloc keeps freed large blocks for reuse where glibc's malloc returns them to the
 /// OS: every large tensor then costs page faults again. Measured on `lse` n=640,000
@@ -81,7 +87,7 @@ fn gradbench(args: GradbenchArgs) -> ExitCode {
         }
     }
     let stdin = std::io::stdin();
-    match engram::gradbench::serve(stdin.lock(), std::io::stdout().lock()) {
+    match gradbench::serve(stdin.lock(), std::io::stdout().lock()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");

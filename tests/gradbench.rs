@@ -1,19 +1,133 @@
-//! `engram gradbench`: the protocol (every message kind, malformed lines) and each eval on a
-//! small input checked independently — by a closed form, a plain-loop reimplementation of
-//! the primal, or central differences of the primal served by the tool itself.
+//! `engram gradbench` as GradBench runs it: each test starts the real binary, speaks the
+//! protocol to it over pipes (`start`, `define`, then `evaluate` and `analysis` for every
+//! function, as the Python evals do) and checks each answer independently — by a closed
+//! form, a plain-loop reimplementation of the primal, or central differences of the
+//! primal served by the tool itself. Inputs have the shapes and fields the official evals
+//! send. Bad input of every kind must get an error answer and leave the tool serving.
 
-use engram::gradbench::respond;
 use serde_json::{json, Value};
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 
-fn call(module: &str, function: &str, input: Value) -> Value {
-    let msg = json!({"id": 7, "kind": "evaluate", "module": module, "function": function, "input": input});
-    let answer = respond(&msg.to_string());
-    assert_eq!(answer["id"], 7);
-    assert_eq!(
-        answer["success"], true,
-        "{module}.{function} failed: {answer}"
-    );
-    answer["output"].clone()
+/// A running `engram gradbench`, spoken to one line at a time.
+struct Tool {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    stdout: BufReader<ChildStdout>,
+    module: String,
+    next_id: u64,
+}
+
+impl Tool {
+    /// Starts the tool without sending anything.
+    fn spawn() -> Tool {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_engram"))
+            .arg("gradbench")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("the engram binary starts");
+        let stdin = child.stdin.take();
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        Tool {
+            child,
+            stdin,
+            stdout,
+            module: String::new(),
+            next_id: 0,
+        }
+    }
+
+    /// Starts the tool and opens an eval as GradBench does: `start`, then `define`.
+    fn for_eval(module: &str) -> Tool {
+        let mut tool = Tool::spawn();
+        let started = tool.send(json!({"kind": "start", "eval": module}));
+        assert_eq!(started["tool"], "engram", "{started}");
+        tool.define(module);
+        tool
+    }
+
+    /// Defines `module` (which must succeed) and makes it the module of later calls.
+    fn define(&mut self, module: &str) {
+        let defined = self.send(json!({"kind": "define", "module": module}));
+        assert_eq!(defined["success"], true, "define {module}: {defined}");
+        self.module = module.to_string();
+    }
+
+    /// Sends a message with the next id; returns the answer, which must carry that id.
+    fn send(&mut self, mut message: Value) -> Value {
+        let id = self.next_id;
+        self.next_id += 1;
+        message["id"] = json!(id);
+        let answer = self.send_line(message.to_string().as_bytes());
+        assert_eq!(answer["id"], id, "answer to {message}: {answer}");
+        answer
+    }
+
+    /// Sends raw bytes as one line and reads one answer line.
+    fn send_line(&mut self, line: &[u8]) -> Value {
+        let stdin = self.stdin.as_mut().unwrap();
+        stdin.write_all(line).unwrap();
+        stdin.write_all(b"\n").unwrap();
+        stdin.flush().unwrap();
+        let mut answer = String::new();
+        self.stdout.read_line(&mut answer).unwrap();
+        serde_json::from_str(&answer).unwrap_or_else(|e| panic!("answer {answer:?}: {e}"))
+    }
+
+    /// Evaluates a function of the current module; returns the whole answer. Object inputs
+    /// get the repetition fields the evals add (one run, no minimum time).
+    fn evaluate(&mut self, function: &str, mut input: Value) -> Value {
+        if input.is_object() {
+            input["min_runs"] = json!(1);
+            input["min_seconds"] = json!(0.0);
+        }
+        let module = self.module.clone();
+        self.send(
+            json!({"kind": "evaluate", "module": module, "function": function,
+                         "input": input, "description": "test"}),
+        )
+    }
+
+    /// Evaluates, requires success, sends the `analysis` the eval would, returns the output.
+    fn call(&mut self, function: &str, input: Value) -> Value {
+        let answer = self.evaluate(function, input);
+        assert_eq!(
+            answer["success"], true,
+            "{}.{function} failed: {answer}",
+            self.module
+        );
+        let of = answer["id"].clone();
+        assert_eq!(
+            self.send(json!({"kind": "analysis", "of": of, "valid": true})),
+            json!({"id": of.as_u64().unwrap() + 1})
+        );
+        answer["output"].clone()
+    }
+
+    /// Evaluates, requires failure, returns the error text.
+    fn refused(&mut self, function: &str, input: Value) -> String {
+        let answer = self.evaluate(function, input);
+        assert_eq!(answer["success"], false, "{answer}");
+        answer["error"].as_str().unwrap().to_string()
+    }
+
+    /// Checks that the tool still serves a normal request.
+    fn still_serves(&mut self) {
+        self.define("hello");
+        assert_eq!(self.call("square", json!(3.0)), 9.0);
+    }
+}
+
+impl Drop for Tool {
+    fn drop(&mut self) {
+        // End of input is how GradBench ends a tool: it must exit by itself.
+        drop(self.stdin.take());
+        let status = self.child.wait().unwrap();
+        if !std::thread::panicking() {
+            assert!(status.success(), "engram gradbench exited with {status}");
+        }
+    }
 }
 
 fn floats(v: &Value) -> Vec<f64> {
@@ -30,17 +144,17 @@ fn close(a: f64, b: f64, tol: f64) -> bool {
 
 /// Central differences of a scalar primal served by the tool, w.r.t. the numbers at
 /// `input[key]` (a flat or nested array).
-fn numeric_gradient(module: &str, function: &str, input: &Value, key: &str) -> Vec<f64> {
+fn numeric_gradient(tool: &mut Tool, function: &str, input: &Value, key: &str) -> Vec<f64> {
     let flat: Vec<f64> = flatten(&input[key]);
     let eps = 1e-6;
     (0..flat.len())
         .map(|i| {
-            let at = |delta: f64| {
+            let mut at = |delta: f64| {
                 let mut changed = flat.clone();
                 changed[i] += delta;
                 let mut inp = input.clone();
                 inp[key] = unflatten(&input[key], &changed);
-                call(module, function, inp).as_f64().unwrap()
+                tool.call(function, inp).as_f64().unwrap()
             };
             (at(eps) - at(-eps)) / (2.0 * eps)
         })
@@ -75,29 +189,92 @@ fn assert_all_close(got: &[f64], want: &[f64], tol: f64, what: &str) {
     }
 }
 
-#[test]
-fn protocol_answers_every_kind_with_its_id() {
-    assert_eq!(respond(r#"{"id":0,"kind":"start","eval":"lse"}"#)["id"], 0);
-    assert_eq!(
-        respond(r#"{"id":1,"kind":"define","module":"gmm"}"#),
-        json!({"id": 1, "success": true})
-    );
-    let no = respond(r#"{"id":2,"kind":"define","module":"fft"}"#);
-    assert_eq!(
-        (no["id"].clone(), no["success"].clone()),
-        (json!(2), json!(false))
-    );
-    assert_eq!(
-        respond(r#"{"id":3,"kind":"analysis","of":2,"valid":true}"#),
-        json!({"id": 3})
-    );
-    assert_eq!(respond(r#"{"id":4,"kind":"mystery"}"#), json!({"id": 4}));
+/// A small input of each module in the form its eval sends, and the functions it defines.
+fn small_inputs() -> Vec<(&'static str, &'static [&'static str], Value)> {
+    vec![
+        ("hello", &["square", "double"], json!(1.5)),
+        (
+            "lse",
+            &["primal", "gradient"],
+            json!({"x": [0.5, -1.0, 3.0]}),
+        ),
+        (
+            "llsq",
+            &["primal", "gradient"],
+            json!({"x": [0.3, -0.2, 0.5], "n": 7}),
+        ),
+        (
+            "det",
+            &["primal", "gradient"],
+            json!({"A": [1.0, 2.0, 3.0, 4.0], "ell": 2}),
+        ),
+        (
+            "ode",
+            &["primal", "gradient"],
+            json!({"x": [0.5, 0.25, 2.0], "s": 2}),
+        ),
+        ("gmm", &["objective", "jacobian"], gmm_input()),
+        ("lstm", &["objective", "jacobian"], lstm_input()),
+        ("kmeans", &["cost", "dir"], kmeans_input()),
+        ("ba", &["objective", "jacobian"], ba_input()),
+        ("ht", &["objective", "jacobian"], small_hand()),
+        // The nested descents start near their answers, so every mode is tried in little
+        // time; the tests below run them from the evals' own starting points.
+        (
+            "saddle",
+            &["ff", "fr", "rf", "rr"],
+            json!({"start": [1e-4, 1e-4]}),
+        ),
+        ("particle", &["ff", "fr", "rf", "rr"], json!({"w": 0.2})),
+    ]
 }
 
 #[test]
-fn protocol_survives_malformed_messages() {
-    let broken = respond("{not json");
-    assert_eq!(broken["success"], false);
+fn every_module_is_defined_and_every_function_answers() {
+    let modules = small_inputs();
+    assert_eq!(modules.len(), 12);
+    for (module, functions, input) in modules {
+        // A fresh tool per eval, as `gradbench run` starts one.
+        let mut tool = Tool::for_eval(module);
+        for function in functions {
+            let answer = tool.evaluate(function, input.clone());
+            assert_eq!(answer["success"], true, "{module}.{function}: {answer}");
+            let runs = answer["timings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|t| t["name"] == "evaluate" && t["nanoseconds"].is_u64())
+                .count();
+            assert_eq!(runs, 1, "{module}.{function}: one timed run");
+            let of = answer["id"].as_u64().unwrap();
+            let analysis = json!({"kind": "analysis", "of": of, "valid": true});
+            assert_eq!(tool.send(analysis), json!({"id": of + 1}));
+        }
+    }
+}
+
+#[test]
+fn protocol_answers_every_kind_with_its_id() {
+    let mut tool = Tool::spawn();
+    let started = tool.send(json!({"kind": "start", "eval": "lse", "config": {"n": [1]}}));
+    assert_eq!(started["tool"], "engram");
+    let no = tool.send(json!({"kind": "define", "module": "fft"}));
+    assert_eq!(no["success"], false);
+    assert!(no["error"].as_str().unwrap().contains("`fft`"), "{no}");
+    let analysis = tool.send(json!({"kind": "analysis", "of": 1, "valid": false, "error": "x"}));
+    assert_eq!(analysis, json!({"id": 2}));
+    assert_eq!(tool.send(json!({"kind": "mystery"})), json!({"id": 3}));
+    tool.still_serves();
+}
+
+#[test]
+fn malformed_messages_get_errors_and_the_tool_keeps_serving() {
+    let mut tool = Tool::spawn();
+    let broken = tool.send_line(b"{not json");
+    assert_eq!(
+        (broken["id"].clone(), broken["success"].clone()),
+        (Value::Null, json!(false))
+    );
     assert!(broken["error"].as_str().unwrap().contains("malformed JSON"));
     for (line, needle) in [
         (
@@ -128,8 +305,12 @@ fn protocol_survives_malformed_messages() {
             r#"{"id":5,"kind":"evaluate","module":"lse"}"#,
             "needs a string `function`",
         ),
+        (
+            r#"{"id":5,"kind":"evaluate","module":"lse","function":"primal","input":{"x":[1],"min_runs":-2}}"#,
+            "`min_runs` must be a non-negative integer",
+        ),
     ] {
-        let answer = respond(line);
+        let answer = tool.send_line(line.as_bytes());
         assert_eq!(answer["id"], 5, "{line}");
         assert_eq!(answer["success"], false, "{line}");
         assert!(
@@ -137,54 +318,156 @@ fn protocol_survives_malformed_messages() {
             "{line}: {answer}"
         );
     }
+    tool.still_serves();
 }
 
 #[test]
-fn serve_keeps_going_after_bad_lines() {
-    let input = "garbage\n{\"id\":1,\"kind\":\"evaluate\",\"module\":\"hello\",\"function\":\"square\",\"input\":4}\n";
-    let mut out = Vec::new();
-    engram::gradbench::serve(input.as_bytes(), &mut out).unwrap();
-    let lines: Vec<Value> = String::from_utf8(out)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    assert_eq!(lines.len(), 2);
-    assert_eq!(lines[1]["output"], 16.0);
+fn a_line_of_invalid_utf8_is_answered_and_the_next_served() {
+    let mut tool = Tool::spawn();
+    let answer = tool.send_line(b"{\"id\":0,\"kind\":\"define\",\"module\":\"l\xffse\"}");
+    assert_eq!(answer["id"], 0, "the id is still read: {answer}");
+    assert_eq!(answer["success"], false);
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap()
+            .contains("not valid UTF-8"),
+        "{answer}"
+    );
+    let garbage = tool.send_line(b"\xfe\xfe\xfe");
+    assert_eq!(
+        (garbage["id"].clone(), garbage["success"].clone()),
+        (Value::Null, json!(false))
+    );
+    tool.next_id = 1;
+    tool.still_serves();
 }
 
 #[test]
 fn evaluate_repeats_for_min_runs_and_reports_each_run() {
-    let msg = json!({"id": 9, "kind": "evaluate", "module": "lse", "function": "primal", "input": {"x": [1.0, 2.0], "min_runs": 5, "min_seconds": 0.0}});
-    let answer = respond(&msg.to_string());
-    let runs = answer["timings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|t| t["name"] == "evaluate")
-        .count();
+    let mut tool = Tool::for_eval("lse");
+    let msg = json!({"kind": "evaluate", "module": "lse", "function": "primal",
+                     "input": {"x": [1.0, 2.0], "min_runs": 5, "min_seconds": 0.0}});
+    let answer = tool.send(msg);
+    let timings = answer["timings"].as_array().unwrap();
+    let runs = timings.iter().filter(|t| t["name"] == "evaluate").count();
     assert_eq!(runs, 5);
+    assert_eq!(
+        timings[0]["name"], "prepare",
+        "input conversion is reported apart"
+    );
+}
+
+#[test]
+fn absurd_repetition_requests_are_refused() {
+    let mut tool = Tool::for_eval("lse");
+    for (runs, seconds) in [
+        (json!(1_000_000_000_000_000u64), json!(1.0)),
+        (json!(1e15), json!(1.0)),
+        (json!(1), json!(1e15)),
+    ] {
+        let msg = json!({"kind": "evaluate", "module": "lse", "function": "primal",
+                         "input": {"x": [1.0], "min_runs": runs, "min_seconds": seconds}});
+        let answer = tool.send(msg);
+        assert_eq!(answer["success"], false, "{answer}");
+        assert!(
+            answer["error"].as_str().unwrap().contains("min_"),
+            "{answer}"
+        );
+    }
+    tool.still_serves();
+}
+
+#[test]
+fn sizes_that_ask_for_terabytes_are_refused_before_allocating() {
+    let huge = 1_000_000_000_000u64;
+    let mut tool = Tool::for_eval("llsq");
+    for function in ["primal", "gradient"] {
+        let e = tool.refused(function, json!({"x": [0.1, 0.2], "n": huge}));
+        assert!(
+            e.contains("too large") && e.contains("`n`"),
+            "llsq {function}: {e}"
+        );
+    }
+    tool.define("ba");
+    let mut input = ba_input();
+    input["p"] = json!(huge);
+    for function in ["objective", "jacobian"] {
+        let e = tool.refused(function, input.clone());
+        assert!(
+            e.contains("too large") && e.contains("`p`"),
+            "ba {function}: {e}"
+        );
+    }
+    tool.define("ode");
+    for function in ["primal", "gradient"] {
+        let e = tool.refused(function, json!({"x": [0.5, 0.5], "s": huge}));
+        assert!(
+            e.contains("too large") && e.contains("`s`"),
+            "ode {function}: {e}"
+        );
+    }
+    tool.still_serves();
+}
+
+#[test]
+fn a_particle_that_never_lands_is_refused() {
+    // With the moving charge far above, only the charge at (10, 0) acts: it pushes the
+    // particle up and away, so it never crosses y = 0.
+    let mut tool = Tool::for_eval("particle");
+    for function in ["rr", "ff"] {
+        let e = tool.refused(function, json!({"w": -1e6}));
+        assert!(
+            e.contains("never lands") || e.contains("did not land"),
+            "{function}: {e}"
+        );
+    }
+    tool.still_serves();
+}
+
+#[test]
+fn non_finite_results_are_errors_that_name_the_output() {
+    let mut tool = Tool::for_eval("hello");
+    let e = tool.refused("square", json!(1e308));
+    assert!(e.contains("not finite") && e.contains("inf"), "{e}");
+    tool.define("kmeans");
+    // The second centroid is nobody's nearest: its cluster is empty and dir is 0/0.
+    let empty =
+        json!({"points": [[0.0, 0.0], [1.0, 0.0]], "centroids": [[0.5, 0.0], [50.0, 50.0]]});
+    let e = tool.refused("dir", empty);
+    assert!(e.contains("not finite") && e.contains("`dir[1]"), "{e}");
+    tool.define("ode");
+    for function in ["primal", "gradient"] {
+        let e = tool.refused(function, json!({"x": [1e200, 1e200, 1e200], "s": 10}));
+        assert!(
+            e.contains("not finite") && e.contains(&format!("`{function}[")),
+            "{e}"
+        );
+    }
+    tool.still_serves();
 }
 
 #[test]
 fn hello_squares_and_differentiates() {
-    assert_eq!(call("hello", "square", json!(3.0)), 9.0);
-    assert_eq!(call("hello", "double", json!(3.0)), 6.0);
+    let mut tool = Tool::for_eval("hello");
+    assert_eq!(tool.call("square", json!(3.0)), 9.0);
+    assert_eq!(tool.call("double", json!(3.0)), 6.0);
 }
 
 #[test]
 fn lse_matches_closed_form_and_softmax() {
+    let mut tool = Tool::for_eval("lse");
     let x = vec![0.5, -1.0, 3.0, 2.5, -0.2];
     let m = 3.0;
     let s: f64 = x.iter().map(|v: &f64| (v - m).exp()).sum();
     assert!(close(
-        call("lse", "primal", json!({"x": x})).as_f64().unwrap(),
+        tool.call("primal", json!({"x": x})).as_f64().unwrap(),
         m + s.ln(),
         1e-14
     ));
     let softmax: Vec<f64> = x.iter().map(|v| (v - m).exp() / s).collect();
     assert_all_close(
-        &floats(&call("lse", "gradient", json!({"x": x}))),
+        &floats(&tool.call("gradient", json!({"x": x}))),
         &softmax,
         1e-14,
         "lse gradient",
@@ -193,6 +476,7 @@ fn lse_matches_closed_form_and_softmax() {
 
 #[test]
 fn llsq_matches_loops_and_finite_differences() {
+    let mut tool = Tool::for_eval("llsq");
     let input = json!({"x": [0.3, -0.2, 0.5, 0.1], "n": 9});
     let (x, n) = (floats(&input["x"]), 9usize);
     let mut expected = 0.0;
@@ -211,13 +495,13 @@ fn llsq_matches_loops_and_finite_differences() {
         expected += r * r;
     }
     assert!(close(
-        call("llsq", "primal", input.clone()).as_f64().unwrap(),
+        tool.call("primal", input.clone()).as_f64().unwrap(),
         expected / 2.0,
         1e-14
     ));
-    let numeric = numeric_gradient("llsq", "primal", &input, "x");
+    let numeric = numeric_gradient(&mut tool, "primal", &input, "x");
     assert_all_close(
-        &floats(&call("llsq", "gradient", input)),
+        &floats(&tool.call("gradient", input)),
         &numeric,
         1e-7,
         "llsq gradient",
@@ -226,16 +510,17 @@ fn llsq_matches_loops_and_finite_differences() {
 
 #[test]
 fn det_matches_triangular_closed_form_and_finite_differences() {
+    let mut tool = Tool::for_eval("det");
     let tri = json!({"ell": 4, "A": [2.0, 0.0, 0.0, 0.0, 1.0, 3.0, 0.0, 0.0, 4.0, 5.0, -1.0, 0.0, 6.0, 7.0, 8.0, 0.5]});
     assert!(close(
-        call("det", "primal", tri).as_f64().unwrap(),
+        tool.call("primal", tri).as_f64().unwrap(),
         -3.0,
         1e-14
     ));
     let input = json!({"ell": 5, "A": (0..25).map(|i| ((i * 37 % 11) as f64 - 5.0) / 3.0).collect::<Vec<_>>()});
-    let numeric = numeric_gradient("det", "primal", &input, "A");
+    let numeric = numeric_gradient(&mut tool, "primal", &input, "A");
     assert_all_close(
-        &floats(&call("det", "gradient", input)),
+        &floats(&tool.call("gradient", input)),
         &numeric,
         1e-7,
         "det gradient",
@@ -244,6 +529,7 @@ fn det_matches_triangular_closed_form_and_finite_differences() {
 
 #[test]
 fn ode_matches_exact_polynomial_solution() {
+    let mut tool = Tool::for_eval("ode");
     // y_i(t) = x_0⋯x_i t^(i+1)/(i+1)!: degree ≤ 4, so RK4 is exact for n = 4.
     let x = [0.7, 1.3, -0.4, 2.0];
     let input = json!({"x": x, "s": 3});
@@ -255,7 +541,7 @@ fn ode_matches_exact_polynomial_solution() {
         expected.push(prod * 2f64.powi(i as i32 + 1) / fact);
     }
     assert_all_close(
-        &floats(&call("ode", "primal", input.clone())),
+        &floats(&tool.call("primal", input.clone())),
         &expected,
         1e-13,
         "ode primal",
@@ -263,7 +549,7 @@ fn ode_matches_exact_polynomial_solution() {
     let last = expected[3];
     let gradient: Vec<f64> = x.iter().map(|xi| last / xi).collect();
     assert_all_close(
-        &floats(&call("ode", "gradient", input)),
+        &floats(&tool.call("gradient", input)),
         &gradient,
         1e-13,
         "ode gradient",
@@ -279,6 +565,7 @@ fn kmeans_input() -> Value {
 
 #[test]
 fn kmeans_cost_and_dir_match_closed_form() {
+    let mut tool = Tool::for_eval("kmeans");
     let input = kmeans_input();
     let points: Vec<Vec<f64>> = input["points"]
         .as_array()
@@ -298,12 +585,13 @@ fn kmeans_cost_and_dir_match_closed_form() {
         .map(|p| cents.iter().map(|c| d2(p, c)).fold(f64::INFINITY, f64::min))
         .sum();
     assert!(close(
-        call("kmeans", "cost", input.clone()).as_f64().unwrap(),
+        tool.call("cost", input.clone()).as_f64().unwrap(),
         cost,
         1e-13
     ));
     // dir_j = C_j - mean of the points nearest to C_j.
-    let dir: Vec<Vec<f64>> = call("kmeans", "dir", input)
+    let dir: Vec<Vec<f64>> = tool
+        .call("dir", input)
         .as_array()
         .unwrap()
         .iter()
@@ -415,16 +703,17 @@ fn libm_lgamma(x: f64) -> f64 {
 
 #[test]
 fn gmm_matches_loops_and_finite_differences() {
+    let mut tool = Tool::for_eval("gmm");
     let input = gmm_input();
-    let got = call("gmm", "objective", input.clone()).as_f64().unwrap();
+    let got = tool.call("objective", input.clone()).as_f64().unwrap();
     assert!(
         close(got, gmm_by_loops(&input), 1e-12),
         "engram {got}, loops {}",
         gmm_by_loops(&input)
     );
-    let jac = call("gmm", "jacobian", input.clone());
+    let jac = tool.call("jacobian", input.clone());
     for key in ["alpha", "mu", "q", "l"] {
-        let numeric = numeric_gradient("gmm", "objective", &input, key);
+        let numeric = numeric_gradient(&mut tool, "objective", &input, key);
         assert_all_close(&flatten(&jac[key]), &numeric, 1e-6, key);
     }
     assert_eq!(
@@ -487,17 +776,18 @@ fn lstm_by_loops(input: &Value) -> f64 {
 
 #[test]
 fn lstm_matches_loops_and_finite_differences() {
+    let mut tool = Tool::for_eval("lstm");
     let input = lstm_input();
-    let got = call("lstm", "objective", input.clone()).as_f64().unwrap();
+    let got = tool.call("objective", input.clone()).as_f64().unwrap();
     assert!(
         close(got, lstm_by_loops(&input), 1e-13),
         "engram {got}, loops {}",
         lstm_by_loops(&input)
     );
-    let jac = floats(&call("lstm", "jacobian", input.clone()));
-    let mut numeric = numeric_gradient("lstm", "objective", &input, "main_params");
+    let jac = floats(&tool.call("jacobian", input.clone()));
+    let mut numeric = numeric_gradient(&mut tool, "objective", &input, "main_params");
     numeric.extend(numeric_gradient(
-        "lstm",
+        &mut tool,
         "objective",
         &input,
         "extra_params",
@@ -508,9 +798,10 @@ fn lstm_matches_loops_and_finite_differences() {
 
 #[test]
 fn saddle_reaches_the_known_saddle_point_in_every_mode() {
+    let mut tool = Tool::for_eval("saddle");
     // The eval's expected point: every coordinate ≈ 8.2463e-06 (the descent stops there).
     for function in ["rr", "fr", "rf", "ff"] {
-        let out = floats(&call("saddle", function, json!({"start": [1.0, 1.0]})));
+        let out = floats(&tool.call(function, json!({"start": [1.0, 1.0]})));
         assert_eq!(out.len(), 4);
         for v in out {
             assert!((v - 8.2463e-6).abs() < 1e-9, "saddle {function}: {v}");
@@ -520,10 +811,11 @@ fn saddle_reaches_the_known_saddle_point_in_every_mode() {
 
 #[test]
 fn particle_finds_the_known_control() {
+    let mut tool = Tool::for_eval("particle");
     // The eval's expected answer for w = 0: 0.2071918746486116.
-    let w = call("particle", "rr", json!({"w": 0.0})).as_f64().unwrap();
+    let w = tool.call("rr", json!({"w": 0.0})).as_f64().unwrap();
     assert!((w - 0.2071918746486116).abs() < 1e-10, "particle rr: {w}");
-    let mixed = call("particle", "fr", json!({"w": 0.0})).as_f64().unwrap();
+    let mixed = tool.call("fr", json!({"w": 0.0})).as_f64().unwrap();
     assert!((mixed - w).abs() < 1e-10, "particle fr: {mixed}");
 }
 
@@ -552,16 +844,27 @@ fn ba_residual(params: &[f64], feat: [f64; 2]) -> [f64; 2] {
     ]
 }
 
+const BA_CAMERA: [f64; 11] = [
+    0.1, -0.2, 0.05, 0.3, 0.1, -5.0, 500.0, 0.5, -0.3, 1e-4, 1e-8,
+];
+const BA_POINT: [f64; 3] = [0.5, -0.4, 2.0];
+const BA_WEIGHT: f64 = 0.9;
+const BA_FEATURE: [f64; 2] = [30.0, -20.0];
+
+/// A BA problem as the eval sends it: one camera, point, weight and feature, replicated
+/// to n = 3 cameras, m = 5 points and p = 20 observations.
+fn ba_input() -> Value {
+    json!({"n": 3, "m": 5, "p": 20, "cam": BA_CAMERA, "x": BA_POINT, "w": BA_WEIGHT, "feat": BA_FEATURE})
+}
+
 #[test]
 fn ba_jacobian_matches_finite_differences_and_csr_layout() {
-    let cam = [
-        0.1, -0.2, 0.05, 0.3, 0.1, -5.0, 500.0, 0.5, -0.3, 1e-4, 1e-8,
-    ];
-    let (x, w, feat) = ([0.5, -0.4, 2.0], 0.9, [30.0, -20.0]);
-    let input = json!({"n": 3, "m": 5, "p": 20, "cam": cam, "x": x, "w": w, "feat": feat});
+    let mut tool = Tool::for_eval("ba");
+    let (cam, x, w, feat) = (BA_CAMERA, BA_POINT, BA_WEIGHT, BA_FEATURE);
+    let input = ba_input();
     let params: Vec<f64> = cam.iter().chain(&x).copied().chain([w]).collect();
     let err = ba_residual(&params, feat);
-    let obj = call("ba", "objective", input.clone());
+    let obj = tool.call("objective", input.clone());
     assert_all_close(
         &floats(&obj["reproj_error"]["elements"]),
         &err,
@@ -574,7 +877,7 @@ fn ba_jacobian_matches_finite_differences_and_csr_layout() {
         1.0 - w * w,
         1e-15
     ));
-    let jac = call("ba", "jacobian", input);
+    let jac = tool.call("jacobian", input);
     let vals = floats(&jac["vals"]);
     let (rows, cols): (Vec<u64>, Vec<u64>) = (
         jac["rows"]
@@ -678,8 +981,16 @@ fn identity4() -> Vec<Vec<f64>> {
         .collect()
 }
 
+/// A small complicated-variant hand at a non-trivial pose.
+fn small_hand() -> Value {
+    let theta: Vec<f64> = (0..26).map(|i| 0.05 * ((i * 3 % 7) as f64 - 3.0)).collect();
+    let us = vec![[0.2, 0.3], [0.5, 0.1], [0.3, 0.3], [0.1, 0.6]];
+    hand_input(theta, us, vec![identity4(); 22], vec![identity4(); 22])
+}
+
 #[test]
 fn ht_at_rest_pose_places_base_vertices_and_translates() {
+    let mut tool = Tool::for_eval("ht");
     let mut theta = vec![0.0; 26];
     let rest = hand_input(
         theta.clone(),
@@ -699,7 +1010,7 @@ fn ht_at_rest_pose_places_base_vertices_and_translates() {
         .iter()
         .map(floats)
         .collect::<Vec<_>>();
-    let got = floats(&call("ht", "objective", rest));
+    let got = floats(&tool.call("objective", rest));
     for (i, &c) in [0usize, 2, 3, 5].iter().enumerate() {
         for j in 0..3 {
             assert!(
@@ -709,8 +1020,7 @@ fn ht_at_rest_pose_places_base_vertices_and_translates() {
         }
     }
     theta[3..6].copy_from_slice(&[0.5, -0.25, 1.0]);
-    let moved = floats(&call(
-        "ht",
+    let moved = floats(&tool.call(
         "objective",
         hand_input(theta, vec![], vec![identity4(); 22], vec![identity4(); 22]),
     ));
@@ -726,6 +1036,7 @@ fn ht_at_rest_pose_places_base_vertices_and_translates() {
 
 #[test]
 fn ht_jacobian_matches_finite_differences_in_both_variants() {
+    let mut tool = Tool::for_eval("ht");
     let affine = |k: usize| -> Vec<Vec<f64>> {
         let a = 0.3 + 0.05 * k as f64;
         vec![
@@ -745,7 +1056,8 @@ fn ht_jacobian_matches_finite_differences_in_both_variants() {
             relatives.clone(),
             inverse.clone(),
         );
-        let jac: Vec<Vec<f64>> = call("ht", "jacobian", input.clone())
+        let jac: Vec<Vec<f64>> = tool
+            .call("jacobian", input.clone())
             .as_array()
             .unwrap()
             .iter()
@@ -753,12 +1065,12 @@ fn ht_jacobian_matches_finite_differences_in_both_variants() {
             .collect();
         let offset = if us.is_empty() { 0 } else { 2 };
         assert_eq!((jac.len(), jac[0].len()), (12, offset + 26));
-        let residual_at = |key: &str, idx: usize, delta: f64| {
+        let mut residual_at = |key: &str, idx: usize, delta: f64| {
             let mut inp = input.clone();
             let mut flat = flatten(&input[key]);
             flat[idx] += delta;
             inp[key] = unflatten(&input[key], &flat);
-            floats(&call("ht", "objective", inp))
+            floats(&tool.call("objective", inp))
         };
         let eps = 1e-6;
         for k in 0..26 {

@@ -13,6 +13,12 @@ pub enum EvalError {
     /// The eval or function is not implemented.
     #[error("{0}")]
     Unsupported(String),
+    /// The request asks for more memory or work than this machine can give.
+    #[error("too large: {0}")]
+    TooLarge(String),
+    /// A result is NaN or infinite, which JSON cannot carry.
+    #[error("not finite: {0}")]
+    NotFinite(String),
 }
 
 fn bad(msg: impl Into<String>) -> EvalError {
@@ -87,19 +93,46 @@ pub fn require(ok: bool, msg: impl FnOnce() -> String) -> Result<(), EvalError> 
     }
 }
 
-/// A tensor as a JSON number (scalar), list, or list of lists, by its rank.
-pub fn to_json(t: &Tensor<f64>) -> Value {
-    let data = t.to_vec();
-    match t.rank() {
-        0 => Value::from(data[0]),
-        1 => Value::from(data),
-        _ => {
-            let cols = *t.shape().last().unwrap();
-            Value::from(
-                data.chunks(cols.max(1))
-                    .map(|c| Value::from(c.to_vec()))
-                    .collect::<Vec<_>>(),
-            )
-        }
+/// Fails unless `bytes` of working memory can be had now: the request is refused before
+/// anything is allocated, rather than the process aborting on a failed allocation.
+/// `what` says what the memory is for. The figure is compared with the memory the kernel
+/// reports available (`MemAvailable`); where that cannot be read, with 1 TiB, so sizes
+/// that no machine has are still refused.
+pub fn fits_in_memory(bytes: f64, what: &str) -> Result<(), EvalError> {
+    let available = available_memory().unwrap_or(1u64 << 40) as f64;
+    if bytes.is_finite() && bytes <= available {
+        Ok(())
+    } else {
+        Err(EvalError::TooLarge(format!(
+            "{what} needs about {:.3e} bytes; {:.3e} bytes of memory are available",
+            bytes, available
+        )))
+    }
+}
+
+fn available_memory() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// The most work one evaluation may ask for, in seconds at [`OPS_PER_SECOND`].
+const MAX_WORK_SECONDS: f64 = 3600.0;
+
+/// A generous rate of scalar operations on one core: a request refused by this estimate
+/// would take longer than [`MAX_WORK_SECONDS`] on any machine.
+const OPS_PER_SECOND: f64 = 1e10;
+
+/// Fails when `ops` scalar operations would run for more than an hour even at a rate no
+/// core reaches: a size that asks for that is a mistake, and the eval would wait on it.
+pub fn fits_in_time(ops: f64, what: &str) -> Result<(), EvalError> {
+    let seconds = ops / OPS_PER_SECOND;
+    if seconds.is_finite() && seconds <= MAX_WORK_SECONDS {
+        Ok(())
+    } else {
+        Err(EvalError::TooLarge(format!(
+            "{what} needs about {ops:.3e} operations, over {MAX_WORK_SECONDS} s of work"
+        )))
     }
 }

@@ -5,8 +5,8 @@
 
 mod evals;
 mod input;
+mod output;
 mod protocol;
 mod timing;
 
-pub use input::EvalError;
-pub use protocol::{respond, serve};
+pub use protocol::serve;

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 /// Answers one line of input. Whatever the line holds, the answer is one JSON object; it
 /// carries the message's `id` when there is one (`null` when the line is not JSON).
-pub fn respond(line: &str) -> Value {
+fn respond(line: &str) -> Value {
     let message: Value = match serde_json::from_str(line) {
         Ok(v) => v,
         Err(e) => {
@@ -51,34 +51,59 @@ fn evaluate(message: &Value) -> Result<(Value, Vec<Value>), EvalError> {
     let input = message
         .get("input")
         .ok_or_else(|| EvalError::BadInput("an evaluate message needs an `input`".into()))?;
+    let reps = repetitions(input)?;
     let start = Instant::now();
     let mut work = evals::prepare(module, function, input)?;
     let prepare_ns = start.elapsed().as_nanos();
-    timed(work.as_mut(), prepare_ns, repetitions(input))
+    timed(work.as_mut(), prepare_ns, reps)
 }
 
-/// Serves the protocol until end of input. A panic inside one evaluation (a bug) is
-/// caught and answered as a failure, so the tool keeps serving.
-pub fn serve(input: impl BufRead, mut output: impl Write) -> std::io::Result<()> {
-    for line in input.lines() {
-        let line = line?;
-        if line.trim().is_empty() {
-            continue;
+/// Serves the protocol until end of input. Lines are read as bytes, so a line that is not
+/// UTF-8 is answered with an error like any other bad line. A panic inside one evaluation
+/// (a bug) is caught and answered as a failure, so the tool keeps serving.
+pub fn serve(mut input: impl BufRead, mut output: impl Write) -> std::io::Result<()> {
+    let mut bytes = Vec::new();
+    loop {
+        bytes.clear();
+        if input.read_until(b'\n', &mut bytes)? == 0 {
+            return Ok(());
         }
-        let answer = std::panic::catch_unwind(|| respond(&line)).unwrap_or_else(|panic| {
-            let id = serde_json::from_str::<Value>(&line)
-                .ok()
-                .and_then(|m| m.get("id").cloned())
-                .unwrap_or(Value::Null);
-            let why = panic
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_default();
-            json!({"id": id, "success": false, "error": format!("internal error: {why}")})
-        });
+        let answer = match std::str::from_utf8(&bytes) {
+            Ok(line) if line.trim().is_empty() => continue,
+            Ok(line) => answer_catching_panics(line),
+            Err(e) => not_utf8(&bytes, &e),
+        };
         writeln!(output, "{answer}")?;
         output.flush()?;
     }
-    Ok(())
+}
+
+fn answer_catching_panics(line: &str) -> Value {
+    std::panic::catch_unwind(|| respond(line)).unwrap_or_else(|panic| {
+        let why = panic
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_default();
+        json!({"id": id_of(line), "success": false, "error": format!("internal error: {why}")})
+    })
+}
+
+/// The `id` of a message, if the line is a JSON object that has one.
+fn id_of(line: &str) -> Value {
+    serde_json::from_str::<Value>(line)
+        .ok()
+        .and_then(|m| m.get("id").cloned())
+        .unwrap_or(Value::Null)
+}
+
+/// The answer to a line that is not UTF-8. Its `id` is still read when the bad bytes lie
+/// elsewhere (inside a string), so the eval waiting on that id gets its reply.
+fn not_utf8(bytes: &[u8], e: &std::str::Utf8Error) -> Value {
+    let id = id_of(&String::from_utf8_lossy(bytes));
+    json!({
+        "id": id,
+        "success": false,
+        "error": format!("the message is not valid UTF-8 (bad byte at offset {})", e.valid_up_to())
+    })
 }

@@ -3,9 +3,21 @@
 //!
 //! The rule: step size η starts at 1e-5; stop when ‖∇f‖ ≤ 1e-5 or a step would move
 //! ≤ 1e-5; accept a step that lowers f (else halve η); after 10 accepted steps, double η.
+//!
+//! Nothing in the rule bounds the number of steps (a function without a minimum, or a
+//! NaN, loops forever), so a descent gives up after [`MAX_STEPS`] steps or at the first
+//! value that is not finite, with an error that says so.
 
+use crate::gradbench::input::EvalError;
 use engram_autograd::{grad_graph, jvp_graph, Tape, Var};
 use engram_tensor::Tensor;
+
+/// The most steps (accepted or not) one descent may take; the evals' own descents take
+/// a few hundred.
+pub const MAX_STEPS: usize = 100_000;
+
+/// A function that is minimised: a Var in, a scalar Var out, or why it has no value.
+pub type Objective<'a> = &'a dyn Fn(&Var<f64>) -> Result<Var<f64>, EvalError>;
 
 /// How a gradient is taken.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,16 +47,16 @@ impl Mode {
 pub fn gradient(
     mode: Mode,
     tape: &Tape<f64>,
-    f: &dyn Fn(&Var<f64>) -> Var<f64>,
+    f: Objective,
     x: &Var<f64>,
-) -> Var<f64> {
+) -> Result<Var<f64>, EvalError> {
     let x = if x.requires_grad() {
         x.clone()
     } else {
         tape.leaf(x.value().clone())
     };
-    let y = f(&x);
-    match mode {
+    let y = f(&x)?;
+    Ok(match mode {
         Mode::Reverse => grad_graph(&y, None, &[&x]).remove(0),
         Mode::Forward => {
             let n = x.shape()[0];
@@ -57,7 +69,7 @@ pub fn gradient(
                 .collect();
             Var::concat(&parts.iter().collect::<Vec<_>>(), 0)
         }
-    }
+    })
 }
 
 fn norm(t: &Tensor<f64>) -> f64 {
@@ -71,22 +83,29 @@ fn norm(t: &Tensor<f64>) -> f64 {
 pub fn argmin(
     mode: Mode,
     tape: &Tape<f64>,
-    f: &dyn Fn(&Var<f64>) -> Var<f64>,
+    f: Objective,
     start: &Var<f64>,
     outermost: bool,
-) -> Var<f64> {
+) -> Result<Var<f64>, EvalError> {
     let settle = |v: Var<f64>| if outermost { v.detach() } else { v };
     let mut x = start.clone();
-    let mut fx = settle(f(&x));
-    let mut gx = settle(gradient(mode, tape, f, &x));
+    let mut fx = settle(f(&x)?);
+    let mut gx = settle(gradient(mode, tape, f, &x)?);
     let mut eta = 1e-5;
     let mut accepted = 0;
-    loop {
+    for _ in 0..MAX_STEPS {
         if outermost {
             tape.clear();
         }
-        if norm(gx.value()) <= 1e-5 {
-            return x;
+        let (value, slope) = (fx.value().item(), norm(gx.value()));
+        if !value.is_finite() || !slope.is_finite() {
+            return Err(EvalError::NotFinite(format!(
+                "the descent reached f = {value}, ‖∇f‖ = {slope} at x = {:?}",
+                x.value().to_vec()
+            )));
+        }
+        if slope <= 1e-5 {
+            return Ok(x);
         }
         if accepted == 10 {
             eta *= 2.0;
@@ -95,28 +114,31 @@ pub fn argmin(
         }
         let candidate = x.sub(&gx.mul_scalar(eta));
         if norm(&x.value().sub(candidate.value())) <= 1e-5 {
-            return x;
+            return Ok(x);
         }
-        let f_candidate = settle(f(&candidate));
-        if f_candidate.value().item() < fx.value().item() {
+        let f_candidate = settle(f(&candidate)?);
+        if f_candidate.value().item() < value {
             x = settle(candidate);
             fx = f_candidate;
-            gx = settle(gradient(mode, tape, f, &x));
+            gx = settle(gradient(mode, tape, f, &x)?);
             accepted += 1;
         } else {
             eta /= 2.0;
             accepted = 0;
         }
     }
+    Err(EvalError::TooLarge(format!(
+        "the descent did not converge in {MAX_STEPS} steps"
+    )))
 }
 
 /// The argmax of `f`: the argmin of `-f`.
 pub fn argmax(
     mode: Mode,
     tape: &Tape<f64>,
-    f: &dyn Fn(&Var<f64>) -> Var<f64>,
+    f: Objective,
     start: &Var<f64>,
     outermost: bool,
-) -> Var<f64> {
-    argmin(mode, tape, &|x| f(x).neg(), start, outermost)
+) -> Result<Var<f64>, EvalError> {
+    argmin(mode, tape, &|x| Ok(f(x)?.neg()), start, outermost)
 }

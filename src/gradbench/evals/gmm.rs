@@ -6,7 +6,10 @@
 //! `β = α + Σ q - ½‖Q (x - μ)‖²` as one batched matmul per component.
 
 use super::unknown_function;
-use crate::gradbench::input::{count, field, matrix, number, require, to_json, vector, EvalError};
+use crate::gradbench::input::{
+    count, field, fits_in_memory, matrix, number, require, vector, EvalError,
+};
+use crate::gradbench::output;
 use crate::gradbench::timing::{Job, Workload};
 use engram_autograd::{grad, Tape, Var};
 use engram_tensor::Tensor;
@@ -23,9 +26,20 @@ struct Problem {
     l: Tensor<f64>,
     gamma: f64,
     m: f64,
-    /// For each of the d·d entries of Q's strict lower part, 1 + its index in `l_k`
-    /// (0 for entries on or above the diagonal, which read a zero column).
-    lower_map: Vec<usize>,
+}
+
+/// For each of the d·d entries of Q, 1 + its index in `l_k` for the strict lower part
+/// (filled column by column), 0 for entries on or above the diagonal (a zero column).
+fn lower_map(d: usize) -> Vec<usize> {
+    let mut map = vec![0; d * d];
+    let mut next = 0;
+    for i in 0..d {
+        for j in i + 1..d {
+            next += 1;
+            map[j * d + i] = next;
+        }
+    }
+    map
 }
 
 /// `ln Γ_p(a)`, the multivariate log-gamma function.
@@ -42,7 +56,7 @@ fn objective(p: &Problem, alpha: &Var<f64>, mu: &Var<f64>, q: &Var<f64>, l: &Var
     let q_diag = q.exp();
     let sum_qs = q.sum_axes(&[1]);
     let padded = Var::concat(&[&Var::constant(Tensor::zeros(&[k, 1])), l], 1);
-    let lower = padded.index_select(1, &p.lower_map).reshape(&[k, d, d]);
+    let lower = padded.index_select(1, &lower_map(d)).reshape(&[k, d, d]);
     let centered = Var::constant(p.x.clone())
         .unsqueeze(0)
         .sub(&mu.unsqueeze(1)); // [k, n, d]
@@ -69,10 +83,6 @@ fn objective(p: &Problem, alpha: &Var<f64>, mu: &Var<f64>, q: &Var<f64>, l: &Var
     data_term.add(&prior)
 }
 
-fn rows(t: &Tensor<f64>) -> Value {
-    to_json(t)
-}
-
 pub fn prepare(function: &str, input: &Value) -> Result<Box<dyn Workload>, EvalError> {
     let d = count(field(input, "d")?, "d")?;
     let k = count(field(input, "k")?, "k")?;
@@ -84,11 +94,11 @@ pub fn prepare(function: &str, input: &Value) -> Result<Box<dyn Workload>, EvalE
     let l = matrix(field(input, "l")?, "l")?;
     let gamma = number(field(input, "gamma")?, "gamma")?;
     let m = number(field(input, "m")?, "m")?;
-    let l_size = d * d.saturating_sub(1) / 2;
     require(d >= 1 && k >= 1, || "`d` and `k` must be at least 1".into())?;
     require(x.shape() == [n, d], || {
         format!("`x` must be [n={n}, d={d}], got {:?}", x.shape())
     })?;
+    let l_size = d * (d - 1) / 2;
     require(alpha.len() == k, || {
         format!("`alpha` must have k={k} entries, got {}", alpha.len())
     })?;
@@ -103,14 +113,11 @@ pub fn prepare(function: &str, input: &Value) -> Result<Box<dyn Workload>, EvalE
     require(l.shape() == [k, l_size], || {
         format!("`l` must be [k={k}, {l_size}], got {:?}", l.shape())
     })?;
-    let mut lower_map = vec![0; d * d];
-    let mut next = 0;
-    for i in 0..d {
-        for j in i + 1..d {
-            next += 1;
-            lower_map[j * d + i] = next;
-        }
-    }
+    // The [k, n, d] centred points and their images under Q, forward and back.
+    fits_in_memory(
+        8.0 * 8.0 * k as f64 * n as f64 * d as f64,
+        &format!("k = {k} components of n = {n} points in d = {d}"),
+    )?;
     let problem = Problem {
         d,
         k,
@@ -122,7 +129,6 @@ pub fn prepare(function: &str, input: &Value) -> Result<Box<dyn Workload>, EvalE
         l,
         gamma,
         m,
-        lower_map,
     };
     match function {
         "objective" => Ok(Job::boxed(
@@ -133,7 +139,7 @@ pub fn prepare(function: &str, input: &Value) -> Result<Box<dyn Workload>, EvalE
                     .value()
                     .item())
             },
-            |v| Value::from(*v),
+            |v| output::number("objective", *v),
         )),
         "jacobian" => Ok(Job::boxed(
             problem,
@@ -146,7 +152,14 @@ pub fn prepare(function: &str, input: &Value) -> Result<Box<dyn Workload>, EvalE
                 let total = objective(p, &vars[0], &vars[1], &vars[2], &vars[3]);
                 Ok(grad(&total, &vars.iter().collect::<Vec<_>>()))
             },
-            |g| json!({"alpha": to_json(&g[0]), "mu": rows(&g[1]), "q": rows(&g[2]), "l": rows(&g[3])}),
+            |g| {
+                Ok(json!({
+                    "alpha": output::tensor("jacobian.alpha", &g[0])?,
+                    "mu": output::tensor("jacobian.mu", &g[1])?,
+                    "q": output::tensor("jacobian.q", &g[2])?,
+                    "l": output::tensor("jacobian.l", &g[3])?,
+                }))
+            },
         )),
         other => Err(unknown_function("gmm", other, &["objective", "jacobian"])),
     }

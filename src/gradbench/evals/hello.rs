@@ -2,6 +2,7 @@
 
 use super::unknown_function;
 use crate::gradbench::input::{number, EvalError};
+use crate::gradbench::output;
 use crate::gradbench::timing::{Job, Workload};
 use engram_autograd::{grad, Tape};
 use engram_tensor::Tensor;
@@ -19,10 +20,17 @@ fn double(x: f64) -> f64 {
 
 pub fn prepare(function: &str, input: &Value) -> Result<Box<dyn Workload>, EvalError> {
     let x = number(input, "input")?;
-    let f: fn(&f64) -> Result<f64, EvalError> = match function {
-        "square" => |x| Ok(square(*x)),
-        "double" => |x| Ok(double(*x)),
-        other => return Err(unknown_function("hello", other, &["square", "double"])),
-    };
-    Ok(Job::boxed(x, f, |y| Value::from(*y)))
+    match function {
+        "square" => Ok(Job::boxed(
+            x,
+            |x| Ok(square(*x)),
+            |y| output::number("square", *y),
+        )),
+        "double" => Ok(Job::boxed(
+            x,
+            |x| Ok(double(*x)),
+            |y| output::number("double", *y),
+        )),
+        other => Err(unknown_function("hello", other, &["square", "double"])),
+    }
 }

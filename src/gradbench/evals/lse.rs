@@ -1,7 +1,8 @@
 //! `lse`: log-sum-exp from primitives, `max(x) + ln Σ e^(x - max(x))`, and its gradient.
 
 use super::unknown_function;
-use crate::gradbench::input::{field, require, to_json, vector, EvalError};
+use crate::gradbench::input::{field, require, vector, EvalError};
+use crate::gradbench::output;
 use crate::gradbench::timing::{Job, Workload};
 use engram_autograd::{grad, Tape, Var};
 use engram_tensor::Tensor;
@@ -21,7 +22,7 @@ pub fn prepare(function: &str, input: &Value) -> Result<Box<dyn Workload>, EvalE
         "primal" => Ok(Job::boxed(
             x,
             |x| Ok(primal(&Var::constant(x.clone())).value().clone()),
-            to_json,
+            |y| output::tensor("primal", y),
         )),
         "gradient" => Ok(Job::boxed(
             x,
@@ -30,7 +31,7 @@ pub fn prepare(function: &str, input: &Value) -> Result<Box<dyn Workload>, EvalE
                 let v = tape.leaf(x.clone());
                 Ok(grad(&primal(&v), &[&v]).remove(0))
             },
-            to_json,
+            |g| output::tensor("gradient", g),
         )),
         other => Err(unknown_function("lse", other, &["primal", "gradient"])),
     }

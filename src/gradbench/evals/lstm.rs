@@ -4,9 +4,13 @@
 //!
 //! Per layer the weight row is laid out [forget, ingate, outgate, change]; those gates
 //! read [input, hidden, input, hidden], so each step forms `[x, h, x, h] ⊙ W + B` once.
+//! The prediction and its loss depend on each step's last hidden state only, not on one
+//! another, so they are computed once for all steps on the stacked states: the time loop
+//! records only the recurrence (a quarter fewer ops per step at two layers).
 
 use super::unknown_function;
 use crate::gradbench::input::{field, matrix, require, EvalError};
+use crate::gradbench::output;
 use crate::gradbench::timing::{Job, Workload};
 use engram_autograd::{grad, Tape, Var};
 use engram_tensor::Tensor;
@@ -17,6 +21,8 @@ struct Problem {
     extra: Tensor<f64>,
     state: Tensor<f64>,
     sequence: Vec<Tensor<f64>>,
+    /// The characters each step predicts: rows 1.. of the sequence, `[c - 1, b]`.
+    targets: Tensor<f64>,
     layers: usize,
     bits: usize,
 }
@@ -37,7 +43,7 @@ fn objective(p: &Problem, main: &Var<f64>, extra: &Var<f64>) -> Var<f64> {
     let mut cell: Vec<Var<f64>> = (0..p.layers)
         .map(|i| Var::constant(p.state.narrow(0, 2 * i + 1, 1).reshape(&[b])))
         .collect();
-    let mut total: Option<Var<f64>> = None;
+    let mut outputs = Vec::with_capacity(p.sequence.len() - 1);
     for t in 0..p.sequence.len() - 1 {
         let mut x = Var::constant(p.sequence[t].clone()).mul(&in_weight);
         for layer in 0..p.layers {
@@ -58,21 +64,17 @@ fn objective(p: &Problem, main: &Var<f64>, extra: &Var<f64>) -> Var<f64> {
             hidden[layer] = h.clone();
             x = h;
         }
-        let y = x.mul(&out_weight).add(&out_bias);
-        // ADBench's normaliser: ln(Σ e^y + 2).
-        let lse = y.exp().sum().add_scalar(2.0).ln();
-        let step = Var::constant(p.sequence[t + 1].clone())
-            .mul(&y.sub(&lse))
-            .sum();
-        total = Some(match total {
-            Some(acc) => acc.add(&step),
-            None => step,
-        });
+        outputs.push(x);
     }
-    let count = ((p.sequence.len() - 1) * b) as f64;
-    total
-        .map(|s| s.mul_scalar(-1.0 / count))
-        .unwrap_or_else(|| Var::constant(Tensor::scalar(0.0)))
+    let hidden = Var::stack(&outputs.iter().collect::<Vec<_>>(), 0); // [c - 1, b]
+    let y = hidden.mul(&out_weight).add(&out_bias);
+    // ADBench's normaliser: ln(Σ e^y + 2), per step.
+    let lse = y.exp().sum_keepdim(&[1]).add_scalar(2.0).ln();
+    let count = (outputs.len() * b) as f64;
+    Var::constant(p.targets.clone())
+        .mul(&y.sub(&lse))
+        .sum()
+        .mul_scalar(-1.0 / count)
 }
 
 pub fn prepare(function: &str, input: &Value) -> Result<Box<dyn Workload>, EvalError> {
@@ -116,10 +118,12 @@ pub fn prepare(function: &str, input: &Value) -> Result<Box<dyn Workload>, EvalE
     let rows_of_sequence = (0..sequence.shape()[0])
         .map(|t| sequence.narrow(0, t, 1).reshape(&[bits]).contiguous())
         .collect();
+    let chars = sequence.shape()[0];
     let problem = Problem {
         main,
         extra,
         state,
+        targets: sequence.narrow(0, 1, chars - 1).contiguous(),
         sequence: rows_of_sequence,
         layers,
         bits,
@@ -136,7 +140,7 @@ pub fn prepare(function: &str, input: &Value) -> Result<Box<dyn Workload>, EvalE
                 .value()
                 .item())
             },
-            |v| Value::from(*v),
+            |v| output::number("objective", *v),
         )),
         "jacobian" => Ok(Job::boxed(
             problem,
@@ -148,7 +152,7 @@ pub fn prepare(function: &str, input: &Value) -> Result<Box<dyn Workload>, EvalE
                 flat.extend(g[1].to_vec());
                 Ok(flat)
             },
-            |v| Value::from(v.clone()),
+            |v| output::list("jacobian", v),
         )),
         other => Err(unknown_function("lstm", other, &["objective", "jacobian"])),
     }

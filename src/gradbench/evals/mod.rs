@@ -18,14 +18,36 @@ use super::input::EvalError;
 use super::timing::Workload;
 use serde_json::Value;
 
-/// The modules this tool implements.
-const MODULES: &[&str] = &[
-    "hello", "lse", "llsq", "det", "ode", "gmm", "lstm", "kmeans",
+/// How a module turns a function name and its input into the computation to time.
+type Prepare = fn(&str, &Value) -> Result<Box<dyn Workload>, EvalError>;
+
+/// Every module this tool implements, by the name the evals use. `define` and `evaluate`
+/// both read this one table, so a module is either fully served or not at all.
+const MODULES: &[(&str, Prepare)] = &[
+    ("hello", hello::prepare),
+    ("lse", lse::prepare),
+    ("llsq", llsq::prepare),
+    ("det", det::prepare),
+    ("ode", ode::prepare),
+    ("gmm", gmm::prepare),
+    ("lstm", lstm::prepare),
+    ("kmeans", kmeans::prepare),
+    ("ba", ba::prepare),
+    ("ht", ht::prepare),
+    ("saddle", saddle::prepare),
+    ("particle", particle::prepare),
 ];
+
+fn find(module: &str) -> Option<Prepare> {
+    MODULES
+        .iter()
+        .find(|(name, _)| *name == module)
+        .map(|&(_, prepare)| prepare)
+}
 
 /// True when `module` is implemented.
 pub fn supports(module: &str) -> bool {
-    MODULES.contains(&module)
+    find(module).is_some()
 }
 
 /// Converts the input and returns the computation to time.
@@ -34,23 +56,10 @@ pub fn prepare(
     function: &str,
     input: &Value,
 ) -> Result<Box<dyn Workload>, EvalError> {
-    match module {
-        "hello" => hello::prepare(function, input),
-        "lse" => lse::prepare(function, input),
-        "llsq" => llsq::prepare(function, input),
-        "det" => det::prepare(function, input),
-        "ode" => ode::prepare(function, input),
-        "gmm" => gmm::prepare(function, input),
-        "lstm" => lstm::prepare(function, input),
-        "kmeans" => kmeans::prepare(function, input),
-        "saddle" => saddle::prepare(function, input),
-        "ba" => ba::prepare(function, input),
-        "ht" => ht::prepare(function, input),
-        "particle" => particle::prepare(function, input),
-        other => Err(EvalError::Unsupported(format!(
-            "engram does not implement module `{other}`"
-        ))),
-    }
+    let prepare = find(module).ok_or_else(|| {
+        EvalError::Unsupported(format!("engram does not implement module `{module}`"))
+    })?;
+    prepare(function, input)
 }
 
 /// The error for a function a module does not have.
@@ -59,4 +68,21 @@ fn unknown_function(module: &str, function: &str, known: &[&str]) -> EvalError {
         "module `{module}` has no function `{function}` (it has: {})",
         known.join(", ")
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_module_is_served_and_named_once() {
+        for (i, (name, _)) in MODULES.iter().enumerate() {
+            assert!(supports(name), "{name}");
+            assert!(
+                MODULES[i + 1..].iter().all(|(other, _)| other != name),
+                "{name} is listed twice"
+            );
+        }
+        assert_eq!(MODULES.len(), 12);
+    }
 }

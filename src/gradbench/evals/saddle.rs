@@ -6,6 +6,7 @@
 use super::descent::{argmax, argmin, Mode};
 use super::unknown_function;
 use crate::gradbench::input::{field, require, vector, EvalError};
+use crate::gradbench::output;
 use crate::gradbench::timing::{Job, Workload};
 use engram_autograd::{Tape, Var};
 use engram_tensor::Tensor;
@@ -21,18 +22,18 @@ fn f(outer_point: &Var<f64>, inner_point: &Var<f64>) -> Var<f64> {
     outer_point.square().sum().sub(&inner_point.square().sum())
 }
 
-fn solve(p: &Problem) -> Vec<f64> {
+fn solve(p: &Problem) -> Result<Vec<f64>, EvalError> {
     let tape = Tape::<f64>::new();
     let start = Var::constant(p.start.clone());
     let cost = |x: &Var<f64>| {
-        let best = argmax(p.inner, &tape, &|y| f(x, y), &start, false);
-        f(x, &best)
+        let best = argmax(p.inner, &tape, &|y| Ok(f(x, y)), &start, false)?;
+        Ok(f(x, &best))
     };
-    let x = argmin(p.outer, &tape, &cost, &start, true);
-    let y = argmax(p.outer, &tape, &|y| f(&x, y), &start, true);
+    let x = argmin(p.outer, &tape, &cost, &start, true)?;
+    let y = argmax(p.outer, &tape, &|y| Ok(f(&x, y)), &start, true)?;
     let mut out = x.value().to_vec();
     out.extend(y.value().to_vec());
-    out
+    Ok(out)
 }
 
 pub fn prepare(function: &str, input: &Value) -> Result<Box<dyn Workload>, EvalError> {
@@ -52,9 +53,5 @@ pub fn prepare(function: &str, input: &Value) -> Result<Box<dyn Workload>, EvalE
         outer,
         inner,
     };
-    Ok(Job::boxed(
-        problem,
-        |p| Ok(solve(p)),
-        |v| Value::from(v.clone()),
-    ))
+    Ok(Job::boxed(problem, solve, |v| output::list("point", v)))
 }
