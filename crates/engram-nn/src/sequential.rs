@@ -35,6 +35,9 @@ impl<T: Float> Sequential<T> {
     }
 
     /// The stack with `layer` appended.
+    // Keras's name (`model.add(layer)`), which users of Sequential look for; it is a
+    // builder step, never confused with `+` at a call site.
+    #[allow(clippy::should_implement_trait)]
     pub fn add(mut self, layer: impl Forward<T> + 'static) -> Sequential<T> {
         self.push(layer);
         self

@@ -8,10 +8,13 @@ use crate::loss::{
 use engram_autograd::Var;
 use engram_tensor::{Float, Tensor};
 
+/// The function behind a [`Loss`]: (predictions, targets) → scalar.
+type LossFn<T> = dyn Fn(&Var<T>, &Var<T>) -> Var<T>;
+
 /// A scalar loss of (predictions, targets), with its name for logs.
 pub struct Loss<T: Float = f32> {
     name: String,
-    function: Box<dyn Fn(&Var<T>, &Var<T>) -> Var<T>>,
+    function: Box<LossFn<T>>,
 }
 
 impl<T: Float> Loss<T> {
