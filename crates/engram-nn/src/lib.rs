@@ -18,6 +18,33 @@
 //!   ([`gradcheck_cases`], listed by `engram gradcheck --filter nn.`).
 //! - [`init`]: `torch.nn.init`'s initialisers, each drawing from a generator you seed.
 //!
+//! A convolutional classifier reads as its PyTorch `nn.Sequential` would:
+//!
+//! ```
+//! use engram_nn::{BatchNorm2d, Context, Conv2dConfig, Dropout, Flatten, Forward, Linear};
+//! use engram_nn::{MaxPool2d, Module, ReLU, Sequential};
+//! use engram_tensor::Tensor;
+//! use rand::SeedableRng;
+//!
+//! let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+//! let model: Sequential = Sequential::new()
+//!     .add(Conv2dConfig::new(1, 32, 3).padding(1).init(&mut rng))
+//!     .add(BatchNorm2d::new(32))
+//!     .add(ReLU)
+//!     .add(MaxPool2d::new(2))
+//!     .add(Flatten::new())
+//!     .add(Dropout::new(0.25))
+//!     .add(Linear::new(32 * 14 * 14, 128, &mut rng))
+//!     .add(ReLU)
+//!     .add(Linear::new(128, 10, &mut rng));
+//! let cx = Context::train(0);
+//! let logits = model.forward(&cx, &cx.input(Tensor::ones(&[2, 1, 28, 28])));
+//! assert_eq!(logits.shape(), &[2, 10]);
+//! assert_eq!(model.state_dict().keys().next().unwrap(), "0.weight");
+//! ```
+//!
+//! A training step:
+//!
 //! ```
 //! use engram_nn::{Context, Module, Parameter};
 //! use engram_autograd::Var;

@@ -35,8 +35,8 @@ impl<T: Float> Sequential<T> {
     }
 
     /// The stack with `layer` appended.
-    // Keras's name (`model.add(layer)`), which users of Sequential look for; it is a
-    // builder step, never confused with `+` at a call site.
+    // `add` is the builder name Rust users know from tch-rs (`nn::seq().add(..)`); this is
+    // not `std::ops::Add`, since a layer is not a Sequential.
     #[allow(clippy::should_implement_trait)]
     pub fn add(mut self, layer: impl Forward<T> + 'static) -> Sequential<T> {
         self.push(layer);

@@ -201,8 +201,8 @@ pub(crate) fn cases() -> Vec<GradcheckCase> {
         }),
         case!("nn.batch_norm", "eval_running_stats", [real(&[2, 3, 2]), real(&[3]), real(&[3])], second: true, |x| {
             // Running statistics are state, not inputs: nothing differentiates them.
-            let mean = crate::Buffer::new(engram_tensor::Tensor::from_vec(vec![0.3, -0.2, 0.1].into_iter().map(engram_tensor::Float::of).collect(), &[3]));
-            let var = crate::Buffer::new(engram_tensor::Tensor::from_vec(vec![0.5, 1.5, 2.0].into_iter().map(engram_tensor::Float::of).collect(), &[3]));
+            let mean = crate::Buffer::new(engram_tensor::Tensor::from_vec([0.3, -0.2, 0.1].into_iter().map(engram_tensor::Float::of).collect(), &[3]));
+            let var = crate::Buffer::new(engram_tensor::Tensor::from_vec([0.5, 1.5, 2.0].into_iter().map(engram_tensor::Float::of).collect(), &[3]));
             batch_norm(&x[0], Some(&mean), Some(&var), Some(&x[1]), Some(&x[2]), false, 0.1, 1e-5).tanh()
         }),
     ]
