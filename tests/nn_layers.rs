@@ -1,7 +1,7 @@
 //! engram-nn's feed-forward layers against PyTorch, in training, and in evaluation mode.
 //!
 //! - Oracle: `tests/fixtures/nn/layers.json`, computed by PyTorch in float64
-//!   (`tools/oracle/nn_oracle.py`): each layer's output and the gradients of `⟨y, r⟩`
+//!   (`tools/oracle/nn_layers_oracle.py`): each layer's output and the gradients of `⟨y, r⟩`
 //!   with respect to its input and parameters, and BatchNorm's running statistics after
 //!   two training calls. Tolerance `1e-10 · max(1, max |torch|)` per tensor.
 //! - Gradcheck: every `nn.*` registry case, first order, and second order where curved.

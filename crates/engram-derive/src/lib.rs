@@ -97,11 +97,7 @@ fn expand(input: &DeriveInput) -> syn::Result<Tokens> {
 
     let ident = &input.ident;
     let (_, type_generics, where_clause) = input.generics.split_for_impl();
-<<<<<<< HEAD
-    // Defaults (`T: Float = f32`) belong on the struct, not on the impl.
-=======
     // Defaults (`T: Float = f32`) belong on the struct, not on an impl's parameters.
->>>>>>> nn-seq
     let mut generics = input.generics.clone();
     for param in generics.type_params_mut() {
         param.eq_token = None;

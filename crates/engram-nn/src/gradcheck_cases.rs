@@ -5,7 +5,7 @@ use engram_autograd::registry::GradcheckCase;
 
 /// The gradcheck cases of engram-nn's functional layers and losses, family by family.
 pub fn gradcheck_cases() -> Vec<GradcheckCase> {
-    let mut cases = Vec::new();
+    let mut cases = crate::functional::cases();
     cases.extend(crate::loss::cases());
     cases.extend(crate::functional::rnn::cases());
     cases.extend(crate::functional::attention::cases());

@@ -57,42 +57,31 @@
 // The derive refers to `::engram_nn`; this lets the crate's own layers use it too.
 extern crate self as engram_nn;
 
+pub mod attention;
 pub mod checkpoint;
 mod context;
-pub mod functional;
-pub mod init;
-mod layers;
 pub mod data;
-pub mod attention;
-mod context;
 pub mod functional;
 mod gradcheck_cases;
+pub mod init;
+mod layers;
 pub mod loss;
 mod module;
 pub mod optim;
 mod parameter;
-pub mod train;
+pub mod rnn;
 pub mod schedule;
 mod sequential;
-
-pub use context::{Context, Grads};
-pub use engram_derive::Module;
-pub use layers::*;
-pub mod rnn;
+pub mod train;
 pub mod transformer;
 
 pub use context::{Context, Grads};
 pub use engram_derive::Module;
 pub use gradcheck_cases::gradcheck_cases;
+pub use layers::*;
 pub use module::{named_buffers_mut, Forward, Module, Visitor, VisitorMut};
 pub use parameter::{Buffer, ParamId, Parameter};
 pub use sequential::Sequential;
-
-/// The gradcheck cases of every layer in this crate, for the registry sweep
-/// (`engram gradcheck` lists them under `nn.*`).
-pub fn gradcheck_cases() -> Vec<engram_autograd::registry::GradcheckCase> {
-    functional::cases()
-}
 
 /// What `#[derive(Module)]` expands to needs; not part of the API.
 #[doc(hidden)]

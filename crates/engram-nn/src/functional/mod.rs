@@ -1,4 +1,3 @@
-<<<<<<< HEAD
 //! Layers as pure functions on `Var`s, as `torch.nn.functional`: each layer's math lives
 //! here, once, and is gradchecked in f64 through the registry (`engram gradcheck --filter
 //! nn.`); the module structs only hold parameters and call these.
@@ -18,6 +17,7 @@
 //! assert_eq!(y.shape(), &[2, 2]);
 //! ```
 
+pub mod attention;
 mod activation;
 mod conv;
 mod dropout;
@@ -25,7 +25,9 @@ mod embedding;
 mod linear;
 mod norm;
 mod pool;
+pub mod rnn;
 
+pub use attention::{additive_mask, causal_mask, scaled_dot_product_attention};
 pub use activation::{
     elu, gelu, gelu_tanh, leaky_relu, log_softmax, relu, sigmoid, silu, softmax, softplus, tanh,
 };
@@ -35,6 +37,7 @@ pub use embedding::embedding;
 pub use linear::linear;
 pub use norm::{batch_norm, layer_norm};
 pub use pool::{adaptive_avg_pool2d, avg_pool2d, flatten, max_pool2d};
+pub use rnn::{gru, gru_cell, lstm, lstm_cell, rnn, rnn_cell, CellWeights, Nonlinearity};
 
 use engram_autograd::registry::GradcheckCase;
 
@@ -48,13 +51,3 @@ pub(crate) fn cases() -> Vec<GradcheckCase> {
     cases.extend(norm::cases());
     cases
 }
-=======
-//! Layers as pure functions on Vars: each layer's math, gradchecked in f64; the module
-//! structs hold parameters and call these.
-
-pub mod attention;
-pub mod rnn;
-
-pub use attention::{additive_mask, causal_mask, scaled_dot_product_attention};
-pub use rnn::{gru, gru_cell, lstm, lstm_cell, rnn, rnn_cell, CellWeights, Nonlinearity};
->>>>>>> nn-seq
