@@ -45,7 +45,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let mut rng = seeded_rng(0);
     let mut model = Model::new(cnn(&mut rng)).compile(
-        Adam::new(AdamOptions { lr: 1e-3, ..Default::default() }),
+        Adam::new(AdamOptions {
+            lr: 1e-3,
+            ..Default::default()
+        }),
         Loss::cross_entropy(),
         &[Metric::Accuracy],
     );
@@ -62,7 +65,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     let seconds = started.elapsed().as_secs_f64();
     let accuracy = model.evaluate(&test_x, &test_y, 256)["accuracy"];
-    println!("test accuracy {:.2}% after {epochs} epochs in {seconds:.1} s", 100.0 * accuracy);
+    println!(
+        "test accuracy {:.2}% after {epochs} epochs in {seconds:.1} s",
+        100.0 * accuracy
+    );
 
     let out = engram::examples::output_dir()?;
     let curves = out.join("digits_cnn.svg");

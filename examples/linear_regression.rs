@@ -40,7 +40,11 @@ fn main() {
     let steps = engram::examples::epochs(500);
     println!("fitting y = a x + b to 100 noisy points of y = 3x + 2, {steps} steps of SGD(lr=0.1)");
     for step in 1..=steps {
-        let loss = mse_loss(&line.forward(&cx, &cx.input(x.clone())), &cx.input(y.clone()), Reduction::Mean);
+        let loss = mse_loss(
+            &line.forward(&cx, &cx.input(x.clone())),
+            &cx.input(y.clone()),
+            Reduction::Mean,
+        );
         let grads = cx.backward(loss);
         if step % 100 == 0 {
             println!("step {step:4}: mse {:.5}", grads.loss());

@@ -18,12 +18,6 @@ pub fn epochs(default: usize) -> usize {
         .unwrap_or(default)
 }
 
-/// True when `ENGRAM_EXAMPLE_EPOCHS` cuts the run short, so an example skips the checks
-/// of its full-length figures (a one-epoch model is not expected to reach them).
-pub fn budget_is_cut() -> bool {
-    std::env::var_os("ENGRAM_EXAMPLE_EPOCHS").is_some()
-}
-
 /// The folder an example writes its files to (created if missing): `ENGRAM_EXAMPLE_OUT`
 /// when set, else `engram-examples-out/` in the working directory.
 pub fn output_dir() -> std::io::Result<PathBuf> {

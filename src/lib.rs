@@ -22,7 +22,9 @@ pub mod prelude {
         grad, grad_graph, gradcheck, hvp, jvp, vjp, GradcheckOptions, Gradients, Tape, Var,
     };
     pub use engram_nn::checkpoint;
-    pub use engram_nn::data::{datasets, random_split, DataLoader, Dataset, StandardScaler, TensorDataset};
+    pub use engram_nn::data::{
+        datasets, random_split, DataLoader, Dataset, StandardScaler, TensorDataset,
+    };
     pub use engram_nn::optim::{Adam, AdamOptions, Optimizer, Sgd, SgdOptions};
     pub use engram_nn::train::{FitOptions, History, Loss, Metric, Model, Verbosity};
     pub use engram_nn::{

@@ -17,8 +17,8 @@
 //! assert_eq!(y.shape(), &[2, 2]);
 //! ```
 
-pub mod attention;
 mod activation;
+pub mod attention;
 mod conv;
 mod dropout;
 mod embedding;
@@ -27,10 +27,10 @@ mod norm;
 mod pool;
 pub mod rnn;
 
-pub use attention::{additive_mask, causal_mask, scaled_dot_product_attention};
 pub use activation::{
     elu, gelu, gelu_tanh, leaky_relu, log_softmax, relu, sigmoid, silu, softmax, softplus, tanh,
 };
+pub use attention::{additive_mask, causal_mask, scaled_dot_product_attention};
 pub use conv::{conv1d, conv2d};
 pub use dropout::dropout;
 pub use embedding::embedding;

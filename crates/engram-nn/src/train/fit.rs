@@ -165,7 +165,12 @@ impl<M: Forward<T>, T: Float> Model<M, T> {
     /// Trains on `inputs` `[N, ...]` and `targets` `[N, ...]` (class ids as numbers for
     /// classification losses) and returns every epoch's figures.
     #[track_caller]
-    pub fn fit(&mut self, inputs: &Tensor<T>, targets: &Tensor<T>, options: FitOptions<T>) -> History {
+    pub fn fit(
+        &mut self,
+        inputs: &Tensor<T>,
+        targets: &Tensor<T>,
+        options: FitOptions<T>,
+    ) -> History {
         let FitOptions {
             epochs,
             batch_size,
@@ -195,7 +200,8 @@ impl<M: Forward<T>, T: Float> Model<M, T> {
                 (
                     inputs.narrow(0, 0, kept),
                     targets.narrow(0, 0, kept),
-                    (held > 0).then(|| (inputs.narrow(0, kept, held), targets.narrow(0, kept, held))),
+                    (held > 0)
+                        .then(|| (inputs.narrow(0, kept, held), targets.narrow(0, kept, held))),
                 )
             }
         };
@@ -278,12 +284,24 @@ impl<M: Forward<T>, T: Float> Model<M, T> {
     /// The loss and metrics on `inputs` and `targets`, without training (dropout off,
     /// batch norm on its running statistics).
     #[track_caller]
-    pub fn evaluate(&self, inputs: &Tensor<T>, targets: &Tensor<T>, batch_size: usize) -> IndexMap<String, f64> {
+    pub fn evaluate(
+        &self,
+        inputs: &Tensor<T>,
+        targets: &Tensor<T>,
+        batch_size: usize,
+    ) -> IndexMap<String, f64> {
         check_examples("evaluate", inputs, targets);
         let loss_fn = self.loss.as_ref().unwrap_or_else(|| {
             panic!("engram: `evaluate`: compile the model first (`Model::compile`)")
         });
-        score(&self.module, loss_fn, &self.metrics, inputs, targets, batch_size)
+        score(
+            &self.module,
+            loss_fn,
+            &self.metrics,
+            inputs,
+            targets,
+            batch_size,
+        )
     }
 
     /// The module's outputs for `inputs`, in batches, in evaluation behaviour.
@@ -302,7 +320,6 @@ impl<M: Forward<T>, T: Float> Model<M, T> {
             .collect();
         Tensor::concat(&parts.iter().collect::<Vec<_>>(), 0)
     }
-
 }
 
 /// Loss and metrics over `inputs` in batches, in evaluation behaviour.
@@ -324,7 +341,10 @@ fn score<M: Forward<T>, T: Float>(
         let y = rows(targets, chunk);
         let prediction = module.forward(&cx, &cx.input(x));
         let loss = loss_fn.compute(&prediction, &cx.input(y.clone()));
-        loss_sum.add((loss.value().item().as_f64() * chunk.len() as f64, chunk.len()));
+        loss_sum.add((
+            loss.value().item().as_f64() * chunk.len() as f64,
+            chunk.len(),
+        ));
         for (metric, score) in metrics.iter().zip(&mut scores) {
             score.add(metric.batch_sum(prediction.value(), &y));
         }

@@ -10,7 +10,9 @@ mod metrics;
 mod plot;
 mod progress;
 
-pub use callbacks::{Callback, Control, EarlyStopping, Goal, LearningRateScheduler, ModelCheckpoint};
+pub use callbacks::{
+    Callback, Control, EarlyStopping, Goal, LearningRateScheduler, ModelCheckpoint,
+};
 pub use fit::{FitOptions, Model, Validation};
 pub use history::{EpochLog, History};
 pub use loss::Loss;
