@@ -91,13 +91,12 @@ fn load(module: &mut impl Module<f64>, case: &Value) {
     assert_eq!(loaded, in_torch, "parameter names differ from PyTorch's");
 }
 
+/// A module's forward on a case: (module, context, the case's options, inputs) → outputs.
+type CaseForward<M> = fn(&M, &Context<f64>, &Value, &[Var<f64>]) -> Vec<Var<f64>>;
+
 /// Runs `forward` on the case's inputs (as leaves) and checks the outputs and the
 /// gradients of every parameter and input.
-fn check<M: Module<f64>>(
-    name: &str,
-    module: &mut M,
-    forward: fn(&M, &Context<f64>, &Value, &[Var<f64>]) -> Vec<Var<f64>>,
-) {
+fn check<M: Module<f64>>(name: &str, module: &mut M, forward: CaseForward<M>) {
     let case = case(name);
     load(module, &case);
     // Recording, with layers in evaluation behaviour (no dropout), as `model.eval()`.

@@ -157,7 +157,7 @@ impl<T: Float> MultiHeadAttention<T> {
     /// `in_proj_weight` Xavier-uniform, `out_proj.weight` as `nn.Linear`, biases zero.
     #[track_caller]
     pub fn new(embed_dim: usize, num_heads: usize, rng: &mut impl Rng) -> MultiHeadAttention<T> {
-        if num_heads == 0 || embed_dim % num_heads != 0 {
+        if num_heads == 0 || !embed_dim.is_multiple_of(num_heads) {
             panic!(
                 "engram: `MultiHeadAttention::new`: embed_dim ({embed_dim}) must be divisible by \
                  num_heads ({num_heads})"

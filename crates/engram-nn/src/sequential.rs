@@ -35,6 +35,8 @@ impl<T: Float> Sequential<T> {
     }
 
     /// The stack with `layer` appended.
+    // `add` is Keras's name, the one Keras users look for; it is not `+`.
+    #[allow(clippy::should_implement_trait)]
     pub fn add(mut self, layer: impl Forward<T> + 'static) -> Sequential<T> {
         self.push(layer);
         self

@@ -23,7 +23,7 @@ fn init_kernel<T: Float>(
     bias: bool,
     rng: &mut impl Rng,
 ) -> (Parameter<T>, Option<Parameter<T>>) {
-    if groups == 0 || in_channels % groups != 0 || out_channels % groups != 0 {
+    if groups == 0 || !in_channels.is_multiple_of(groups) || !out_channels.is_multiple_of(groups) {
         panic!(
             "engram: `{op}`: in_channels {in_channels} and out_channels {out_channels} must \
              both be divisible by groups {groups}"

@@ -5,10 +5,13 @@ use crate::loss::{binary_cross_entropy, cross_entropy, mse_loss, CrossEntropyOpt
 use engram_autograd::Var;
 use engram_tensor::Float;
 
+/// `function(predictions, targets)`, boxed.
+type LossFn<T> = Box<dyn Fn(&Var<T>, &Var<T>) -> Var<T>>;
+
 /// A scalar loss of (predictions, targets), with its name for logs.
 pub struct Loss<T: Float = f32> {
     name: String,
-    function: Box<dyn Fn(&Var<T>, &Var<T>) -> Var<T>>,
+    function: LossFn<T>,
 }
 
 impl<T: Float> Loss<T> {
