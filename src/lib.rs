@@ -33,3 +33,8 @@ pub mod prelude {
     };
     pub use engram_tensor::{seeded_rng, Conv2dOptions, Element, Float, Tensor};
 }
+
+/// The README's tour, compiled and run as doc tests so that it cannot drift from the API.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeTour;
