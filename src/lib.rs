@@ -10,6 +10,8 @@
 //! assert_eq!(x.sum().item(), 6.0);
 //! ```
 
+pub mod examples;
+
 pub use engram_autograd as autograd;
 pub use engram_nn as nn;
 pub use engram_tensor as tensor;
@@ -19,7 +21,16 @@ pub mod prelude {
     pub use engram_autograd::{
         grad, grad_graph, gradcheck, hvp, jvp, vjp, GradcheckOptions, Gradients, Tape, Var,
     };
-    pub use engram_nn::{Buffer, Context, Forward, Grads, Module, Parameter};
+    pub use engram_nn::checkpoint;
+    pub use engram_nn::data::{
+        datasets, random_split, DataLoader, Dataset, StandardScaler, TensorDataset,
+    };
+    pub use engram_nn::optim::{Adam, AdamOptions, Optimizer, Sgd, SgdOptions};
+    pub use engram_nn::train::{FitOptions, History, Loss, Metric, Model, Verbosity};
+    pub use engram_nn::{
+        Buffer, Context, Conv2d, Conv2dConfig, Dropout, Flatten, Forward, Grads, Linear, MaxPool2d,
+        Module, Parameter, ReLU, Sequential, Sigmoid, Tanh,
+    };
     pub use engram_tensor::{seeded_rng, Conv2dOptions, Element, Float, Tensor};
 }
 
