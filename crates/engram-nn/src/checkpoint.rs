@@ -498,7 +498,7 @@ fn kind_of(file_type: &fs::FileType) -> &'static str {
 /// Writes `bytes` to `path` by way of a temporary file in the same directory (so the
 /// rename cannot cross file systems), fsynced before the rename, with the directory fsynced
 /// after it so the rename itself survives a crash.
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), CheckpointError> {
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), CheckpointError> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let io_error = |source| CheckpointError::Io {
         path: path.to_path_buf(),

@@ -2,7 +2,6 @@
 //! validation figures, learning rate), written as CSV and drawn as an SVG plot.
 
 use indexmap::IndexMap;
-use std::io::Write;
 use std::path::Path;
 
 /// One epoch's figures, by name (`loss`, `accuracy`, `val_loss`, `lr`, ...), in the order
@@ -100,31 +99,10 @@ impl History {
     }
 }
 
-/// Writes `bytes` to a temporary file beside `path`, syncs it and renames it over `path`,
-/// so a reader never sees half a file and a crash never leaves one.
-pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => std::path::PathBuf::from("."),
-    };
-    let name = path
-        .file_name()
-        .ok_or_else(|| std::io::Error::other(format!("{} names no file", path.display())))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+/// Writes through the checkpoint writer, so curves get the same guarantees as models: a
+/// temporary file fsynced and renamed over `path`, never replacing a non-regular file.
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    crate::checkpoint::write_atomically(path, bytes).map_err(std::io::Error::other)
 }
 
 #[cfg(test)]
@@ -150,5 +128,17 @@ mod tests {
         );
         assert_eq!(h.last("loss"), Some(0.25));
         assert_eq!(h.series("val_loss"), vec![None, Some(0.75)]);
+    }
+
+    #[test]
+    fn write_csv_puts_the_whole_table_in_the_file() {
+        let mut h = History::new();
+        h.push(log(1, &[("loss", 0.5)]));
+        let dir = std::env::temp_dir().join(format!("engram-history-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("history.csv");
+        h.write_csv(&path).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), h.to_csv());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
