@@ -18,7 +18,16 @@ pub use engram_tensor as tensor;
 /// The names most programs use.
 pub mod prelude {
     pub use engram_autograd::{
-        grad, grad_graph, gradcheck, hvp, jvp, vjp, GradcheckOptions, Gradients, Tape, Var,
+        grad, grad_graph, gradcheck, hvp, jvp, jvp_graph, value_and_grad, vjp, GradcheckOptions,
+        Gradients, Tape, Var,
     };
-    pub use engram_tensor::{seeded_rng, Conv2dOptions, Element, Float, Tensor};
+    pub use engram_tensor::{
+        s, seeded_rng, AxisIndex, Conv1dOptions, Conv2dOptions, Element, Float, Pool2dOptions, Rng,
+        SeedableRng, SeededRng, Tensor,
+    };
 }
+
+/// The README's code, compiled and run as doc tests so that its tour stays true.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
