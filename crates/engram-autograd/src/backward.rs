@@ -338,7 +338,8 @@ pub fn value_and_grad<T: Float>(
         .map(|t| tape.leaf(t.clone()))
         .collect();
     let output = f(&leaves);
-    let grads = grad(&output, &leaves);
+    let seed = scalar_seed("value_and_grad", &output);
+    let grads = vjp(&output, &seed, &leaves);
     (output.value().clone(), grads)
 }
 
