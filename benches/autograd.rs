@@ -6,7 +6,7 @@
 //!   softmax cross-entropy on a batch of 128, f32.
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use engram::autograd::{Tape, Var};
+use engram::autograd::{grad, Tape, Var};
 use engram::tensor::{seeded_rng, Tensor};
 
 const CHAIN_STEPS: usize = 3334;
@@ -50,29 +50,24 @@ impl Mlp {
         Mlp { params }
     }
 
+    /// One SGD step. The step's Vars live in the inner block, so once it ends and the
+    /// tape is cleared nothing else shares the parameters' storage: the update is in place.
     fn step(&mut self, tape: &Tape<f32>, x: &Tensor<f32>, targets: &Tensor<f32>, lr: f32) -> f32 {
-        tape.clear();
-        let p: Vec<Var<f32>> = self.params.iter().map(|t| tape.leaf(t.clone())).collect();
-        let mut h = Var::constant(x.clone());
-        for layer in 0..3 {
-            h = h.matmul(&p[2 * layer]).add(&p[2 * layer + 1]);
-            if layer < 2 {
-                h = h.relu();
+        let (value, grads) = {
+            let p: Vec<Var<f32>> = self.params.iter().map(|t| tape.leaf(t.clone())).collect();
+            let mut h = Var::constant(x.clone());
+            for layer in 0..3 {
+                h = h.matmul(&p[2 * layer]) + &p[2 * layer + 1];
+                if layer < 2 {
+                    h = h.relu();
+                }
             }
-        }
-        let batch = x.shape()[0] as f32;
-        let loss = h
-            .log_softmax(-1)
-            .mul(&Var::constant(targets.clone()))
-            .sum()
-            .mul_scalar(-1.0 / batch);
-        let grads = loss.backward();
-        let g: Vec<Tensor<f32>> = p.iter().map(|v| grads[v].clone()).collect();
-        let value = loss.value().item();
-        drop(p);
-        drop(loss);
+            let batch = x.shape()[0] as f32;
+            let loss = -(h.log_softmax(-1) * targets).sum() / batch;
+            (loss.value().item(), grad(&loss, &p))
+        };
         tape.clear();
-        for (param, grad) in self.params.iter_mut().zip(&g) {
+        for (param, grad) in self.params.iter_mut().zip(&grads) {
             param.add_scaled_(grad, -lr);
         }
         value

@@ -19,7 +19,8 @@ pub use engram_tensor as tensor;
 /// The names most programs use.
 pub mod prelude {
     pub use engram_autograd::{
-        grad, grad_graph, gradcheck, hvp, jvp, vjp, GradcheckOptions, Gradients, Tape, Var,
+        grad, grad_graph, gradcheck, hvp, jvp, jvp_graph, value_and_grad, vjp, GradcheckOptions,
+        Gradients, Tape, Var,
     };
     pub use engram_nn::checkpoint;
     pub use engram_nn::data::{
@@ -31,7 +32,10 @@ pub mod prelude {
         Buffer, Context, Conv2d, Conv2dConfig, Dropout, Flatten, Forward, Grads, Linear, MaxPool2d,
         Module, Parameter, ReLU, Sequential, Sigmoid, Tanh,
     };
-    pub use engram_tensor::{seeded_rng, Conv2dOptions, Element, Float, Tensor};
+    pub use engram_tensor::{
+        s, seeded_rng, AxisIndex, Conv1dOptions, Conv2dOptions, Element, Float, Pool2dOptions, Rng,
+        SeedableRng, SeededRng, Tensor,
+    };
 }
 
 /// The README's tour, compiled and run as doc tests so that it cannot drift from the API.

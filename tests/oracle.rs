@@ -9,7 +9,7 @@
 
 use engram::autograd::registry::all_cases;
 use engram::autograd::{grad, grad_graph, vjp, Var};
-use engram::tensor::{Conv2dOptions, Tensor};
+use engram::tensor::{Conv2dOptions, Pool2dOptions, Tensor};
 use serde_json::Value;
 
 const FIXTURES: &str = include_str!("fixtures/oracle.json");
@@ -56,7 +56,7 @@ fn composite(name: &str) -> Option<CaseFn> {
         "composite/convnet_loss" => |p| {
             let conv = p[0].conv2d(&p[1], Conv2dOptions::default().padding(1));
             let h = conv.add(&p[2].reshape(&[1, 3, 1, 1])).relu();
-            let pooled = h.max_pool2d([2, 2], [2, 2], [0, 0]).reshape(&[2, 27]);
+            let pooled = h.max_pool2d(Pool2dOptions::new([2, 2])).reshape(&[2, 27]);
             pooled
                 .matmul(&p[3])
                 .log_softmax(-1)
@@ -66,7 +66,7 @@ fn composite(name: &str) -> Option<CaseFn> {
         },
         "composite/lstm_step" => |p| {
             let z = p[0].matmul(&p[3]).add(&p[1].matmul(&p[4])).add(&p[5]);
-            let gates = z.chunk(4, 1);
+            let gates = z.chunk(1, 4);
             let c = gates[1]
                 .sigmoid()
                 .mul(&p[2])
@@ -92,6 +92,14 @@ fn composite(name: &str) -> Option<CaseFn> {
         "composite/attention" => |p| {
             p[0].matmul(&p[1].transpose(-1, -2))
                 .mul_scalar(0.5)
+                .softmax(-1)
+                .matmul(&p[2])
+        },
+        "composite/causal_attention" => |p| {
+            let causal = Tensor::tril_mask(4, 4, 0);
+            let scores = p[0].matmul(&p[1].transpose(-1, -2)) / 3f64.sqrt();
+            scores
+                .masked_fill(&causal.logical_not(), f64::NEG_INFINITY)
                 .softmax(-1)
                 .matmul(&p[2])
         },

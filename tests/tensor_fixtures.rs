@@ -2,7 +2,7 @@
 //! `tools/numpy_fixtures.py`. Inputs are rebuilt with the same view transforms, so
 //! transposed, strided, size-1 and empty layouts are all exercised, in f32 and f64.
 
-use engram::tensor::{Conv2dOptions, Float, Tensor};
+use engram::tensor::{AxisIndex, Conv1dOptions, Conv2dOptions, Float, Pool2dOptions, Tensor};
 use serde_json::Value;
 
 const FIXTURES: &str = include_str!("fixtures/tensor_ops.json");
@@ -33,6 +33,33 @@ fn isizes(v: &Value) -> Vec<isize> {
 fn pair(v: &Value) -> [usize; 2] {
     let u = usizes(v);
     [u[0], u[1]]
+}
+
+/// A fixture's `index` spec: an integer position, or `[start, end, step]` with `null` for
+/// an open end.
+fn axis_indices(spec: &Value) -> Vec<AxisIndex> {
+    spec.as_array()
+        .unwrap()
+        .iter()
+        .map(|item| match item.as_array() {
+            None => AxisIndex::At(item.as_i64().unwrap() as isize),
+            Some(r) => AxisIndex::Range {
+                start: r[0].as_i64().unwrap_or(0) as isize,
+                end: r[1].as_i64().map(|e| e as isize),
+                step: r[2].as_u64().unwrap() as usize,
+            },
+        })
+        .collect()
+}
+
+/// A fixture's pooling parameters (PyTorch's defaults where it gives none).
+fn pool(p: &Value) -> Pool2dOptions {
+    Pool2dOptions {
+        kernel: pair(&p["kernel"]),
+        stride: pair(&p["stride"]),
+        padding: pair(&p["padding"]),
+        count_include_pad: p["count_include_pad"].as_bool().unwrap_or(true),
+    }
 }
 
 fn build<T: Float>(spec: &Value) -> Tensor<T> {
@@ -165,18 +192,29 @@ fn run<T: Float>(case: &Value) -> Output {
             };
             Output::Bool(m.to_vec(), m.shape().to_vec())
         }
-        "where_cond" => float(Tensor::where_cond(
-            &x().gt(&Tensor::scalar(T::zero())),
-            y(),
-            &inputs[2],
-        )),
+        "gt_scalar" | "ge_scalar" | "lt_scalar" | "le_scalar" => {
+            let c = f("scalar");
+            let m = match op {
+                "gt_scalar" => x().gt(c),
+                "ge_scalar" => x().ge(c),
+                "lt_scalar" => x().lt(c),
+                _ => x().le(c),
+            };
+            Output::Bool(m.to_vec(), m.shape().to_vec())
+        }
+        "masked_fill" => float(x().masked_fill(&y().gt(T::zero()), f("value"))),
+        "tril" => float(x().tril(p["k"].as_i64().unwrap() as isize)),
+        "triu" => float(x().triu(p["k"].as_i64().unwrap() as isize)),
+        "select" => float(x().select(axis(), p["index"].as_i64().unwrap() as isize)),
+        "index" => float(x().index(axis_indices(&p["spec"]))),
+        "where_cond" => float(Tensor::where_cond(&x().gt(T::zero()), y(), &inputs[2])),
         "sum" | "mean" | "prod" | "max" | "min" | "logsumexp" | "var" => float(reduce(x(), op, p)),
         "argmax" | "argmin" => {
-            let keep = p["keepdim"].as_bool().unwrap();
-            let r = if op == "argmax" {
-                x().argmax(axis(), keep)
-            } else {
-                x().argmin(axis(), keep)
+            let r = match (op, p["keepdim"].as_bool().unwrap()) {
+                ("argmax", false) => x().argmax(axis()),
+                ("argmax", true) => x().argmax_keepdim(axis()),
+                (_, false) => x().argmin(axis()),
+                (_, true) => x().argmin_keepdim(axis()),
             };
             Output::Index(r.to_vec(), r.shape().to_vec())
         }
@@ -192,22 +230,20 @@ fn run<T: Float>(case: &Value) -> Output {
         )),
         "conv1d" => {
             let u = |k: &str| p[k].as_u64().unwrap() as usize;
-            float(x().conv1d(y(), u("stride"), u("padding"), u("dilation"), u("groups")))
+            let options = Conv1dOptions {
+                stride: u("stride"),
+                padding: u("padding"),
+                dilation: u("dilation"),
+                groups: u("groups"),
+            };
+            float(x().conv1d(y(), options))
         }
-        "max_pool2d" => {
-            float(x().max_pool2d(pair(&p["kernel"]), pair(&p["stride"]), pair(&p["padding"])))
-        }
+        "max_pool2d" => float(x().max_pool2d(pool(p))),
         "max_pool2d_indices" => {
-            let (_, i) = x().max_pool2d_with_indices(
-                pair(&p["kernel"]),
-                pair(&p["stride"]),
-                pair(&p["padding"]),
-            );
+            let (_, i) = x().max_pool2d_with_indices(pool(p));
             Output::Index(i.to_vec(), i.shape().to_vec())
         }
-        "avg_pool2d" => {
-            float(x().avg_pool2d(pair(&p["kernel"]), pair(&p["stride"]), pair(&p["padding"])))
-        }
+        "avg_pool2d" => float(x().avg_pool2d(pool(p))),
         "gather" => float(x().gather(axis(), &idx[0])),
         "scatter_add" => float(x().scatter_add(axis(), &idx[0], y())),
         "index_select" => float(x().index_select(axis(), &usizes(&p["indices"]))),

@@ -1,7 +1,7 @@
 //! Kernels give bitwise the same result on 1 thread and on several: work is cut into fixed
 //! chunks, never by thread count.
 
-use engram::tensor::{seeded_rng, Conv2dOptions, Tensor};
+use engram::tensor::{seeded_rng, Conv2dOptions, Pool2dOptions, Tensor};
 
 fn on_threads<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
     rayon::ThreadPoolBuilder::new()
@@ -33,7 +33,7 @@ fn workload() -> Vec<Vec<u32>> {
         bits(&a.matmul(&b)),
         bits(&a.t().matmul(&b)),
         bits(&x.conv2d(&w, Conv2dOptions::default().padding(1))),
-        bits(&x.max_pool2d([2, 2], [2, 2], [0, 0])),
+        bits(&x.max_pool2d(Pool2dOptions::new([2, 2]))),
         bits(&(&m + &m.sum_keepdim(&[0]))),
     ]
 }

@@ -313,6 +313,10 @@ def conv_cases():
         case(f"max_pool2d_indices/{label}/f64", "max_pool2d_indices", [spec_x], params, np.take_along_axis(np.broadcast_to(flat, win.shape), arg[..., None], -1)[..., 0])
         win0, _ = pool_windows(x, k, s, p, 0.0)
         case(f"avg_pool2d/{label}/f64", "avg_pool2d", [spec_x], params, win0.mean(axis=-1))
+        if any(p):
+            winn, _ = pool_windows(x, k, s, p, np.nan)
+            exclude = {**params, "count_include_pad": False}
+            case(f"avg_pool2d/{label}_exclude_pad/f64", "avg_pool2d", [spec_x], exclude, np.nanmean(winn, axis=-1))
 
 
 def index_cases():
@@ -368,6 +372,33 @@ def softmax_cases():
                 case(f"log_softmax/{label}/{axis}/{dtype}", "log_softmax", [spec], {"axis": axis}, np.log(sm), dtype)
 
 
+def mask_cases():
+    spec, x = make_input((3, 4), (("transpose", 0, 1),))
+    for op, f in [("gt", np.greater), ("ge", np.greater_equal), ("lt", np.less), ("le", np.less_equal)]:
+        case(f"{op}_scalar/transposed/f64", f"{op}_scalar", [spec], {"scalar": 0.25}, f(x, 0.25))
+    spec_x, x = make_input((2, 3, 5))
+    spec_m, m = make_input((5, 3), (("transpose", 0, 1),))
+    case("masked_fill/broadcast/f64", "masked_fill", [spec_x, spec_m], {"value": -7.5}, np.where(m > 0, -7.5, x))
+    spec_t, t = make_input((5, 4), (("transpose", 0, 1),))
+    for k in (-1, 0, 2):
+        case(f"tril/{k}/f64", "tril", [spec_x], {"k": k}, np.tril(x, k))
+        case(f"triu/{k}/f64", "triu", [spec_x], {"k": k}, np.triu(x, k))
+        case(f"tril/transposed/{k}/f64", "tril", [spec_t], {"k": k}, np.tril(t, k))
+
+
+def slicing_cases():
+    spec, x = make_input((3, 4, 5), (("transpose", 1, 2),))  # shape (3, 5, 4)
+    case("select/axis1/f64", "select", [spec], {"axis": 1, "index": 2}, x[:, 2])
+    case("select/negative/f64", "select", [spec], {"axis": -1, "index": -1}, x[..., -1])
+    # Each entry: an integer position, or [start, end, step] with null for an open end.
+    for label, spec_items, expected in [
+        ("row_prefix", [1, [None, None, 1], [None, 2, 1]], x[1, :, :2]),
+        ("negative_start_and_step", [[-2, None, 1], [1, None, 2], -1], x[-2:, 1::2, -1]),
+        ("clamped", [[None, 100, 1], [-100, 3, 1]], x[:100, -100:3]),
+    ]:
+        case(f"index/{label}/f64", "index", [spec], {"spec": spec_items}, expected)
+
+
 def main():
     unary_cases()
     binary_cases()
@@ -377,6 +408,8 @@ def main():
     index_cases()
     join_cases()
     softmax_cases()
+    mask_cases()
+    slicing_cases()
     path = pathlib.Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "tensor_ops.json"
     doc = {"generator": "tools/numpy_fixtures.py", "numpy": np.__version__, "cases": CASES}
     path.write_text(json.dumps(doc, separators=(",", ":")) + "\n")

@@ -232,6 +232,53 @@ def attention(q, k, v):
     return jax.nn.softmax(scores, axis=-1) @ v
 
 
+# The model author's API (appended, so that the inputs drawn for the cases above stay
+# the same): true scalar division, scalars on the left, tensor constants, masks,
+# triangles, select and NumPy-style indexing, average pooling without padding counted.
+case("div_scalar/matrix", [(3, 4)])(lambda x: x / 3.0)
+case("rdiv_scalar/matrix", [(3, 4)], ["pos"])(lambda x: 2.0 / x)
+case("operators/scalar_left_owned", [(2, 3)], ["pos"])(
+    lambda x: 2.0 * jnp.sin(x) + (1.0 - jnp.cos(x)) - 1.0 / x + 3.0 / jnp.exp(x)
+)
+C3 = np.array([0.5, -1.5, 2.0])
+SCALE = np.array([[1.5], [2.5]])
+case("operators/tensor_constants", [(2, 3), (3,)])(
+    lambda a, b: (a * C3 + b - SCALE) / C3 + SCALE * jnp.tanh(a) - C3 / jnp.exp(b)
+)
+BOUND = np.array([0.5, -0.5, 1.0])
+case("where_cond/scalar_and_tensor_branches", [(2, 3)], ["apart"])(
+    lambda x: jnp.where(x > 0, x**2, 0.25) + jnp.where(x > 0, BOUND, jnp.sin(x))
+)
+ABOVE3 = ~np.tril(np.ones((3, 3), dtype=bool))
+ABOVE4 = ~np.tril(np.ones((4, 4), dtype=bool))
+case("masked_fill/broadcast_mask", [(2, 3, 3)])(lambda x: jnp.square(jnp.where(ABOVE3, -2.0, x)))
+case("masked_fill/then_softmax", [(2, 4, 4)])(lambda x: jax.nn.softmax(jnp.where(ABOVE4, -jnp.inf, x), axis=-1))
+case("tril/wide_above_diagonal", [(2, 3, 5)])(lambda x: jnp.square(jnp.tril(x, 1)))
+case("triu/wide_below_diagonal", [(2, 3, 5)])(lambda x: jnp.square(jnp.triu(x, -1)))
+case("select/axis0", [(3, 4)])(lambda x: jnp.square(x[1]))
+case("select/negative_transposed", [(4, 3)])(lambda x: jnp.exp(x[:, -1]))
+case("index/row_then_prefix", [(2, 3, 4)])(lambda x: jnp.square(x[1, :, :2]))
+case("index/negative_and_step", [(3, 7)])(lambda x: jnp.exp(x[-1, 1::3]))
+case("index_select/tensor_of_indices", [(2, 3)])(lambda x: jnp.square(x[:, np.array([2, 2, 0])]))
+
+
+def avg_pool_exclude_pad(x, kernel, stride, padding):
+    sums = pool_windows(x, kernel, stride, padding, 0.0).sum(axis=2)
+    counts = pool_windows(jnp.ones_like(x), kernel, stride, padding, 0.0).sum(axis=2)
+    return sums / counts
+
+
+case("avg_pool2d/exclude_pad_overlap", [(1, 2, 5, 5)])(lambda x: avg_pool_exclude_pad(x, (3, 3), (2, 2), (1, 1)))
+
+CAUSAL = np.tril(np.ones((4, 4), dtype=bool))
+
+
+@case("composite/causal_attention", [(2, 4, 3), (2, 4, 3), (2, 4, 3)])
+def causal_attention(q, k, v):
+    scores = q @ jnp.swapaxes(k, -1, -2) / jnp.sqrt(3.0)
+    return jax.nn.softmax(jnp.where(CAUSAL, scores, -jnp.inf), axis=-1) @ v
+
+
 def spec(a):
     a = np.asarray(a, dtype=np.float64)
     return {"data": [float(v) for v in a.ravel()], "shape": list(a.shape)}

@@ -1,8 +1,10 @@
 //! The reverse sweep, and the ways to ask for derivatives: `backward` (every leaf),
-//! `grad`/`vjp` (chosen Vars), `grad_graph` (differentiable gradients), and built on
-//! those, `jvp` (forward-mode product by the double-vjp trick) and `hvp`.
+//! `grad`/`vjp` (chosen Vars), `value_and_grad` (a function of tensors), `grad_graph`
+//! (differentiable gradients), and built on those, `jvp` (forward-mode product by the
+//! double-vjp trick) and `hvp`.
 
 use crate::operand::Operand;
+use crate::refs::Refs;
 use crate::tape::{Node, Tape};
 use crate::var::Var;
 use engram_tensor::{Float, Tensor};
@@ -152,7 +154,9 @@ fn check_seed<T: Float>(op: &str, output: &Var<T>, seed: &Tensor<T>) {
 /// Gradients of one backward pass, per leaf.
 ///
 /// Index with the leaf (`grads[&x]`), or use [`Gradients::get`], which answers `None` for
-/// a leaf the output does not depend on.
+/// a leaf the output does not depend on. The gradients outlive the tape: read them (or
+/// [`take`](Gradients::take) them) before `Tape::clear`, which makes every Var recorded
+/// before it unknown here.
 pub struct Gradients<T: Float = f32> {
     by_node: HashMap<usize, Tensor<T>>,
     generation: u64,
@@ -167,15 +171,25 @@ impl<T: Float> Gradients<T> {
         }
     }
 
-    /// The gradient of a leaf, if the output depends on it.
-    #[track_caller]
+    /// The gradient of a leaf, if the output depends on it; `None` for a constant, for a
+    /// Var the output does not depend on, and for any Var once its tape has been cleared.
     pub fn get(&self, leaf: &Var<T>) -> Option<&Tensor<T>> {
-        let id = leaf.node_id()?;
-        let n = leaf.node_ref()?;
+        let n = leaf.live_node()?;
         if n.generation != self.generation {
             return None;
         }
-        self.by_node.get(&id)
+        self.by_node.get(&n.id)
+    }
+
+    /// Removes a leaf's gradient and hands it over (`None` as for [`Gradients::get`]), so
+    /// an update step owns its gradients without a copy and can then drop the Vars and
+    /// clear the tape (see [`Tape`](crate::Tape) for the whole loop).
+    pub fn take(&mut self, leaf: &Var<T>) -> Option<Tensor<T>> {
+        let n = leaf.live_node()?;
+        if n.generation != self.generation {
+            return None;
+        }
+        self.by_node.remove(&n.id)
     }
 
     /// Number of leaves with a gradient.
@@ -216,7 +230,8 @@ impl<T: Float> std::ops::Index<&Var<T>> for Gradients<T> {
         self.get(leaf).unwrap_or_else(|| {
             panic!(
                 "engram: no gradient for this Var: it is not a leaf of this backward pass, is a constant, \
-                 or the output does not depend on it (use `Gradients::get` to allow that)"
+                 the output does not depend on it, or its tape was cleared since (read gradients \
+                 before `Tape::clear`; `Gradients::get` answers `None` instead of panicking)"
             )
         })
     }
@@ -288,18 +303,52 @@ fn pick<V: Clone>(
 }
 
 /// `∂output/∂wrt` for a scalar output, one tensor per Var in `wrt` (zeros where the output
-/// does not depend on it), as `jax.grad` or `torch.autograd.grad`.
+/// does not depend on it), as `jax.grad` or `torch.autograd.grad`. `wrt` is any list of
+/// Vars or of references to them (see [`Refs`]): `&[&x, &y]`, or `&xs` for a `Vec<Var>`.
 #[track_caller]
-pub fn grad<T: Float>(output: &Var<T>, wrt: &[&Var<T>]) -> Vec<Tensor<T>> {
+pub fn grad<T: Float>(output: &Var<T>, wrt: impl Refs<Var<T>>) -> Vec<Tensor<T>> {
     let seed = scalar_seed("grad", output);
     vjp(output, &seed, wrt)
 }
 
+/// `(f(inputs), ∇f(inputs))` for a function from tensors to a scalar, as
+/// `jax.value_and_grad`: each input becomes a leaf on a fresh tape, `f` runs on them, and
+/// one reverse sweep gives every input's gradient. The tape and its Vars are gone when it
+/// returns, so nothing else shares the inputs' storage: an update step writes them in place.
+///
+/// ```
+/// use engram_autograd::value_and_grad;
+/// use engram_tensor::Tensor;
+/// let w = Tensor::<f64>::from_vec(vec![1.0, -2.0], &[2]);
+/// let b = Tensor::<f64>::scalar(0.5);
+/// let (loss, g) = value_and_grad(|p| (&p[0] + &p[1]).square().sum(), &[&w, &b]);
+/// assert_eq!(loss.item(), 4.5); // 1.5² + (-1.5)²
+/// assert_eq!(g[0].to_vec(), vec![3.0, -3.0]); // 2(w + b)
+/// assert_eq!(g[1].item(), 0.0);
+/// ```
+#[track_caller]
+pub fn value_and_grad<T: Float>(
+    f: impl FnOnce(&[Var<T>]) -> Var<T>,
+    inputs: impl Refs<Tensor<T>>,
+) -> (Tensor<T>, Vec<Tensor<T>>) {
+    let tape = Tape::new();
+    let leaves: Vec<Var<T>> = inputs
+        .refs()
+        .into_iter()
+        .map(|t| tape.leaf(t.clone()))
+        .collect();
+    let output = f(&leaves);
+    let seed = scalar_seed("value_and_grad", &output);
+    let grads = vjp(&output, &seed, &leaves);
+    (output.value().clone(), grads)
+}
+
 /// The vector-Jacobian product `seedᵀ · ∂output/∂wrt`, one tensor per Var in `wrt`.
 #[track_caller]
-pub fn vjp<T: Float>(output: &Var<T>, seed: &Tensor<T>, wrt: &[&Var<T>]) -> Vec<Tensor<T>> {
+pub fn vjp<T: Float>(output: &Var<T>, seed: &Tensor<T>, wrt: impl Refs<Var<T>>) -> Vec<Tensor<T>> {
     check_seed("vjp", output, seed);
-    let ids = targets("vjp", output, wrt);
+    let wrt = wrt.refs();
+    let ids = targets("vjp", output, &wrt);
     let zero = |k: usize| Tensor::zeros(wrt[k].shape());
     let Some(node) = output.node_ref() else {
         return (0..wrt.len()).map(zero).collect();
@@ -320,8 +369,9 @@ pub fn vjp<T: Float>(output: &Var<T>, seed: &Tensor<T>, wrt: &[&Var<T>]) -> Vec<
 pub fn grad_graph<T: Float>(
     output: &Var<T>,
     seed: Option<&Var<T>>,
-    wrt: &[&Var<T>],
+    wrt: impl Refs<Var<T>>,
 ) -> Vec<Var<T>> {
+    let wrt = wrt.refs();
     let seed = match seed {
         Some(s) => {
             check_seed("grad_graph", output, s.value());
@@ -329,7 +379,7 @@ pub fn grad_graph<T: Float>(
         }
         None => Var::constant(scalar_seed("grad_graph", output)),
     };
-    let ids = targets("grad_graph", output, wrt);
+    let ids = targets("grad_graph", output, &wrt);
     let zero = |k: usize| Var::constant(Tensor::zeros(wrt[k].shape()));
     let Some(node) = output.node_ref() else {
         return (0..wrt.len()).map(zero).collect();
@@ -347,14 +397,23 @@ pub fn grad_graph<T: Float>(
 /// by the double-vjp trick: `u ↦ vjp(u)` is linear in `u`, and its own vjp with the
 /// tangents as seed is the jvp.
 #[track_caller]
-pub fn jvp<T: Float>(output: &Var<T>, wrt: &[&Var<T>], tangents: &[&Tensor<T>]) -> Tensor<T> {
+pub fn jvp<T: Float>(
+    output: &Var<T>,
+    wrt: impl Refs<Var<T>>,
+    tangents: impl Refs<Tensor<T>>,
+) -> Tensor<T> {
     jvp_graph(output, wrt, tangents).value().clone()
 }
 
 /// [`jvp`] with the computation recorded: the result is a Var that can be differentiated
 /// again, as forward mode nested inside reverse (or forward) mode needs.
 #[track_caller]
-pub fn jvp_graph<T: Float>(output: &Var<T>, wrt: &[&Var<T>], tangents: &[&Tensor<T>]) -> Var<T> {
+pub fn jvp_graph<T: Float>(
+    output: &Var<T>,
+    wrt: impl Refs<Var<T>>,
+    tangents: impl Refs<Tensor<T>>,
+) -> Var<T> {
+    let (wrt, tangents) = (wrt.refs(), tangents.refs());
     if wrt.len() != tangents.len() {
         panic!(
             "engram: `jvp`: {} inputs but {} tangents",
@@ -362,7 +421,7 @@ pub fn jvp_graph<T: Float>(output: &Var<T>, wrt: &[&Var<T>], tangents: &[&Tensor
             tangents.len()
         );
     }
-    for (v, t) in wrt.iter().zip(tangents) {
+    for (v, t) in wrt.iter().zip(&tangents) {
         if v.shape() != t.shape() {
             panic!(
                 "engram: `jvp`: a tangent has shape {:?} for an input of shape {:?}",
@@ -375,7 +434,7 @@ pub fn jvp_graph<T: Float>(output: &Var<T>, wrt: &[&Var<T>], tangents: &[&Tensor
         return Var::constant(Tensor::zeros(output.shape()));
     };
     let u = node.tape.leaf(Tensor::zeros(output.shape()));
-    let pulled = grad_graph(output, Some(&u), wrt);
+    let pulled = grad_graph(output, Some(&u), &wrt);
     let total = pulled
         .iter()
         .zip(tangents)
@@ -389,15 +448,20 @@ pub fn jvp_graph<T: Float>(output: &Var<T>, wrt: &[&Var<T>], tangents: &[&Tensor
 
 /// The Hessian-vector product `H · v` of a scalar `loss`, one tensor per Var in `wrt`.
 #[track_caller]
-pub fn hvp<T: Float>(loss: &Var<T>, wrt: &[&Var<T>], v: &[&Tensor<T>]) -> Vec<Tensor<T>> {
-    let g = grad_graph(loss, None, wrt);
+pub fn hvp<T: Float>(
+    loss: &Var<T>,
+    wrt: impl Refs<Var<T>>,
+    v: impl Refs<Tensor<T>>,
+) -> Vec<Tensor<T>> {
+    let (wrt, v) = (wrt.refs(), v.refs());
+    let g = grad_graph(loss, None, &wrt);
     let dot = g
         .iter()
         .zip(v)
         .map(|(gi, vi)| gi.mul(&Var::constant((*vi).clone())).sum())
         .reduce(|a, b| a.add(&b));
     match dot {
-        Some(d) => grad(&d, wrt),
+        Some(d) => grad(&d, &wrt),
         None => Vec::new(),
     }
 }

@@ -27,6 +27,8 @@ pub trait Operand<T: Float>: Clone {
     fn add_scalar(&self, c: T) -> Self;
     /// `x · c`.
     fn mul_scalar(&self, c: T) -> Self;
+    /// `x / c`, a true division.
+    fn div_scalar(&self, c: T) -> Self;
     /// `e^x`.
     fn exp(&self) -> Self;
     /// `ln x`.
@@ -115,6 +117,9 @@ macro_rules! forward_all {
         }
         fn mul_scalar(&self, c: T) -> Self {
             <$to>::mul_scalar(self, c)
+        }
+        fn div_scalar(&self, c: T) -> Self {
+            <$to>::div_scalar(self, c)
         }
         fn exp(&self) -> Self {
             <$to>::exp(self)

@@ -161,6 +161,7 @@ macro_rules! case {
 pub fn all_cases() -> Vec<GradcheckCase> {
     let mut cases = Vec::new();
     cases.extend(crate::ops::elementwise::cases());
+    cases.extend(crate::ops::mask::cases());
     cases.extend(crate::ops::reduce::cases());
     cases.extend(crate::ops::softmax::cases());
     cases.extend(crate::ops::shape::cases());

@@ -35,6 +35,48 @@ pub(crate) struct TapeInner<T: Float> {
 /// let grads = loss.backward();
 /// assert_eq!(grads[&x].to_vec(), vec![2.0, 4.0]);
 /// ```
+///
+/// # A training step on raw Vars
+///
+/// A tape is reused across steps and must be cleared every step: it keeps every node
+/// until [`Tape::clear`], and each backward pass walks all of them, so a loop that never
+/// clears grows in memory and slows down quadratically. To update a parameter in place,
+/// nothing else may share its storage: a leaf shares it with the parameter (and so does
+/// the tape's node), so first take the gradients, then let the step's Vars go out of
+/// scope, then clear the tape. [`Tensor::add_scaled_`] then writes in place (were the
+/// storage still shared, it would copy: correct, only slower).
+///
+/// ```
+/// use engram_autograd::{grad, Tape};
+/// use engram_tensor::Tensor;
+/// let tape = Tape::<f64>::new();
+/// let target = Tensor::from_vec(vec![1.0, -1.0], &[2]);
+/// let mut w = Tensor::from_vec(vec![0.0, 0.0], &[2]);
+/// let storage = w.as_mut_slice().as_ptr();
+/// for _ in 0..100 {
+///     let g = {
+///         let wv = tape.leaf(w.clone());
+///         let loss = (&wv - &target).square().sum();
+///         grad(&loss, &[&wv]).remove(0)
+///     }; // the step's Vars are dropped here...
+///     tape.clear(); // ...and the tape's copies here
+///     w.add_scaled_(&g, -0.1); // so the update is in place
+/// }
+/// assert!((w.get(&[0]) - 1.0).abs() < 1e-9);
+/// assert_eq!(w.as_mut_slice().as_ptr(), storage);
+/// ```
+///
+/// [`value_and_grad`](crate::value_and_grad) does the same in one call, on a fresh tape.
+///
+/// A tape is not `Send`: it is shared by `Rc` among the Vars recorded on it, so each
+/// thread records on a tape of its own.
+///
+/// ```compile_fail
+/// fn needs_send<S: Send>(_: S) {}
+/// needs_send(engram_autograd::Tape::<f32>::new());
+/// ```
+///
+/// [`Tensor::add_scaled_`]: engram_tensor::Tensor::add_scaled_
 pub struct Tape<T: Float = f32> {
     pub(crate) inner: Rc<RefCell<TapeInner<T>>>,
 }
@@ -110,8 +152,10 @@ impl<T: Float> Tape<T> {
         self.len() == 0
     }
 
-    /// Forgets every node but keeps the allocation, so a training loop reuses one tape.
-    /// Vars recorded before the clear must not be used again: doing so panics.
+    /// Forgets every node but keeps the allocation, so a training loop reuses one tape;
+    /// call it once per step (see the type's docs for the order of a step). Vars recorded
+    /// before the clear must not be used in ops again (doing so panics), and
+    /// [`Gradients`](crate::Gradients) no longer know them (`get` answers `None`).
     pub fn clear(&self) {
         let mut inner = self.inner.borrow_mut();
         inner.nodes.clear();

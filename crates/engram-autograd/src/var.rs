@@ -7,16 +7,23 @@ use engram_tensor::{Float, Tensor};
 /// [`Tape`]. Ops on Vars record themselves; constants (from [`Var::constant`], `detach`,
 /// or computed under `no_grad`) record nothing and receive no gradient.
 ///
+/// Operators work between Vars, between a Var and a constant tensor (either side), and
+/// with a scalar on either side, owned or borrowed:
+///
 /// ```
 /// use engram_autograd::Tape;
 /// use engram_tensor::Tensor;
 /// let tape = Tape::<f64>::new();
 /// let x = tape.leaf(Tensor::from_vec(vec![0.5, -1.0], &[2]));
 /// let w = tape.leaf(Tensor::from_vec(vec![2.0, 3.0], &[2]));
-/// let y = x.mul(&w).tanh().sum();
-/// let g = y.backward();
+/// let shift = Tensor::from_vec(vec![0.1, 0.2], &[2]); // a constant
+/// let y = (2.0 * (&x * &w).tanh() - &shift) / 3.0 + 1.0 / w.exp();
+/// let g = y.sum().backward();
 /// assert_eq!(g[&x].shape(), &[2]);
 /// ```
+///
+/// A Var is not `Send`: it holds its tape by `Rc`, and a tape belongs to one thread (use
+/// one tape per thread; tensors are `Send` and cross threads freely).
 pub struct Var<T: Float = f32> {
     value: Tensor<T>,
     node: Option<NodeRef<T>>,
@@ -88,9 +95,11 @@ impl<T: Float> Var<T> {
         self.node.as_ref()
     }
 
-    /// The node index, for tracked Vars.
-    pub(crate) fn node_id(&self) -> Option<usize> {
-        self.node_ref().map(|n| n.id)
+    /// Its node, if it is tracked and recorded since the tape's last `clear`.
+    pub(crate) fn live_node(&self) -> Option<&NodeRef<T>> {
+        self.node
+            .as_ref()
+            .filter(|n| n.generation == n.tape.generation())
     }
 }
 
@@ -105,93 +114,138 @@ impl<T: Float> std::fmt::Debug for Var<T> {
     }
 }
 
-macro_rules! var_operator {
-    ($trait:ident, $method:ident, $scalar:ident) => {
-        impl<T: Float> std::ops::$trait<&Var<T>> for &Var<T> {
+/// Anything that can stand where an op takes a Var: a Var (by value or reference, recorded
+/// as usual), or a constant: a tensor or a scalar. `Var::where_cond(&m, &x, 0.0)`,
+/// `x.gt(0.5)` and `x.gt(&y)` all take one.
+pub trait IntoVar<T: Float> {
+    /// The value as a Var; tensors and scalars become constants.
+    fn into_var(self) -> Var<T>;
+}
+
+impl<T: Float> IntoVar<T> for Var<T> {
+    fn into_var(self) -> Var<T> {
+        self
+    }
+}
+
+impl<T: Float> IntoVar<T> for &Var<T> {
+    fn into_var(self) -> Var<T> {
+        self.clone()
+    }
+}
+
+impl<T: Float> IntoVar<T> for Tensor<T> {
+    fn into_var(self) -> Var<T> {
+        Var::constant(self)
+    }
+}
+
+impl<T: Float> IntoVar<T> for &Tensor<T> {
+    fn into_var(self) -> Var<T> {
+        Var::constant(self.clone())
+    }
+}
+
+impl<T: Float> IntoVar<T> for T {
+    fn into_var(self) -> Var<T> {
+        Var::constant(Tensor::scalar(self))
+    }
+}
+
+/// The four impls of one operator between two operand types, each owned or borrowed;
+/// `$body` sees both sides as references.
+macro_rules! operator_impls {
+    ($trait:ident, $method:ident, $lhs:ty, $rhs:ty, |$a:ident, $b:ident| $body:expr) => {
+        impl<T: Float> std::ops::$trait<$rhs> for $lhs {
             type Output = Var<T>;
             #[track_caller]
-            fn $method(self, rhs: &Var<T>) -> Var<T> {
-                Var::$method(self, rhs)
+            fn $method(self, rhs: $rhs) -> Var<T> {
+                let ($a, $b) = (&self, &rhs);
+                $body
             }
         }
-        impl<T: Float> std::ops::$trait<Var<T>> for Var<T> {
+        impl<T: Float> std::ops::$trait<&$rhs> for $lhs {
             type Output = Var<T>;
             #[track_caller]
-            fn $method(self, rhs: Var<T>) -> Var<T> {
-                Var::$method(&self, &rhs)
+            fn $method(self, rhs: &$rhs) -> Var<T> {
+                let ($a, $b) = (&self, rhs);
+                $body
             }
         }
-        impl<T: Float> std::ops::$trait<&Var<T>> for Var<T> {
+        impl<T: Float> std::ops::$trait<$rhs> for &$lhs {
             type Output = Var<T>;
             #[track_caller]
-            fn $method(self, rhs: &Var<T>) -> Var<T> {
-                Var::$method(&self, rhs)
+            fn $method(self, rhs: $rhs) -> Var<T> {
+                let ($a, $b) = (self, &rhs);
+                $body
             }
         }
-        impl<T: Float> std::ops::$trait<Var<T>> for &Var<T> {
+        impl<T: Float> std::ops::$trait<&$rhs> for &$lhs {
             type Output = Var<T>;
             #[track_caller]
-            fn $method(self, rhs: Var<T>) -> Var<T> {
-                Var::$method(self, &rhs)
-            }
-        }
-        impl<T: Float> std::ops::$trait<T> for &Var<T> {
-            type Output = Var<T>;
-            fn $method(self, rhs: T) -> Var<T> {
-                $scalar(self, rhs)
-            }
-        }
-        impl<T: Float> std::ops::$trait<T> for Var<T> {
-            type Output = Var<T>;
-            fn $method(self, rhs: T) -> Var<T> {
-                $scalar(&self, rhs)
+            fn $method(self, rhs: &$rhs) -> Var<T> {
+                let ($a, $b) = (self, rhs);
+                $body
             }
         }
     };
 }
 
-fn add_s<T: Float>(v: &Var<T>, c: T) -> Var<T> {
-    v.add_scalar(c)
-}
-fn sub_s<T: Float>(v: &Var<T>, c: T) -> Var<T> {
-    v.add_scalar(-c)
-}
-fn mul_s<T: Float>(v: &Var<T>, c: T) -> Var<T> {
-    v.mul_scalar(c)
-}
-fn div_s<T: Float>(v: &Var<T>, c: T) -> Var<T> {
-    v.mul_scalar(T::one() / c)
+/// An operator between Vars, between a Var and a constant tensor (either side), and
+/// between a Var and a scalar on its right; `$scalar` says how a Var meets a scalar.
+macro_rules! var_operator {
+    ($trait:ident, $method:ident, |$v:ident, $c:ident| $scalar:expr) => {
+        operator_impls!($trait, $method, Var<T>, Var<T>, |a, b| Var::$method(a, b));
+        operator_impls!($trait, $method, Var<T>, Tensor<T>, |a, b| {
+            Var::$method(a, &Var::constant(b.clone()))
+        });
+        operator_impls!($trait, $method, Tensor<T>, Var<T>, |a, b| {
+            Var::$method(&Var::constant(a.clone()), b)
+        });
+        impl<T: Float> std::ops::$trait<T> for &Var<T> {
+            type Output = Var<T>;
+            fn $method(self, $c: T) -> Var<T> {
+                let $v = self;
+                $scalar
+            }
+        }
+        impl<T: Float> std::ops::$trait<T> for Var<T> {
+            type Output = Var<T>;
+            fn $method(self, $c: T) -> Var<T> {
+                let $v = &self;
+                $scalar
+            }
+        }
+    };
 }
 
-var_operator!(Add, add, add_s);
-var_operator!(Sub, sub, sub_s);
-var_operator!(Mul, mul, mul_s);
-var_operator!(Div, div, div_s);
+var_operator!(Add, add, |v, c| v.add_scalar(c));
+var_operator!(Sub, sub, |v, c| v.add_scalar(-c));
+var_operator!(Mul, mul, |v, c| v.mul_scalar(c));
+var_operator!(Div, div, |v, c| v.div_scalar(c));
 
+/// A scalar on the left of a Var, borrowed or owned (`2.0 * x.sin()`, `1.0 - &x`). The
+/// impls are per float type: Rust does not allow them for a generic `T` on the left.
 macro_rules! scalar_lhs {
     ($t:ty) => {
-        impl std::ops::Add<&Var<$t>> for $t {
+        scalar_lhs!($t, Add, add, |c, v| v.add_scalar(c));
+        scalar_lhs!($t, Sub, sub, |c, v| v.neg().add_scalar(c));
+        scalar_lhs!($t, Mul, mul, |c, v| v.mul_scalar(c));
+        scalar_lhs!($t, Div, div, |c, v| v.rdiv_scalar(c));
+    };
+    ($t:ty, $trait:ident, $method:ident, |$c:ident, $v:ident| $body:expr) => {
+        impl std::ops::$trait<&Var<$t>> for $t {
             type Output = Var<$t>;
-            fn add(self, rhs: &Var<$t>) -> Var<$t> {
-                rhs.add_scalar(self)
+            fn $method(self, rhs: &Var<$t>) -> Var<$t> {
+                let ($c, $v) = (self, rhs);
+                $body
             }
         }
-        impl std::ops::Sub<&Var<$t>> for $t {
+        impl std::ops::$trait<Var<$t>> for $t {
             type Output = Var<$t>;
-            fn sub(self, rhs: &Var<$t>) -> Var<$t> {
-                rhs.neg().add_scalar(self)
-            }
-        }
-        impl std::ops::Mul<&Var<$t>> for $t {
-            type Output = Var<$t>;
-            fn mul(self, rhs: &Var<$t>) -> Var<$t> {
-                rhs.mul_scalar(self)
-            }
-        }
-        impl std::ops::Div<&Var<$t>> for $t {
-            type Output = Var<$t>;
-            fn div(self, rhs: &Var<$t>) -> Var<$t> {
-                rhs.recip().mul_scalar(self)
+            fn $method(self, rhs: Var<$t>) -> Var<$t> {
+                let ($c, $v) = (self, &rhs);
+                $body
             }
         }
     };

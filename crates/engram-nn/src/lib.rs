@@ -89,6 +89,7 @@ pub mod checkpoint;
 mod context;
 pub mod data;
 pub mod functional;
+#[cfg(feature = "registry")]
 mod gradcheck_cases;
 pub mod init;
 mod layers;
@@ -104,6 +105,7 @@ pub mod transformer;
 
 pub use context::{Context, Grads};
 pub use engram_derive::Module;
+#[cfg(feature = "registry")]
 pub use gradcheck_cases::gradcheck_cases;
 pub use layers::*;
 pub use module::{named_buffers_mut, Forward, Module, Visitor, VisitorMut};

@@ -55,6 +55,84 @@ impl Conv2dOptions {
     }
 }
 
+/// Stride, padding, dilation and groups of a 1-d convolution, as PyTorch's `conv1d`.
+///
+/// ```
+/// use engram_tensor::{Conv1dOptions, Tensor};
+/// let x = Tensor::<f32>::ones(&[1, 4, 9]); // [N, C, L]
+/// let w = Tensor::<f32>::ones(&[2, 2, 3]); // [O, C/groups, k]
+/// let y = x.conv1d(&w, Conv1dOptions::default().stride(2).padding(1).groups(2));
+/// assert_eq!(y.shape(), &[1, 2, 5]);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Conv1dOptions {
+    /// Step between receptive fields.
+    pub stride: usize,
+    /// Zeros added on each side.
+    pub padding: usize,
+    /// Spacing between kernel taps.
+    pub dilation: usize,
+    /// Channel groups: input and output channels split into this many independent parts.
+    pub groups: usize,
+}
+
+impl Default for Conv1dOptions {
+    fn default() -> Self {
+        Conv1dOptions {
+            stride: 1,
+            padding: 0,
+            dilation: 1,
+            groups: 1,
+        }
+    }
+}
+
+impl Conv1dOptions {
+    /// The stride.
+    pub fn stride(mut self, s: usize) -> Self {
+        self.stride = s;
+        self
+    }
+    /// The padding on each side.
+    pub fn padding(mut self, p: usize) -> Self {
+        self.padding = p;
+        self
+    }
+    /// The dilation.
+    pub fn dilation(mut self, d: usize) -> Self {
+        self.dilation = d;
+        self
+    }
+    /// The number of groups.
+    pub fn groups(mut self, g: usize) -> Self {
+        self.groups = g;
+        self
+    }
+}
+
+/// Checks a conv1d's ranks and gives the conv2d over a height-1 plane that computes it
+/// (input and weight each with an axis of size 1 inserted at 2). Shared with the
+/// differentiable `Var::conv1d`.
+#[track_caller]
+pub fn conv1d_as_conv2d(
+    input: &[usize],
+    weight: &[usize],
+    options: &Conv1dOptions,
+) -> Conv2dOptions {
+    if input.len() != 3 || weight.len() != 3 {
+        shape_error(
+            "conv1d",
+            format!("expected input [N, C, L] and weight [O, C/groups, k], got input {input:?} and weight {weight:?}"),
+        );
+    }
+    Conv2dOptions {
+        stride: [1, options.stride],
+        padding: [0, options.padding],
+        dilation: [1, options.dilation],
+        groups: options.groups,
+    }
+}
+
 /// Geometry of sliding a `kernel` over an input plane: the unfold/fold contract.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Window {
@@ -233,24 +311,11 @@ impl<T: Float> Tensor<T> {
 
     /// 1-d cross-correlation: input `[N, C, L]`, weight `[O, C/groups, k]`, output `[N, O, Lo]`.
     #[track_caller]
-    pub fn conv1d(
-        &self,
-        weight: &Tensor<T>,
-        stride: usize,
-        padding: usize,
-        dilation: usize,
-        groups: usize,
-    ) -> Tensor<T> {
-        expect_rank("conv1d", self, 3, "[N, C, L]");
-        expect_rank("conv1d", weight, 3, "weight [O, C/groups, k]");
-        let options = Conv2dOptions {
-            stride: [1, stride],
-            padding: [0, padding],
-            dilation: [1, dilation],
-            groups,
-        };
-        let out = self.unsqueeze(2).conv2d(&weight.unsqueeze(2), options);
-        out.squeeze(2)
+    pub fn conv1d(&self, weight: &Tensor<T>, options: Conv1dOptions) -> Tensor<T> {
+        let options = conv1d_as_conv2d(self.shape(), weight.shape(), &options);
+        self.unsqueeze(2)
+            .conv2d(&weight.unsqueeze(2), options)
+            .squeeze(2)
     }
 }
 
@@ -382,10 +447,14 @@ mod tests {
         let w = Tensor::<f64>::ones(&[1, 2, 2]);
         // out[l] = x[0,l] + x[0,l+1] + x[1,l] + x[1,l+1]
         assert_eq!(
-            x.conv1d(&w, 1, 0, 1, 1).to_vec(),
+            x.conv1d(&w, Conv1dOptions::default()).to_vec(),
             vec![12.0, 16.0, 20.0, 24.0]
         );
-        assert_eq!(x.conv1d(&w, 2, 1, 1, 1).to_vec(), vec![5.0, 16.0, 24.0]);
+        assert_eq!(
+            x.conv1d(&w, Conv1dOptions::default().stride(2).padding(1))
+                .to_vec(),
+            vec![5.0, 16.0, 24.0]
+        );
     }
 
     #[test]

@@ -1,7 +1,7 @@
-//! Elementwise kernels: unary maps, binary ops with NumPy broadcasting, comparisons, `where`.
+//! Elementwise kernels: unary maps and binary ops with NumPy broadcasting.
 
 use crate::element::{Element, Float};
-use crate::parallel::{fill_chunked, filled};
+use crate::parallel::filled;
 use crate::shape::{broadcast_shapes, shape_error};
 use crate::strided::Walk;
 use crate::tensor::Tensor;
@@ -54,53 +54,6 @@ pub fn zip_map<A: Element, B: Element, R: Element>(
         });
     });
     Tensor::from_vec(out, &shape)
-}
-
-impl<T: Element> Tensor<T> {
-    /// Picks `on_true` where `mask` is true, else `on_false`; all three broadcast together.
-    #[track_caller]
-    pub fn where_cond(mask: &Tensor<bool>, on_true: &Tensor<T>, on_false: &Tensor<T>) -> Tensor<T> {
-        let shape = broadcast_shapes("where_cond", mask.shape(), on_true.shape());
-        let shape = broadcast_shapes("where_cond", &shape, on_false.shape());
-        let (m, a, b) = (
-            mask.broadcast_to(&shape),
-            on_true.broadcast_to(&shape),
-            on_false.broadcast_to(&shape),
-        );
-        let walk = Walk::new(
-            &shape,
-            [m.strides(), a.strides(), b.strides()],
-            [m.offset, a.offset, b.offset],
-        );
-        let steps = walk.inner_strides();
-        let (dm, da, db) = (m.data(), a.data(), b.data());
-        let mut out = vec![T::default(); walk.len()];
-        fill_chunked(&mut out, |start, chunk| {
-            walk.for_each_run(start, chunk.len(), |o, pos, run| {
-                for (i, d) in chunk[pos - start..pos - start + run].iter_mut().enumerate() {
-                    let pick = dm[o[0] + i * steps[0]];
-                    *d = if pick {
-                        da[o[1] + i * steps[1]]
-                    } else {
-                        db[o[2] + i * steps[2]]
-                    };
-                }
-            });
-        });
-        Tensor::from_vec(out, &shape)
-    }
-}
-
-impl Tensor<bool> {
-    /// The mask as 0.0 / 1.0 floats.
-    pub fn to_float<T: Float>(&self) -> Tensor<T> {
-        self.map(|b| if b { T::one() } else { T::zero() })
-    }
-
-    /// Elementwise logical not.
-    pub fn logical_not(&self) -> Tensor<bool> {
-        self.map(|b| !b)
-    }
 }
 
 /// Numerically stable logistic function.
@@ -219,6 +172,12 @@ impl<T: Float> Tensor<T> {
         self.map(|x| x * c)
     }
 
+    /// `x / c` for a scalar: a true division, not a product with `1 / c` (which is off by
+    /// an ulp in about a third of elements).
+    pub fn div_scalar(&self, c: T) -> Tensor<T> {
+        self.map(|x| x / c)
+    }
+
     /// In place `self += alpha · other` (same shapes), as an optimizer's update step.
     /// Writes through when this tensor's storage is unshared, else copies first.
     #[track_caller]
@@ -291,42 +250,6 @@ impl<T: Float> Tensor<T> {
                 a.min(b)
             }
         })
-    }
-
-    /// Mask of `self > other`.
-    #[track_caller]
-    pub fn gt(&self, other: &Tensor<T>) -> Tensor<bool> {
-        zip_map("gt", self, other, |a, b| a > b)
-    }
-
-    /// Mask of `self >= other`.
-    #[track_caller]
-    pub fn ge(&self, other: &Tensor<T>) -> Tensor<bool> {
-        zip_map("ge", self, other, |a, b| a >= b)
-    }
-
-    /// Mask of `self < other`.
-    #[track_caller]
-    pub fn lt(&self, other: &Tensor<T>) -> Tensor<bool> {
-        zip_map("lt", self, other, |a, b| a < b)
-    }
-
-    /// Mask of `self <= other`.
-    #[track_caller]
-    pub fn le(&self, other: &Tensor<T>) -> Tensor<bool> {
-        zip_map("le", self, other, |a, b| a <= b)
-    }
-
-    /// Mask of `self == other`.
-    #[track_caller]
-    pub fn equal(&self, other: &Tensor<T>) -> Tensor<bool> {
-        zip_map("equal", self, other, |a, b| a == b)
-    }
-
-    /// Mask of `self != other`.
-    #[track_caller]
-    pub fn not_equal(&self, other: &Tensor<T>) -> Tensor<bool> {
-        zip_map("not_equal", self, other, |a, b| a != b)
     }
 }
 
@@ -485,17 +408,9 @@ mod tests {
     }
 
     #[test]
-    fn comparisons_and_where_select() {
+    fn maximum_minimum_and_clamp() {
         let a = t(&[1.0, 5.0, 3.0], &[3]);
         let b = t(&[2.0, 2.0, 3.0], &[3]);
-        let m = a.gt(&b);
-        assert_eq!(m.to_vec(), vec![false, true, false]);
-        assert_eq!(a.ge(&b).to_vec(), vec![false, true, true]);
-        assert_eq!(a.equal(&b).to_vec(), vec![false, false, true]);
-        assert_eq!(
-            Tensor::where_cond(&m, &a, &Tensor::scalar(0.0)).to_vec(),
-            vec![0.0, 5.0, 0.0]
-        );
         assert_eq!(a.maximum(&b).to_vec(), vec![2.0, 5.0, 3.0]);
         assert_eq!(a.minimum(&b).to_vec(), vec![1.0, 2.0, 3.0]);
         assert_eq!(a.clamp(2.0, 4.0).to_vec(), vec![2.0, 4.0, 3.0]);

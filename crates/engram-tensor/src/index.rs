@@ -5,6 +5,7 @@ use crate::element::{Element, Float};
 use crate::shape::{normalize_axis, numel, shape_error, Shape};
 use crate::strided::Walk;
 use crate::tensor::Tensor;
+use std::borrow::Cow;
 
 #[track_caller]
 fn check_index_shape(op: &str, input: &[usize], index: &[usize], axis: usize) {
@@ -41,6 +42,46 @@ fn around(shape: &[usize], axis: usize) -> (usize, usize, usize) {
     )
 }
 
+/// Positions along one axis, for `index_select` and `index_add`: `&[usize]`,
+/// `&[usize; N]`, `&Vec<usize>`, or a 1-d `&Tensor<usize>` (the index type `gather`
+/// takes), so an index computed as a tensor needs no conversion.
+pub trait Indices {
+    /// The positions; panics, naming `op`, if they come as a tensor that is not 1-d.
+    #[track_caller]
+    fn positions(&self, op: &str) -> Cow<'_, [usize]>;
+}
+
+impl Indices for &[usize] {
+    fn positions(&self, _: &str) -> Cow<'_, [usize]> {
+        Cow::Borrowed(self)
+    }
+}
+
+impl<const N: usize> Indices for &[usize; N] {
+    fn positions(&self, _: &str) -> Cow<'_, [usize]> {
+        Cow::Borrowed(&self[..])
+    }
+}
+
+impl Indices for &Vec<usize> {
+    fn positions(&self, _: &str) -> Cow<'_, [usize]> {
+        Cow::Borrowed(self)
+    }
+}
+
+impl Indices for &Tensor<usize> {
+    #[track_caller]
+    fn positions(&self, op: &str) -> Cow<'_, [usize]> {
+        if self.rank() != 1 {
+            shape_error(
+                op,
+                format!("indices must be 1-d, got shape {:?}", self.shape()),
+            );
+        }
+        self.contiguous_data()
+    }
+}
+
 impl<T: Element> Tensor<T> {
     /// `out[p] = self[p with p[axis] replaced by index[p]]`, as PyTorch's `gather`; the
     /// result has the index's shape.
@@ -63,13 +104,14 @@ impl<T: Element> Tensor<T> {
 
     /// The slices at `indices` along `axis`, in that order (repeats allowed).
     #[track_caller]
-    pub fn index_select(&self, axis: isize, indices: &[usize]) -> Tensor<T> {
+    pub fn index_select(&self, axis: isize, indices: impl Indices) -> Tensor<T> {
+        let indices = indices.positions("index_select");
         let ax = normalize_axis("index_select", axis, self.rank());
         let (outer, dim, inner) = around(self.shape(), ax);
         let src = self.contiguous_data();
         let mut out = Vec::with_capacity(outer * indices.len() * inner);
         for o in 0..outer {
-            for &i in indices {
+            for &i in indices.iter() {
                 let start = (o * dim + check_bound("index_select", i, dim, ax)) * inner;
                 out.extend_from_slice(&src[start..start + inner]);
             }
@@ -116,7 +158,8 @@ impl<T: Float> Tensor<T> {
     /// A copy of `self` with slice `j` of `src` added at slice `indices[j]` along `axis`
     /// (repeated indices accumulate). The adjoint of `index_select`.
     #[track_caller]
-    pub fn index_add(&self, axis: isize, indices: &[usize], src: &Tensor<T>) -> Tensor<T> {
+    pub fn index_add(&self, axis: isize, indices: impl Indices, src: &Tensor<T>) -> Tensor<T> {
+        let indices = indices.positions("index_add");
         let ax = normalize_axis("index_add", axis, self.rank());
         let mut expected = self.shape.clone();
         expected[ax] = indices.len();
@@ -206,6 +249,9 @@ mod tests {
             iota(&[2, 3]).index_select(-1, &[1]).to_vec(),
             vec![1.0, 4.0]
         );
+        let as_tensor = Tensor::from_vec(vec![2, 0, 2], &[3]);
+        assert_eq!(x.index_select(0, &as_tensor).to_vec(), s.to_vec());
+        assert_eq!(x.index_select(0, &vec![2, 0, 2]).to_vec(), s.to_vec());
     }
 
     #[test]
@@ -215,6 +261,12 @@ mod tests {
             Tensor::<f32>::one_hot(&idx, 3).to_vec(),
             vec![0.0, 0.0, 1.0, 1.0, 0.0, 0.0]
         );
+    }
+
+    #[test]
+    #[should_panic(expected = "`index_select`: indices must be 1-d, got shape [1, 2]")]
+    fn index_select_with_a_matrix_of_indices_panics() {
+        iota(&[2, 3]).index_select(0, &Tensor::from_vec(vec![0, 1], &[1, 2]));
     }
 
     #[test]

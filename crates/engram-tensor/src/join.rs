@@ -4,6 +4,62 @@ use crate::element::Element;
 use crate::shape::{normalize_axis, numel, shape_error, Shape};
 use crate::tensor::Tensor;
 
+/// Checks that `shapes` can be stacked (at least one, all equal) and resolves the new
+/// axis, which may be one past the last. Shared with the differentiable `Var::stack`.
+#[track_caller]
+pub fn stack_axis(shapes: &[&[usize]], axis: isize) -> usize {
+    let Some(first) = shapes.first() else {
+        shape_error("stack", "needs at least one input")
+    };
+    if let Some(other) = shapes.iter().find(|s| s != &first) {
+        shape_error(
+            "stack",
+            format!("all inputs need one shape, got {first:?} and {other:?}"),
+        );
+    }
+    normalize_axis("stack", axis, first.len() + 1)
+}
+
+/// The resolved axis and the `(start, len)` of each part of `split(axis, sizes)`, checked
+/// against `shape`. Shared with the differentiable `Var::split`.
+#[track_caller]
+pub fn split_ranges(shape: &[usize], axis: isize, sizes: &[usize]) -> (usize, Vec<(usize, usize)>) {
+    let ax = normalize_axis("split", axis, shape.len());
+    if sizes.iter().sum::<usize>() != shape[ax] {
+        shape_error(
+            "split",
+            format!("sizes {sizes:?} do not add up to axis {ax} of shape {shape:?}"),
+        );
+    }
+    let mut start = 0;
+    let ranges = sizes
+        .iter()
+        .map(|&len| {
+            start += len;
+            (start - len, len)
+        })
+        .collect();
+    (ax, ranges)
+}
+
+/// The part sizes of `chunk(axis, chunks)`: `ceil(dim / chunks)` each, the last one
+/// smaller when the dimension does not divide evenly (so there may be fewer than
+/// `chunks` parts, as in PyTorch).
+#[track_caller]
+pub fn chunk_sizes(shape: &[usize], axis: isize, chunks: usize) -> Vec<usize> {
+    let ax = normalize_axis("chunk", axis, shape.len());
+    if chunks == 0 {
+        shape_error("chunk", "needs at least one chunk");
+    }
+    let dim = shape[ax];
+    let size = dim.div_ceil(chunks).max(1);
+    let mut sizes = vec![size; dim / size];
+    if !dim.is_multiple_of(size) {
+        sizes.push(dim % size);
+    }
+    sizes
+}
+
 impl<T: Element> Tensor<T> {
     /// Joins tensors along an existing axis; all other dimensions must agree.
     #[track_caller]
@@ -41,63 +97,28 @@ impl<T: Element> Tensor<T> {
     /// Joins same-shaped tensors along a new axis.
     #[track_caller]
     pub fn stack(tensors: &[&Tensor<T>], axis: isize) -> Tensor<T> {
-        let Some(first) = tensors.first() else {
-            shape_error("stack", "needs at least one tensor")
-        };
-        if let Some(t) = tensors.iter().find(|t| t.shape() != first.shape()) {
-            shape_error(
-                "stack",
-                format!(
-                    "all tensors need one shape, got {:?} and {:?}",
-                    first.shape(),
-                    t.shape()
-                ),
-            );
-        }
-        let ax = normalize_axis("stack", axis, first.rank() + 1) as isize;
+        let shapes: Vec<&[usize]> = tensors.iter().map(|t| t.shape()).collect();
+        let ax = stack_axis(&shapes, axis) as isize;
         let expanded: Vec<Tensor<T>> = tensors.iter().map(|t| t.unsqueeze(ax)).collect();
         Tensor::concat(&expanded.iter().collect::<Vec<_>>(), ax)
     }
 
-    /// Splits into consecutive views of the given sizes along `axis` (they must add up).
+    /// Splits into consecutive views of the given sizes along `axis` (they must add up),
+    /// as `torch.split(x, sizes, dim)`.
     #[track_caller]
-    pub fn split(&self, sizes: &[usize], axis: isize) -> Vec<Tensor<T>> {
-        let ax = normalize_axis("split", axis, self.rank());
-        if sizes.iter().sum::<usize>() != self.shape()[ax] {
-            shape_error(
-                "split",
-                format!(
-                    "sizes {sizes:?} do not add up to axis {ax} of shape {:?}",
-                    self.shape()
-                ),
-            );
-        }
-        let mut start = 0;
-        sizes
-            .iter()
-            .map(|&s| {
-                let part = self.narrow(ax as isize, start, s);
-                start += s;
-                part
-            })
+    pub fn split(&self, axis: isize, sizes: &[usize]) -> Vec<Tensor<T>> {
+        let (ax, ranges) = split_ranges(self.shape(), axis, sizes);
+        ranges
+            .into_iter()
+            .map(|(start, len)| self.narrow(ax as isize, start, len))
             .collect()
     }
 
     /// Splits into `chunks` views of equal size along `axis` (the last may be smaller), as
     /// PyTorch's `chunk`.
     #[track_caller]
-    pub fn chunk(&self, chunks: usize, axis: isize) -> Vec<Tensor<T>> {
-        let ax = normalize_axis("chunk", axis, self.rank());
-        if chunks == 0 {
-            shape_error("chunk", "needs at least one chunk");
-        }
-        let dim = self.shape()[ax];
-        let size = dim.div_ceil(chunks).max(1);
-        let mut sizes = vec![size; dim / size];
-        if !dim.is_multiple_of(size) {
-            sizes.push(dim % size);
-        }
-        self.split(&sizes, ax as isize)
+    pub fn chunk(&self, axis: isize, chunks: usize) -> Vec<Tensor<T>> {
+        self.split(axis, &chunk_sizes(self.shape(), axis, chunks))
     }
 
     /// Pads with `value`: `widths[d] = (before, after)` for each axis `d`, as NumPy's `pad`.
@@ -173,10 +194,10 @@ mod tests {
     #[test]
     fn split_and_chunk_are_views() {
         let a = iota(&[5, 2]);
-        let parts = a.split(&[2, 3], 0);
+        let parts = a.split(0, &[2, 3]);
         assert_eq!(parts[1].to_vec(), vec![4.0, 5.0, 6.0, 7.0, 8.0, 9.0]);
         assert!(parts[1].shares_storage_with(&a));
-        let chunks = a.chunk(2, 0);
+        let chunks = a.chunk(0, 2);
         assert_eq!(
             chunks.iter().map(|c| c.shape()[0]).collect::<Vec<_>>(),
             vec![3, 2]

@@ -19,24 +19,34 @@ mod element;
 mod elementwise;
 mod index;
 mod join;
+mod mask;
 mod matmul;
 mod parallel;
 mod pool;
 mod random;
 mod reduce;
 mod shape;
+mod slicing;
 mod softmax;
 mod strided;
 mod tensor;
 mod view;
 
-pub use conv::{conv2d_geometry, Conv2dOptions, Window};
+pub use conv::{conv1d_as_conv2d, conv2d_geometry, Conv1dOptions, Conv2dOptions, Window};
 pub use element::{Element, Float};
 pub use elementwise::{gelu_tanh_coefficient, sigmoid_scalar, softplus_scalar, zip_map};
+pub use index::Indices;
+pub use join::{chunk_sizes, split_ranges, stack_axis};
+pub use mask::IntoTensor;
 pub use parallel::{CHUNK, PARALLEL_THRESHOLD};
-pub use random::seeded_rng;
+pub use pool::Pool2dOptions;
+/// The random-number traits that tensor constructors take (`&mut impl Rng`), re-exported
+/// so that code which names them needs no `rand` dependency of its own.
+pub use rand::{Rng, SeedableRng};
+pub use random::{seeded_rng, SeededRng};
 pub use shape::{
     broadcast_shapes, contiguous_strides, normalize_axes, normalize_axis, numel, shape_error,
-    try_broadcast_shapes, Shape,
+    sum_to_shape_axes, try_broadcast_shapes, Shape,
 };
+pub use slicing::{index_steps, select_position, AxisIndex, IndexStep};
 pub use tensor::{Tensor, TensorError};

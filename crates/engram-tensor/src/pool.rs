@@ -7,20 +7,94 @@ use crate::parallel::fill_groups;
 use crate::shape::shape_error;
 use crate::tensor::Tensor;
 
-impl Window {
-    /// A pooling window: no dilation.
-    pub fn pool(kernel: [usize; 2], stride: [usize; 2], padding: [usize; 2]) -> Window {
-        Window {
+/// Window, stride and padding of 2-d pooling, and how average pooling counts padding, as
+/// PyTorch's `max_pool2d` / `avg_pool2d` (without `ceil_mode`).
+///
+/// ```
+/// use engram_tensor::{Pool2dOptions, Tensor};
+/// let x = Tensor::<f32>::ones(&[1, 1, 4, 4]);
+/// // 3×3 windows, stride 2, one row and column of padding that the average ignores.
+/// let opts = Pool2dOptions::new([3, 3]).stride(2).padding(1).count_include_pad(false);
+/// assert_eq!(x.avg_pool2d(opts).to_vec(), vec![1.0; 4]);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pool2dOptions {
+    /// Window size, (rows, columns).
+    pub kernel: [usize; 2],
+    /// Step between windows, (rows, columns).
+    pub stride: [usize; 2],
+    /// Implicit padding on each side, at most half the window: −∞ for max pooling, zeros
+    /// for average pooling.
+    pub padding: [usize; 2],
+    /// Average pooling only: true divides every window by its full area, padding
+    /// included (PyTorch's default); false divides by the number of input elements the
+    /// window covers.
+    pub count_include_pad: bool,
+}
+
+impl Pool2dOptions {
+    /// A `kernel` window that steps by its own size (PyTorch's default stride), with no
+    /// padding.
+    pub fn new(kernel: [usize; 2]) -> Self {
+        Pool2dOptions {
             kernel,
-            stride,
-            padding,
+            stride: kernel,
+            padding: [0, 0],
+            count_include_pad: true,
+        }
+    }
+    /// The same stride along both axes.
+    pub fn stride(mut self, s: usize) -> Self {
+        self.stride = [s, s];
+        self
+    }
+    /// The same padding along both axes.
+    pub fn padding(mut self, p: usize) -> Self {
+        self.padding = [p, p];
+        self
+    }
+    /// Whether average pooling counts padding in each window's divisor.
+    pub fn count_include_pad(mut self, include: bool) -> Self {
+        self.count_include_pad = include;
+        self
+    }
+
+    /// The window geometry (no dilation).
+    pub fn window(&self) -> Window {
+        Window {
+            kernel: self.kernel,
+            stride: self.stride,
+            padding: self.padding,
             dilation: [1, 1],
         }
+    }
+
+    /// Average pooling's divisor for each output position of an input plane `input`,
+    /// shape `[Ho, Wo]`: the window's area, or with `count_include_pad = false` the number
+    /// of taps that fall inside the input. Shared with average pooling's gradient.
+    #[track_caller]
+    pub fn divisors<T: Float>(&self, input: [usize; 2]) -> Tensor<T> {
+        let window = self.window();
+        let [ho, wo] = window.output_size("avg_pool2d", input);
+        let inside = |axis: usize, o: usize| -> usize {
+            if self.count_include_pad {
+                return self.kernel[axis];
+            }
+            let first = (o * self.stride[axis]) as isize - self.padding[axis] as isize;
+            (0..self.kernel[axis] as isize)
+                .filter(|t| (0..input[axis] as isize).contains(&(first + t)))
+                .count()
+        };
+        let data = (0..ho)
+            .flat_map(|oy| (0..wo).map(move |ox| T::of((inside(0, oy) * inside(1, ox)) as f64)))
+            .collect();
+        Tensor::from_vec(data, &[ho, wo])
     }
 }
 
 #[track_caller]
-fn check_pool(op: &str, shape: &[usize], window: &Window) -> [usize; 2] {
+fn check_pool(op: &str, shape: &[usize], options: &Pool2dOptions) -> [usize; 2] {
+    let window = options.window();
     if shape.len() != 4 {
         shape_error(
             op,
@@ -43,14 +117,14 @@ impl<T: Float> Tensor<T> {
     /// Max pooling over `[N, C, H, W]`; also returns, per output, the flat index `y·W + x`
     /// of its maximum within the input plane (the first one on ties; padding never wins).
     #[track_caller]
-    pub fn max_pool2d_with_indices(
-        &self,
-        kernel: [usize; 2],
-        stride: [usize; 2],
-        padding: [usize; 2],
-    ) -> (Tensor<T>, Tensor<usize>) {
-        let window = Window::pool(kernel, stride, padding);
-        let [ho, wo] = check_pool("max_pool2d", self.shape(), &window);
+    pub fn max_pool2d_with_indices(&self, options: Pool2dOptions) -> (Tensor<T>, Tensor<usize>) {
+        let [ho, wo] = check_pool("max_pool2d", self.shape(), &options);
+        let Pool2dOptions {
+            kernel,
+            stride,
+            padding,
+            ..
+        } = options;
         let &[n, c, h, w] = self.shape() else {
             unreachable!()
         };
@@ -97,34 +171,23 @@ impl<T: Float> Tensor<T> {
 
     /// Max pooling over `[N, C, H, W]`, as PyTorch's `max_pool2d` (padding counts as −∞).
     #[track_caller]
-    pub fn max_pool2d(
-        &self,
-        kernel: [usize; 2],
-        stride: [usize; 2],
-        padding: [usize; 2],
-    ) -> Tensor<T> {
-        self.max_pool2d_with_indices(kernel, stride, padding).0
+    pub fn max_pool2d(&self, options: Pool2dOptions) -> Tensor<T> {
+        self.max_pool2d_with_indices(options).0
     }
 
-    /// Average pooling over `[N, C, H, W]`; padded zeros count in the average, as PyTorch's
-    /// default (`count_include_pad=True`).
+    /// Average pooling over `[N, C, H, W]`, as PyTorch's `avg_pool2d`: each window's sum
+    /// over its divisor (see [`Pool2dOptions::count_include_pad`]).
     #[track_caller]
-    pub fn avg_pool2d(
-        &self,
-        kernel: [usize; 2],
-        stride: [usize; 2],
-        padding: [usize; 2],
-    ) -> Tensor<T> {
-        let window = Window::pool(kernel, stride, padding);
-        let [ho, wo] = check_pool("avg_pool2d", self.shape(), &window);
-        let &[n, c, _, _] = self.shape() else {
+    pub fn avg_pool2d(&self, options: Pool2dOptions) -> Tensor<T> {
+        let [ho, wo] = check_pool("avg_pool2d", self.shape(), &options);
+        let &[n, c, h, w] = self.shape() else {
             unreachable!()
         };
-        let area = T::of((kernel[0] * kernel[1]) as f64);
-        self.unfold(&window)
-            .reshape(&[n, c, kernel[0] * kernel[1], ho * wo])
+        let taps = options.kernel[0] * options.kernel[1];
+        self.unfold(&options.window())
+            .reshape(&[n, c, taps, ho * wo])
             .sum_axes(&[2])
-            .map(|s| s / area)
+            .div(&options.divisors::<T>([h, w]).reshape(&[ho * wo]))
             .reshape(&[n, c, ho, wo])
     }
 }
@@ -143,7 +206,7 @@ mod tests {
     #[test]
     fn max_pool_picks_window_maxima_and_their_indices() {
         let x = iota(&[1, 1, 4, 4]);
-        let (v, i) = x.max_pool2d_with_indices([2, 2], [2, 2], [0, 0]);
+        let (v, i) = x.max_pool2d_with_indices(Pool2dOptions::new([2, 2]));
         assert_eq!(v.to_vec(), vec![5.0, 7.0, 13.0, 15.0]);
         assert_eq!(i.to_vec(), vec![5, 7, 13, 15]);
     }
@@ -151,7 +214,7 @@ mod tests {
     #[test]
     fn max_pool_padding_never_wins() {
         let x = Tensor::<f64>::full(&[1, 1, 2, 2], -5.0);
-        let (v, i) = x.max_pool2d_with_indices([2, 2], [1, 1], [1, 1]);
+        let (v, i) = x.max_pool2d_with_indices(Pool2dOptions::new([2, 2]).stride(1).padding(1));
         assert_eq!(v.to_vec(), vec![-5.0; 9]);
         assert_eq!(i.get(&[0, 0, 0, 0]), 0);
         assert_eq!(i.get(&[0, 0, 2, 2]), 3);
@@ -160,13 +223,25 @@ mod tests {
     #[test]
     fn avg_pool_counts_padding_as_zeros() {
         let x = Tensor::<f64>::ones(&[1, 1, 2, 2]);
-        let v = x.avg_pool2d([2, 2], [2, 2], [1, 1]);
+        let v = x.avg_pool2d(Pool2dOptions::new([2, 2]).padding(1));
         assert_eq!(v.to_vec(), vec![0.25; 4]);
         let y = iota(&[1, 2, 2, 4]);
         assert_eq!(
-            y.avg_pool2d([2, 2], [2, 2], [0, 0]).to_vec(),
+            y.avg_pool2d(Pool2dOptions::new([2, 2])).to_vec(),
             vec![2.5, 4.5, 10.5, 12.5]
         );
+    }
+
+    #[test]
+    fn avg_pool_without_padding_in_the_count_averages_only_the_input() {
+        let x = iota(&[1, 1, 3, 3]);
+        let opts = Pool2dOptions::new([2, 2]).stride(2).padding(1);
+        // Windows cover {0}, {1, 2}, {3, 6}, {4, 5, 7, 8}.
+        assert_eq!(
+            x.avg_pool2d(opts.count_include_pad(false)).to_vec(),
+            vec![0.0, 1.5, 4.5, 6.0]
+        );
+        assert_eq!(x.avg_pool2d(opts).to_vec(), vec![0.0, 0.75, 2.25, 6.0]);
     }
 
     #[test]
@@ -174,6 +249,6 @@ mod tests {
         expected = "`max_pool2d`: kernel [2, 2] with padding [2, 2]: padding must be at most half the kernel"
     )]
     fn oversized_padding_panics() {
-        Tensor::<f32>::zeros(&[1, 1, 4, 4]).max_pool2d([2, 2], [2, 2], [2, 2]);
+        Tensor::<f32>::zeros(&[1, 1, 4, 4]).max_pool2d(Pool2dOptions::new([2, 2]).padding(2));
     }
 }

@@ -7,8 +7,12 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, StandardNormal};
 
+/// The generator [`seeded_rng`] returns, named so that a struct can hold one without
+/// depending on `rand` itself.
+pub type SeededRng = StdRng;
+
 /// A reproducible generator: the same seed gives the same tensors on every machine.
-pub fn seeded_rng(seed: u64) -> StdRng {
+pub fn seeded_rng(seed: u64) -> SeededRng {
     StdRng::seed_from_u64(seed)
 }
 

@@ -6,7 +6,7 @@
 
 use crate::element::{Element, Float};
 use crate::parallel::{CHUNK, PARALLEL_THRESHOLD};
-use crate::shape::{normalize_axes, normalize_axis, numel, shape_error, Shape};
+use crate::shape::{normalize_axes, normalize_axis, numel, shape_error, sum_to_shape_axes, Shape};
 use crate::strided::Walk;
 use crate::tensor::Tensor;
 use rayon::prelude::*;
@@ -373,24 +373,42 @@ impl<T: Float> Tensor<T> {
         self.reduce_lanes("var", Some(axes), true, |l| lane_var(l, correction))
     }
 
-    /// Index of the largest element along `axis` (the first one on ties; a NaN counts as
-    /// largest).
+    /// Index of the largest element along `axis`, which is dropped (the first one on ties;
+    /// a NaN counts as largest).
     #[track_caller]
-    pub fn argmax(&self, axis: isize, keepdim: bool) -> Tensor<usize> {
-        require_nonempty(self, "argmax", Some(&[axis]));
-        self.reduce_lanes("argmax", Some(&[axis]), keepdim, |l| {
-            lane_arg(l, |x, b| x > b)
-        })
+    pub fn argmax(&self, axis: isize) -> Tensor<usize> {
+        self.arg_best("argmax", axis, false, |x, b| x > b)
     }
 
-    /// Index of the smallest element along `axis` (the first one on ties; a NaN counts as
-    /// smallest).
+    /// As [`Self::argmax`], keeping `axis` as size 1.
     #[track_caller]
-    pub fn argmin(&self, axis: isize, keepdim: bool) -> Tensor<usize> {
-        require_nonempty(self, "argmin", Some(&[axis]));
-        self.reduce_lanes("argmin", Some(&[axis]), keepdim, |l| {
-            lane_arg(l, |x, b| x < b)
-        })
+    pub fn argmax_keepdim(&self, axis: isize) -> Tensor<usize> {
+        self.arg_best("argmax", axis, true, |x, b| x > b)
+    }
+
+    /// Index of the smallest element along `axis`, which is dropped (the first one on ties;
+    /// a NaN counts as smallest).
+    #[track_caller]
+    pub fn argmin(&self, axis: isize) -> Tensor<usize> {
+        self.arg_best("argmin", axis, false, |x, b| x < b)
+    }
+
+    /// As [`Self::argmin`], keeping `axis` as size 1.
+    #[track_caller]
+    pub fn argmin_keepdim(&self, axis: isize) -> Tensor<usize> {
+        self.arg_best("argmin", axis, true, |x, b| x < b)
+    }
+
+    #[track_caller]
+    fn arg_best(
+        &self,
+        op: &str,
+        axis: isize,
+        keepdim: bool,
+        better: fn(T, T) -> bool,
+    ) -> Tensor<usize> {
+        require_nonempty(self, op, Some(&[axis]));
+        self.reduce_lanes(op, Some(&[axis]), keepdim, |l| lane_arg(l, better))
     }
 
     /// Row-major flat index of the largest element (first on ties).
@@ -408,25 +426,7 @@ impl<T: Float> Tensor<T> {
         if self.shape() == shape {
             return self.clone();
         }
-        if shape.len() > self.rank() {
-            shape_error(
-                "sum_to_shape",
-                format!("cannot sum {:?} to the larger rank {shape:?}", self.shape()),
-            );
-        }
-        let lead = self.rank() - shape.len();
-        let mut axes: SmallVec<[isize; 6]> = (0..lead as isize).collect();
-        for (i, &d) in shape.iter().enumerate() {
-            let have = self.shape()[lead + i];
-            if d == 1 && have != 1 {
-                axes.push((lead + i) as isize);
-            } else if d != have {
-                shape_error(
-                    "sum_to_shape",
-                    format!("{:?} is not a broadcast of {shape:?}", self.shape()),
-                );
-            }
-        }
+        let axes = sum_to_shape_axes(self.shape(), shape);
         self.sum_keepdim(&axes).reshape(shape)
     }
 
@@ -468,7 +468,7 @@ mod tests {
         let a = iota(&[2, 3]).t();
         assert_eq!(a.sum_axes(&[1]).to_vec(), vec![3.0, 5.0, 7.0]);
         assert_eq!(a.max_axes(&[0]).to_vec(), vec![2.0, 5.0]);
-        assert_eq!(a.argmax(0, false).to_vec(), vec![2, 2]);
+        assert_eq!(a.argmax(0).to_vec(), vec![2, 2]);
     }
 
     #[test]
@@ -479,7 +479,7 @@ mod tests {
         assert_relative_eq!(a.var(0).item(), 1.25, epsilon = 1e-15);
         assert_eq!(a.prod().item(), 24.0);
         assert_eq!(a.min().item(), 1.0);
-        assert_eq!(a.argmin(0, false).item(), 0);
+        assert_eq!(a.argmin(0).item(), 0);
     }
 
     #[test]
@@ -493,10 +493,14 @@ mod tests {
     #[test]
     fn argmax_takes_first_of_ties_and_nan_wins() {
         let a = Tensor::<f64>::from_vec(vec![1.0, 3.0, 3.0, f64::NAN, 0.0], &[5]);
-        assert_eq!(a.argmax(0, false).item(), 3);
+        assert_eq!(a.argmax(0).item(), 3);
         let b = Tensor::<f64>::from_vec(vec![1.0, 3.0, 3.0], &[3]);
-        assert_eq!(b.argmax(0, false).item(), 1);
+        assert_eq!(b.argmax(0).item(), 1);
         assert_eq!(b.argmax_flat(), 1);
+        let c = iota(&[2, 3]);
+        assert_eq!(c.argmax(1).shape(), &[2]);
+        assert_eq!(c.argmax_keepdim(1).shape(), &[2, 1]);
+        assert_eq!(c.argmin_keepdim(0).to_vec(), vec![0, 0, 0]);
     }
 
     #[test]

@@ -102,6 +102,33 @@ pub fn try_broadcast_shapes(a: &[usize], b: &[usize]) -> Option<Shape> {
     Some(out)
 }
 
+/// The axes of `from` to sum over to undo a broadcast of `to` up to `from`: the leading
+/// axes `to` lacks and those where `to` has 1. Panics (as `sum_to_shape`) when `from` is
+/// not a broadcast of `to`. Shared by `Tensor::sum_to_shape` and `Var::sum_to_shape`.
+#[track_caller]
+pub fn sum_to_shape_axes(from: &[usize], to: &[usize]) -> SmallVec<[isize; 6]> {
+    let not_a_broadcast = || -> ! {
+        shape_error(
+            "sum_to_shape",
+            format!("{from:?} is not a broadcast of {to:?}, so it cannot be summed back to it"),
+        )
+    };
+    if to.len() > from.len() {
+        not_a_broadcast();
+    }
+    let lead = from.len() - to.len();
+    let mut axes: SmallVec<[isize; 6]> = (0..lead as isize).collect();
+    for (i, &d) in to.iter().enumerate() {
+        let have = from[lead + i];
+        if d == 1 && have != 1 {
+            axes.push((lead + i) as isize);
+        } else if d != have {
+            not_a_broadcast();
+        }
+    }
+    axes
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,6 +157,18 @@ mod tests {
     #[should_panic(expected = "axis 3 is out of range for a tensor of rank 3")]
     fn axis_out_of_range_panics() {
         normalize_axis("sum", 3, 3);
+    }
+
+    #[test]
+    fn sum_to_shape_axes_undo_broadcasting() {
+        assert_eq!(&sum_to_shape_axes(&[2, 3, 4], &[3, 1])[..], &[0, 2]);
+        assert_eq!(&sum_to_shape_axes(&[2, 3], &[2, 3])[..], &[] as &[isize]);
+    }
+
+    #[test]
+    #[should_panic(expected = "`sum_to_shape`: [2, 3] is not a broadcast of [4, 3]")]
+    fn sum_to_shape_axes_reject_a_non_broadcast() {
+        sum_to_shape_axes(&[2, 3], &[4, 3]);
     }
 
     #[test]

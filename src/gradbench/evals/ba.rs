@@ -71,7 +71,7 @@ fn rotate(rot: &Var<f64>, pt: &Var<f64>) -> Var<f64> {
             .add(&axis.mul(&along))
     };
     if zero.to_vec().contains(&true) {
-        Var::where_cond(&zero, &pt.add(&cross(rot, pt)), &rotated)
+        Var::where_cond(&zero, pt.add(&cross(rot, pt)), &rotated)
     } else {
         rotated
     }

@@ -4,15 +4,16 @@
 //!
 //! conv2d, `y = W ⊛ x` per group: `dW = Σ_n g · colsᵀ`, `dx = fold(Wᵀ · g)`.
 //! max_pool2d: the gradient goes to the recorded argmax of each window (`gather`'s adjoint).
-//! avg_pool2d: each output's gradient is spread evenly over its window (`fold`).
+//! avg_pool2d: each output's gradient, over its divisor, is spread over its window (`fold`).
 
-use crate::case;
 use crate::operand::Operand;
 use crate::ops::{InputGrads, Op};
-use crate::registry::{real, GradcheckCase};
 use crate::tape::record;
 use crate::var::Var;
-use engram_tensor::{conv2d_geometry, Conv2dOptions, Float, Tensor, Window};
+use engram_tensor::{
+    conv1d_as_conv2d, conv2d_geometry, Conv1dOptions, Conv2dOptions, Float, Pool2dOptions, Tensor,
+    Window,
+};
 use smallvec::smallvec;
 
 /// A convolution or pooling op and its geometry.
@@ -23,7 +24,7 @@ pub(crate) enum ConvOp {
     Conv2d(Conv2dOptions),
     /// Indices `[N·C, Ho·Wo]` of each window's maximum within its `[H·W]` plane.
     MaxPool2d(Tensor<usize>),
-    AvgPool2d(Window),
+    AvgPool2d(Pool2dOptions),
 }
 
 impl ConvOp {
@@ -55,17 +56,18 @@ impl ConvOp {
                     g.lift(planes).scatter_add(1, indices, &flat_g).reshape(&xs)
                 )]
             }
-            ConvOp::AvgPool2d(window) => {
+            ConvOp::AvgPool2d(options) => {
                 let (n, c) = (xs[0], xs[1]);
-                let taps = window.kernel[0] * window.kernel[1];
+                let taps = options.kernel[0] * options.kernel[1];
                 let gs = g.value().shape().to_vec();
                 let l = gs[2] * gs[3];
+                let divisors = options.divisors::<T>([xs[2], xs[3]]);
                 let spread = g
+                    .div(&g.lift(divisors))
                     .reshape(&[n, c, 1, l])
                     .broadcast_to(&[n, c, taps, l])
-                    .mul_scalar(T::one() / T::of(taps as f64))
                     .reshape(&[n, c * taps, l]);
-                smallvec![Some(spread.fold(window, c, [xs[2], xs[3]]))]
+                smallvec![Some(spread.fold(&options.window(), c, [xs[2], xs[3]]))]
             }
         }
     }
@@ -130,32 +132,11 @@ impl<T: Float> Var<T> {
         )
     }
 
-    /// 1-d convolution: input `[N, C, L]`, weight `[O, C/groups, k]`.
+    /// 1-d convolution: input `[N, C, L]`, weight `[O, C/groups, k]` (see
+    /// [`Tensor::conv1d`]); recorded as a conv2d over a height-1 plane.
     #[track_caller]
-    pub fn conv1d(
-        &self,
-        weight: &Var<T>,
-        stride: usize,
-        padding: usize,
-        dilation: usize,
-        groups: usize,
-    ) -> Var<T> {
-        if self.rank() != 3 || weight.rank() != 3 {
-            engram_tensor::shape_error(
-                "conv1d",
-                format!(
-                    "expected input [N, C, L] and weight [O, C/groups, k], got {:?} and {:?}",
-                    self.shape(),
-                    weight.shape()
-                ),
-            );
-        }
-        let options = Conv2dOptions {
-            stride: [1, stride],
-            padding: [0, padding],
-            dilation: [1, dilation],
-            groups,
-        };
+    pub fn conv1d(&self, weight: &Var<T>, options: Conv1dOptions) -> Var<T> {
+        let options = conv1d_as_conv2d(self.shape(), weight.shape(), &options);
         self.unsqueeze(2)
             .conv2d(&weight.unsqueeze(2), options)
             .squeeze(2)
@@ -163,15 +144,8 @@ impl<T: Float> Var<T> {
 
     /// Max pooling over `[N, C, H, W]`; the gradient goes to each window's (first) maximum.
     #[track_caller]
-    pub fn max_pool2d(
-        &self,
-        kernel: [usize; 2],
-        stride: [usize; 2],
-        padding: [usize; 2],
-    ) -> Var<T> {
-        let (value, indices) = self
-            .value()
-            .max_pool2d_with_indices(kernel, stride, padding);
+    pub fn max_pool2d(&self, options: Pool2dOptions) -> Var<T> {
+        let (value, indices) = self.value().max_pool2d_with_indices(options);
         let s = value.shape();
         let indices = indices.reshape(&[s[0] * s[1], s[2] * s[3]]);
         record(
@@ -181,19 +155,13 @@ impl<T: Float> Var<T> {
         )
     }
 
-    /// Average pooling over `[N, C, H, W]` (padding counts as zeros in the average).
+    /// Average pooling over `[N, C, H, W]` (see [`Tensor::avg_pool2d`] for how padding
+    /// counts).
     #[track_caller]
-    pub fn avg_pool2d(
-        &self,
-        kernel: [usize; 2],
-        stride: [usize; 2],
-        padding: [usize; 2],
-    ) -> Var<T> {
-        let value = self.value().avg_pool2d(kernel, stride, padding);
+    pub fn avg_pool2d(&self, options: Pool2dOptions) -> Var<T> {
+        let value = self.value().avg_pool2d(options);
         record(
-            Op::Conv(Box::new(ConvOp::AvgPool2d(Window::pool(
-                kernel, stride, padding,
-            )))),
+            Op::Conv(Box::new(ConvOp::AvgPool2d(options))),
             &[self],
             value,
         )
@@ -201,7 +169,10 @@ impl<T: Float> Var<T> {
 }
 
 /// Gradcheck entries for this family.
-pub(crate) fn cases() -> Vec<GradcheckCase> {
+#[cfg(feature = "registry")]
+pub(crate) fn cases() -> Vec<crate::registry::GradcheckCase> {
+    use crate::case;
+    use crate::registry::real;
     vec![
         case!("conv2d", "plain", [real(&[2, 3, 5, 4]), real(&[2, 3, 3, 2])], second: true, |x| x[0].conv2d(&x[1], Conv2dOptions::default())),
         case!("conv2d", "stride_pad", [real(&[1, 2, 6, 5]), real(&[3, 2, 3, 3])], second: true, |x| {
@@ -214,9 +185,9 @@ pub(crate) fn cases() -> Vec<GradcheckCase> {
             x[0].conv2d(&x[1], Conv2dOptions::default())
         }),
         case!("conv2d", "size1", [real(&[1, 1, 1, 3]), real(&[2, 1, 1, 1])], second: true, |x| x[0].conv2d(&x[1], Conv2dOptions::default())),
-        case!("conv1d", "plain", [real(&[2, 3, 7]), real(&[2, 3, 3])], second: true, |x| x[0].conv1d(&x[1], 1, 0, 1, 1)),
-        case!("conv1d", "stride_pad_dilation_groups", [real(&[1, 4, 9]), real(&[2, 2, 2])], second: true, |x| x[0].conv1d(&x[1], 2, 1, 2, 2)),
-        case!("conv1d", "transposed_input", [real(&[1, 3, 6]).transposed(), real(&[1, 3, 2])], second: true, |x| x[0].conv1d(&x[1], 1, 1, 1, 1)),
+        case!("conv1d", "plain", [real(&[2, 3, 7]), real(&[2, 3, 3])], second: true, |x| x[0].conv1d(&x[1], Conv1dOptions::default())),
+        case!("conv1d", "stride_pad_dilation_groups", [real(&[1, 4, 9]), real(&[2, 2, 2])], second: true, |x| x[0].conv1d(&x[1], Conv1dOptions { stride: 2, padding: 1, dilation: 2, groups: 2 })),
+        case!("conv1d", "transposed_input", [real(&[1, 3, 6]).transposed(), real(&[1, 3, 2])], second: true, |x| x[0].conv1d(&x[1], Conv1dOptions::default().padding(1))),
         case!("unfold", "stride_pad", [real(&[1, 2, 4, 4])], second: false, |x| {
             x[0].unfold(&Window { kernel: [2, 3], stride: [2, 1], padding: [1, 1], dilation: [1, 1] }).square()
         }),
@@ -235,11 +206,17 @@ pub(crate) fn cases() -> Vec<GradcheckCase> {
         case!("fold", "stride_pad", [real(&[1, 12, 12])], second: false, |x| {
             x[0].fold(&Window { kernel: [2, 3], stride: [2, 1], padding: [1, 1], dilation: [1, 1] }, 2, [4, 4]).square()
         }),
-        case!("max_pool2d", "k2s2", [real(&[2, 2, 4, 4])], second: false, |x| x[0].max_pool2d([2, 2], [2, 2], [0, 0])),
-        case!("max_pool2d", "k3s2p1_overlap", [real(&[1, 2, 5, 5])], second: false, |x| x[0].max_pool2d([3, 3], [2, 2], [1, 1])),
-        case!("max_pool2d", "transposed", [real(&[1, 1, 4, 6]).transposed()], second: false, |x| x[0].max_pool2d([2, 3], [2, 1], [1, 1])),
-        case!("avg_pool2d", "k2s2", [real(&[2, 2, 4, 4])], second: false, |x| x[0].avg_pool2d([2, 2], [2, 2], [0, 0])),
-        case!("avg_pool2d", "k3s2p1_overlap", [real(&[1, 2, 5, 5])], second: false, |x| x[0].avg_pool2d([3, 3], [2, 2], [1, 1])),
-        case!("avg_pool2d", "transposed", [real(&[1, 1, 4, 6]).transposed()], second: false, |x| x[0].avg_pool2d([2, 3], [2, 1], [1, 1])),
+        case!("max_pool2d", "k2s2", [real(&[2, 2, 4, 4])], second: false, |x| x[0].max_pool2d(Pool2dOptions::new([2, 2]))),
+        case!("max_pool2d", "k3s2p1_overlap", [real(&[1, 2, 5, 5])], second: false, |x| x[0].max_pool2d(Pool2dOptions::new([3, 3]).stride(2).padding(1))),
+        case!("max_pool2d", "transposed", [real(&[1, 1, 4, 6]).transposed()], second: false, |x| x[0].max_pool2d(Pool2dOptions { stride: [2, 1], padding: [1, 1], ..Pool2dOptions::new([2, 3]) })),
+        case!("avg_pool2d", "k2s2", [real(&[2, 2, 4, 4])], second: false, |x| x[0].avg_pool2d(Pool2dOptions::new([2, 2]))),
+        case!("avg_pool2d", "k3s2p1_overlap", [real(&[1, 2, 5, 5])], second: false, |x| x[0].avg_pool2d(Pool2dOptions::new([3, 3]).stride(2).padding(1))),
+        case!("avg_pool2d", "exclude_pad_overlap", [real(&[1, 2, 5, 5])], second: false, |x| {
+            x[0].avg_pool2d(Pool2dOptions::new([3, 3]).stride(2).padding(1).count_include_pad(false))
+        }),
+        case!("avg_pool2d", "exclude_pad_uneven", [real(&[2, 1, 4, 3]).transposed()], second: false, |x| {
+            x[0].avg_pool2d(Pool2dOptions { stride: [1, 2], padding: [1, 1], ..Pool2dOptions::new([2, 2]) }.count_include_pad(false))
+        }),
+        case!("avg_pool2d", "transposed", [real(&[1, 1, 4, 6]).transposed()], second: false, |x| x[0].avg_pool2d(Pool2dOptions { stride: [2, 1], padding: [1, 1], ..Pool2dOptions::new([2, 3]) })),
     ]
 }

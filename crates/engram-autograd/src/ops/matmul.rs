@@ -4,10 +4,8 @@
 //! Rule, after promoting 1-d operands to matrices: `da = g @ bᵀ`, `db = aᵀ @ g`, each
 //! summed over broadcast batch dimensions and reshaped back to its operand's shape.
 
-use crate::case;
 use crate::operand::Operand;
 use crate::ops::{InputGrads, Op};
-use crate::registry::{real, GradcheckCase};
 use crate::tape::record;
 use crate::var::Var;
 use engram_tensor::Float;
@@ -54,7 +52,10 @@ impl<T: Float> Var<T> {
 }
 
 /// Gradcheck entries for this family.
-pub(crate) fn cases() -> Vec<GradcheckCase> {
+#[cfg(feature = "registry")]
+pub(crate) fn cases() -> Vec<crate::registry::GradcheckCase> {
+    use crate::case;
+    use crate::registry::real;
     vec![
         case!("matmul", "vec_vec", [real(&[4]), real(&[4])], second: true, |x| x[0].matmul(&x[1])),
         case!("matmul", "mat_vec", [real(&[3, 4]), real(&[4])], second: true, |x| x[0].matmul(&x[1])),

@@ -5,6 +5,7 @@
 pub(crate) mod conv;
 pub(crate) mod elementwise;
 pub(crate) mod index;
+pub(crate) mod mask;
 pub(crate) mod matmul;
 pub(crate) mod reduce;
 pub(crate) mod shape;
@@ -72,7 +73,7 @@ impl<T: Float> Op<T> {
             Op::Leaf | Op::Constant => SmallVec::new(),
             Op::Unary(u) => u.vjp(&x[0], y, g),
             Op::Binary(b) => b.vjp(&x[0], &x[1], y, g, needs),
-            Op::Where(mask) => elementwise::where_vjp(mask, x, g, needs),
+            Op::Where(m) => mask::where_vjp(m, x, g, needs),
             Op::Reduce(r) => r.vjp(&x[0], y, g),
             Op::Softmax(s) => s.vjp(y, g),
             Op::Shape(s) => s.vjp(x, g, needs),

@@ -2,13 +2,14 @@
 //! narrow/split/chunk), broadcast_to, concat (and stack), and pad. Each backward moves the
 //! gradient back to where the element came from; none needs the input's values.
 
-use crate::case;
 use crate::operand::Operand;
 use crate::ops::{InputGrads, Op};
-use crate::registry::{real, GradcheckCase};
 use crate::tape::record;
 use crate::var::Var;
-use engram_tensor::{normalize_axis, shape_error, Float};
+use engram_tensor::{
+    chunk_sizes, index_steps, normalize_axis, select_position, shape_error, split_ranges,
+    stack_axis, AxisIndex, Float, IndexStep, Tensor,
+};
 use smallvec::SmallVec;
 
 /// A shape op and what its backward needs to know.
@@ -22,6 +23,8 @@ pub(crate) enum ShapeOp {
         start: usize,
         step: usize,
     },
+    /// NumPy-style indexing, resolved into plain steps (see `engram_tensor::index_steps`).
+    Index(Vec<IndexStep>),
     Concat {
         axis: usize,
         sizes: Vec<usize>,
@@ -36,6 +39,7 @@ impl ShapeOp {
             ShapeOp::Permute(_) => "permute",
             ShapeOp::BroadcastTo => "broadcast_to",
             ShapeOp::Slice { .. } => "slice",
+            ShapeOp::Index(_) => "index",
             ShapeOp::Concat { .. } => "concat",
             ShapeOp::Pad(_) => "pad",
         }
@@ -61,6 +65,7 @@ impl ShapeOp {
             ShapeOp::Slice { axis, start, step } => {
                 SmallVec::from_elem(Some(unslice(g, in_shape, *axis, *start, *step)), 1)
             }
+            ShapeOp::Index(steps) => SmallVec::from_elem(Some(unindex(g, in_shape, steps)), 1),
             ShapeOp::Concat { axis, sizes } => {
                 let mut offset = 0;
                 sizes
@@ -84,6 +89,34 @@ impl ShapeOp {
     }
 }
 
+/// Puts an index's gradient back into zeros of the input's shape: the dropped axes come
+/// back as size 1, then each axis is put back in place as a slice's gradient is.
+fn unindex<T: Float, V: Operand<T>>(g: &V, in_shape: &[usize], steps: &[IndexStep]) -> V {
+    if g.value().numel() == 0 {
+        return g.lift(Tensor::zeros(in_shape));
+    }
+    let mut kept = in_shape.to_vec();
+    let mut ranges = Vec::with_capacity(steps.len());
+    for step in steps {
+        let (axis, start, len, step) = match *step {
+            IndexStep::Slice {
+                axis,
+                start,
+                end,
+                step,
+            } => (axis, start, (end - start).div_ceil(step), step),
+            IndexStep::Select { axis, index } => (axis, index, 1, 1),
+        };
+        kept[axis] = len;
+        ranges.push((axis, start, step));
+    }
+    ranges
+        .iter()
+        .fold(g.reshape(&kept), |gx, &(axis, start, step)| {
+            unslice(&gx, in_shape, axis, start, step)
+        })
+}
+
 /// Puts a slice's gradient back into zeros of the input's shape.
 fn unslice<T: Float, V: Operand<T>>(
     g: &V,
@@ -101,7 +134,7 @@ fn unslice<T: Float, V: Operand<T>>(
             .collect()
     };
     if len == 0 {
-        return g.lift(engram_tensor::Tensor::zeros(in_shape));
+        return g.lift(Tensor::zeros(in_shape));
     }
     let spread = if step == 1 {
         g.clone()
@@ -127,7 +160,7 @@ fn unslice<T: Float, V: Operand<T>>(
 
 impl<T: Float> Var<T> {
     #[track_caller]
-    fn shaped(&self, op: ShapeOp, value: engram_tensor::Tensor<T>) -> Var<T> {
+    fn shaped(&self, op: ShapeOp, value: Tensor<T>) -> Var<T> {
         record(Op::Shape(Box::new(op)), &[self], value)
     }
 
@@ -200,38 +233,50 @@ impl<T: Float> Var<T> {
         let value = self.value().broadcast_to(shape);
         self.shaped(ShapeOp::BroadcastTo, value)
     }
-    /// Consecutive pieces of the given sizes along `axis`.
+    /// Consecutive pieces of the given sizes along `axis` (see [`Tensor::split`]).
     #[track_caller]
-    pub fn split(&self, sizes: &[usize], axis: isize) -> Vec<Var<T>> {
-        let ax = normalize_axis("split", axis, self.rank());
-        if sizes.iter().sum::<usize>() != self.shape()[ax] {
-            shape_error(
-                "split",
-                format!(
-                    "sizes {sizes:?} do not add up to axis {ax} of shape {:?}",
-                    self.shape()
-                ),
-            );
-        }
-        let mut start = 0;
-        sizes
-            .iter()
-            .map(|&s| {
-                start += s;
-                self.narrow(axis, start - s, s)
-            })
+    pub fn split(&self, axis: isize, sizes: &[usize]) -> Vec<Var<T>> {
+        let (ax, ranges) = split_ranges(self.shape(), axis, sizes);
+        ranges
+            .into_iter()
+            .map(|(start, len)| self.narrow(ax as isize, start, len))
             .collect()
     }
-    /// `chunks` pieces of equal size along `axis` (the last may be smaller).
+    /// `chunks` pieces of equal size along `axis`, the last possibly smaller (see
+    /// [`Tensor::chunk`]).
     #[track_caller]
-    pub fn chunk(&self, chunks: usize, axis: isize) -> Vec<Var<T>> {
-        let sizes: Vec<usize> = self
-            .value()
-            .chunk(chunks, axis)
-            .iter()
-            .map(|c| c.shape()[normalize_axis("chunk", axis, self.rank())])
-            .collect();
-        self.split(&sizes, axis)
+    pub fn chunk(&self, axis: isize, chunks: usize) -> Vec<Var<T>> {
+        self.split(axis, &chunk_sizes(self.shape(), axis, chunks))
+    }
+    /// The slice at `index` along `axis`, with the axis dropped (see [`Tensor::select`]);
+    /// its gradient is the output's gradient placed at that slice, zeros elsewhere.
+    #[track_caller]
+    pub fn select(&self, axis: isize, index: isize) -> Var<T> {
+        let (ax, i) = select_position(self.shape(), axis, index);
+        let mut spec = vec![AxisIndex::ALL; ax];
+        spec.push(AxisIndex::At(i as isize));
+        self.index(spec)
+    }
+    /// NumPy-style indexing over several axes, written with [`s!`](engram_tensor::s) (see
+    /// [`Tensor::index`]); one node, whose gradient is the output's put back where each
+    /// element came from, zeros elsewhere.
+    ///
+    /// ```
+    /// use engram_autograd::Tape;
+    /// use engram_tensor::{s, Tensor};
+    /// let tape = Tape::<f64>::new();
+    /// let x = tape.leaf(Tensor::ones(&[2, 3, 4]));
+    /// let y = x.index(s![1, .., ..2]); // x[1, :, :2]
+    /// assert_eq!(y.shape(), &[3, 2]);
+    /// let g = y.sum().backward();
+    /// assert_eq!(g[&x].sum().item(), 6.0);
+    /// assert_eq!(g[&x].index(s![1, 0]).to_vec(), vec![1.0, 1.0, 0.0, 0.0]);
+    /// ```
+    #[track_caller]
+    pub fn index(&self, spec: impl AsRef<[AxisIndex]>) -> Var<T> {
+        let steps = index_steps(self.shape(), spec.as_ref());
+        let value = self.value().index(spec);
+        self.shaped(ShapeOp::Index(steps), value)
     }
     /// Pads with `value`, `(before, after)` per axis.
     #[track_caller]
@@ -243,8 +288,8 @@ impl<T: Float> Var<T> {
     /// Joins along an existing axis.
     #[track_caller]
     pub fn concat(parts: &[&Var<T>], axis: isize) -> Var<T> {
-        let values: Vec<&engram_tensor::Tensor<T>> = parts.iter().map(|p| p.value()).collect();
-        let value = engram_tensor::Tensor::concat(&values, axis);
+        let values: Vec<&Tensor<T>> = parts.iter().map(|p| p.value()).collect();
+        let value = Tensor::concat(&values, axis);
         let ax = normalize_axis("concat", axis, value.rank());
         let sizes = parts.iter().map(|p| p.shape()[ax]).collect();
         record(
@@ -257,27 +302,19 @@ impl<T: Float> Var<T> {
     /// Joins same-shaped Vars along a new axis.
     #[track_caller]
     pub fn stack(parts: &[&Var<T>], axis: isize) -> Var<T> {
-        let Some(first) = parts.first() else {
-            shape_error("stack", "needs at least one Var")
-        };
-        if let Some(p) = parts.iter().find(|p| p.shape() != first.shape()) {
-            shape_error(
-                "stack",
-                format!(
-                    "all inputs need one shape, got {:?} and {:?}",
-                    first.shape(),
-                    p.shape()
-                ),
-            );
-        }
-        let expanded: Vec<Var<T>> = parts.iter().map(|p| p.unsqueeze(axis)).collect();
-        let ax = normalize_axis("stack", axis, first.rank() + 1) as isize;
+        let shapes: Vec<&[usize]> = parts.iter().map(|p| p.shape()).collect();
+        let ax = stack_axis(&shapes, axis) as isize;
+        let expanded: Vec<Var<T>> = parts.iter().map(|p| p.unsqueeze(ax)).collect();
         Var::concat(&expanded.iter().collect::<Vec<_>>(), ax)
     }
 }
 
 /// Gradcheck entries for this family.
-pub(crate) fn cases() -> Vec<GradcheckCase> {
+#[cfg(feature = "registry")]
+pub(crate) fn cases() -> Vec<crate::registry::GradcheckCase> {
+    use crate::case;
+    use crate::registry::real;
+    use engram_tensor::s;
     vec![
         case!("reshape", "matrix", [real(&[3, 4])], second: false, |x| x[0].reshape(&[2, 6]).square()),
         case!("reshape", "transposed_copy", [real(&[4, 3]).transposed()], second: false, |x| x[0].reshape(&[12]).square()),
@@ -311,31 +348,38 @@ pub(crate) fn cases() -> Vec<GradcheckCase> {
         case!("stack", "size1", [real(&[1]), real(&[1])], second: false, |x| Var::stack(&[&x[0], &x[1]], 0).square()),
         case!("stack", "last_transposed", [real(&[2, 3]).transposed(), real(&[2, 3])], second: false, |x| Var::stack(&[&x[0], &x[1]], -1).square()),
         case!("split", "uneven", [real(&[5, 2])], second: false, |x| {
-            let p = x[0].split(&[2, 3], 0);
+            let p = x[0].split(0, &[2, 3]);
             p[0].sum_axes(&[0]).mul(&p[1].sum_axes(&[0]))
         }),
         case!("split", "transposed", [real(&[3, 4]).transposed()], second: false, |x| {
-            let p = x[0].split(&[1, 3], 1);
+            let p = x[0].split(1, &[1, 3]);
             p[0].square().sum().add(&p[1].exp().sum())
         }),
         case!("split", "size1", [real(&[1, 2])], second: false, |x| {
-            let p = x[0].split(&[1, 1], 1);
+            let p = x[0].split(1, &[1, 1]);
             p[0].mul(&p[1]).sum()
         }),
         case!("chunk", "transposed", [real(&[4, 2]).transposed()], second: false, |x| {
-            let p = x[0].chunk(2, 0);
+            let p = x[0].chunk(0, 2);
             p[0].square().sum().add(&p[1].sin().sum())
         }),
         case!("chunk", "size1", [real(&[1, 3])], second: false, |x| {
-            let p = x[0].chunk(3, 1);
+            let p = x[0].chunk(1, 3);
             p[0].mul(&p[2]).sum().add(&p[1].square().sum())
         }),
         case!("chunk", "three", [real(&[2, 7])], second: false, |x| {
-            let p = x[0].chunk(3, 1);
+            let p = x[0].chunk(1, 3);
             p[0].square().sum().add(&p[2].sin().sum())
         }),
         case!("pad", "both_sides", [real(&[2, 3])], second: false, |x| x[0].pad(&[(1, 0), (2, 1)], 0.5).square()),
         case!("pad", "transposed", [real(&[3, 2]).transposed()], second: false, |x| x[0].pad(&[(0, 2), (1, 1)], 0.0).exp()),
+        case!("select", "axis0", [real(&[3, 4])], second: false, |x| x[0].select(0, 1).square()),
+        case!("select", "negative_transposed", [real(&[4, 3]).transposed()], second: false, |x| x[0].select(-1, -1).exp()),
+        case!("select", "size1", [real(&[1, 3, 2])], second: false, |x| x[0].select(0, 0).square()),
+        case!("index", "row_then_prefix", [real(&[2, 3, 4])], second: false, |x| x[0].index(s![1, .., ..2]).square()),
+        case!("index", "negative_and_step", [real(&[3, 7])], second: false, |x| x[0].index(s![-1, 1..;3]).exp()),
+        case!("index", "transposed_ranges", [real(&[4, 5]).transposed()], second: false, |x| x[0].index(s![1..-1, ..=2]).square()),
+        case!("index", "empty_range", [real(&[3, 2])], second: false, |x| x[0].index(s![2..1]).square()),
         case!("pad", "size1", [real(&[1, 1])], second: false, |x| x[0].pad(&[(1, 1), (0, 0)], -1.0).square()),
     ]
 }

@@ -8,8 +8,11 @@
 //! zeros, as here.
 
 use crate::context::Context;
+#[cfg(feature = "registry")]
+use engram_autograd::case;
+#[cfg(feature = "registry")]
 use engram_autograd::registry::{real, GradcheckCase};
-use engram_autograd::{case, Var};
+use engram_autograd::Var;
 use engram_tensor::{Float, Tensor};
 use rand::Rng;
 
@@ -80,7 +83,7 @@ pub fn scaled_dot_product_attention<T: Float>(
         Some(dead) => Var::where_cond(
             dead,
             &zero,
-            &Var::where_cond(dead, &zero, &scores).softmax(-1),
+            Var::where_cond(dead, &zero, &scores).softmax(-1),
         ),
         None => scores.softmax(-1),
     };
@@ -122,6 +125,7 @@ pub(crate) fn dropout<T: Float>(cx: &Context<T>, x: &Var<T>, p: f64) -> Var<T> {
     x.mul(&Var::constant(mask))
 }
 
+#[cfg(feature = "registry")]
 pub(crate) fn cases() -> Vec<GradcheckCase> {
     fn causal<T: Float>(len: usize) -> Tensor<T> {
         additive_mask(&causal_mask(len))

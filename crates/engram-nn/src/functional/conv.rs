@@ -1,8 +1,11 @@
 //! Convolutions with a bias, on autograd's `conv1d`/`conv2d`.
 
+#[cfg(feature = "registry")]
+use engram_autograd::case;
+#[cfg(feature = "registry")]
 use engram_autograd::registry::{real, GradcheckCase};
-use engram_autograd::{case, Var};
-use engram_tensor::{shape_error, Conv2dOptions, Float};
+use engram_autograd::Var;
+use engram_tensor::{shape_error, Conv1dOptions, Conv2dOptions, Float};
 
 /// The bias `[out]` added to a convolution's output `[N, out, ..]`, one value per channel.
 #[track_caller]
@@ -53,15 +56,13 @@ pub fn conv1d<T: Float>(
     input: &Var<T>,
     weight: &Var<T>,
     bias: Option<&Var<T>>,
-    stride: usize,
-    padding: usize,
-    dilation: usize,
-    groups: usize,
+    options: Conv1dOptions,
 ) -> Var<T> {
-    let y = input.conv1d(weight, stride, padding, dilation, groups);
+    let y = input.conv1d(weight, options);
     add_channel_bias("conv1d", y, bias)
 }
 
+#[cfg(feature = "registry")]
 pub(crate) fn cases() -> Vec<GradcheckCase> {
     vec![
         case!("nn.conv2d", "bias", [real(&[2, 2, 4, 4]), real(&[3, 2, 2, 2]), real(&[3])], second: true, |x| {
@@ -74,13 +75,13 @@ pub(crate) fn cases() -> Vec<GradcheckCase> {
             conv2d(&x[0], &x[1], None, Conv2dOptions::default().dilation(2)).tanh()
         }),
         case!("nn.conv1d", "bias", [real(&[2, 3, 6]), real(&[2, 3, 3]), real(&[2])], second: true, |x| {
-            conv1d(&x[0], &x[1], Some(&x[2]), 1, 0, 1, 1).tanh()
+            conv1d(&x[0], &x[1], Some(&x[2]), Conv1dOptions::default()).tanh()
         }),
         case!("nn.conv1d", "stride_pad_dilation_groups", [real(&[1, 4, 9]), real(&[4, 2, 2]), real(&[4])], second: true, |x| {
-            conv1d(&x[0], &x[1], Some(&x[2]), 2, 1, 2, 2).tanh()
+            conv1d(&x[0], &x[1], Some(&x[2]), Conv1dOptions::default().stride(2).padding(1).dilation(2).groups(2)).tanh()
         }),
         case!("nn.conv1d", "no_bias_size1", [real(&[1, 1, 3]), real(&[1, 1, 1])], second: true, |x| {
-            conv1d(&x[0], &x[1], None, 1, 0, 1, 1).tanh()
+            conv1d(&x[0], &x[1], None, Conv1dOptions::default()).tanh()
         }),
     ]
 }

@@ -1,8 +1,11 @@
 //! Inverted dropout.
 
 use crate::context::Context;
+#[cfg(feature = "registry")]
+use engram_autograd::case;
+#[cfg(feature = "registry")]
 use engram_autograd::registry::{real, GradcheckCase};
-use engram_autograd::{case, Var};
+use engram_autograd::Var;
 use engram_tensor::{Float, Tensor};
 use rand::Rng;
 
@@ -49,6 +52,7 @@ pub fn dropout<T: Float>(cx: &Context<T>, input: &Var<T>, p: f64) -> Var<T> {
     input * Var::constant(Tensor::from_vec(mask, input.shape()))
 }
 
+#[cfg(feature = "registry")]
 pub(crate) fn cases() -> Vec<GradcheckCase> {
     // A fresh context with a fixed seed per evaluation draws the same mask each time, as
     // the finite differences need.

@@ -1,7 +1,10 @@
 //! The affine map of a fully connected layer.
 
+#[cfg(feature = "registry")]
+use engram_autograd::case;
+#[cfg(feature = "registry")]
 use engram_autograd::registry::{real, GradcheckCase};
-use engram_autograd::{case, Var};
+use engram_autograd::Var;
 use engram_tensor::{shape_error, Float};
 
 /// `y = x · Wᵀ + b`: input `[.., in]`, weight `[out, in]` (PyTorch's layout), bias `[out]`,
@@ -47,6 +50,7 @@ pub fn linear<T: Float>(input: &Var<T>, weight: &Var<T>, bias: Option<&Var<T>>) 
     }
 }
 
+#[cfg(feature = "registry")]
 pub(crate) fn cases() -> Vec<GradcheckCase> {
     vec![
         case!("nn.linear", "batch", [real(&[4, 3]), real(&[2, 3]), real(&[2])], second: true, |x| {

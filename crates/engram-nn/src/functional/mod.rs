@@ -39,9 +39,11 @@ pub use norm::{batch_norm, layer_norm};
 pub use pool::{adaptive_avg_pool2d, avg_pool2d, flatten, max_pool2d};
 pub use rnn::{gru, gru_cell, lstm, lstm_cell, rnn, rnn_cell, CellWeights, Nonlinearity};
 
+#[cfg(feature = "registry")]
 use engram_autograd::registry::GradcheckCase;
 
 /// The gradcheck cases of every functional layer.
+#[cfg(feature = "registry")]
 pub(crate) fn cases() -> Vec<GradcheckCase> {
     let mut cases = linear::cases();
     cases.extend(conv::cases());

@@ -2,8 +2,11 @@
 //! channels.
 
 use crate::parameter::Buffer;
+#[cfg(feature = "registry")]
+use engram_autograd::case;
+#[cfg(feature = "registry")]
 use engram_autograd::registry::{real, GradcheckCase};
-use engram_autograd::{case, Var};
+use engram_autograd::Var;
 use engram_tensor::{shape_error, Float};
 
 /// `(x - mean) / √(var + eps) · weight + bias` with the mean and the biased variance taken
@@ -179,6 +182,7 @@ fn update_running<T: Float>(
     }
 }
 
+#[cfg(feature = "registry")]
 pub(crate) fn cases() -> Vec<GradcheckCase> {
     vec![
         case!("nn.layer_norm", "last_dim", [real(&[3, 4]), real(&[4]), real(&[4])], second: true, |x| {

@@ -1,31 +1,25 @@
 //! Pooling over `[N, C, H, W]` and flattening, as `torch.nn.functional`'s.
 
+#[cfg(feature = "registry")]
+use engram_autograd::case;
+#[cfg(feature = "registry")]
 use engram_autograd::registry::{real, GradcheckCase};
-use engram_autograd::{case, Var};
-use engram_tensor::{normalize_axis, shape_error, Float, Tensor};
+use engram_autograd::Var;
+use engram_tensor::{normalize_axis, shape_error, Float, Pool2dOptions, Tensor};
 
-/// Max pooling over windows of `kernel` (rows, columns) moved by `stride`, with `padding`
-/// that never wins the maximum. The gradient goes to each window's first maximum.
+/// Max pooling over the windows `options` describes (kernel, stride, padding that never
+/// wins the maximum), as `torch.nn.functional.max_pool2d`. The gradient goes to each
+/// window's first maximum.
 #[track_caller]
-pub fn max_pool2d<T: Float>(
-    input: &Var<T>,
-    kernel: [usize; 2],
-    stride: [usize; 2],
-    padding: [usize; 2],
-) -> Var<T> {
-    input.max_pool2d(kernel, stride, padding)
+pub fn max_pool2d<T: Float>(input: &Var<T>, options: Pool2dOptions) -> Var<T> {
+    input.max_pool2d(options)
 }
 
-/// Average pooling; padding counts as zeros in the average (PyTorch's default
-/// `count_include_pad=True`).
+/// Average pooling, as `torch.nn.functional.avg_pool2d`; `options.count_include_pad`
+/// says whether padding counts in each window's divisor (PyTorch's default: it does).
 #[track_caller]
-pub fn avg_pool2d<T: Float>(
-    input: &Var<T>,
-    kernel: [usize; 2],
-    stride: [usize; 2],
-    padding: [usize; 2],
-) -> Var<T> {
-    input.avg_pool2d(kernel, stride, padding)
+pub fn avg_pool2d<T: Float>(input: &Var<T>, options: Pool2dOptions) -> Var<T> {
+    input.avg_pool2d(options)
 }
 
 /// `[out, size]`: row `i` averages the inputs of PyTorch's adaptive bin
@@ -95,6 +89,7 @@ pub fn flatten<T: Float>(input: &Var<T>, start_dim: isize, end_dim: isize) -> Va
     input.reshape(&shape)
 }
 
+#[cfg(feature = "registry")]
 pub(crate) fn cases() -> Vec<GradcheckCase> {
     vec![
         case!("nn.adaptive_avg_pool2d", "overlapping_bins", [real(&[2, 2, 5, 7])], second: false, |x| {
@@ -106,12 +101,13 @@ pub(crate) fn cases() -> Vec<GradcheckCase> {
         case!("nn.adaptive_avg_pool2d", "upsampling_transposed", [real(&[1, 1, 2, 3]).transposed()], second: false, |x| {
             adaptive_avg_pool2d(&x[0], [4, 5]).square()
         }),
-        case!("nn.max_pool2d", "k2s2", [real(&[2, 2, 4, 4])], second: false, |x| max_pool2d(&x[0], [2, 2], [2, 2], [0, 0])),
-        case!("nn.max_pool2d", "k3s1p1", [real(&[1, 2, 4, 5])], second: false, |x| max_pool2d(&x[0], [3, 3], [1, 1], [1, 1])),
-        case!("nn.max_pool2d", "transposed", [real(&[1, 1, 4, 6]).transposed()], second: false, |x| max_pool2d(&x[0], [2, 3], [2, 1], [1, 1])),
-        case!("nn.avg_pool2d", "k2s2", [real(&[2, 2, 4, 4])], second: false, |x| avg_pool2d(&x[0], [2, 2], [2, 2], [0, 0])),
-        case!("nn.avg_pool2d", "k3s2p1", [real(&[1, 2, 5, 5])], second: false, |x| avg_pool2d(&x[0], [3, 3], [2, 2], [1, 1])),
-        case!("nn.avg_pool2d", "transposed", [real(&[1, 1, 4, 6]).transposed()], second: false, |x| avg_pool2d(&x[0], [2, 3], [2, 1], [1, 1])),
+        case!("nn.max_pool2d", "k2s2", [real(&[2, 2, 4, 4])], second: false, |x| max_pool2d(&x[0], Pool2dOptions { kernel: [2, 2], stride: [2, 2], padding: [0, 0], count_include_pad: true })),
+        case!("nn.max_pool2d", "k3s1p1", [real(&[1, 2, 4, 5])], second: false, |x| max_pool2d(&x[0], Pool2dOptions { kernel: [3, 3], stride: [1, 1], padding: [1, 1], count_include_pad: true })),
+        case!("nn.max_pool2d", "transposed", [real(&[1, 1, 4, 6]).transposed()], second: false, |x| max_pool2d(&x[0], Pool2dOptions { kernel: [2, 3], stride: [2, 1], padding: [1, 1], count_include_pad: true })),
+        case!("nn.avg_pool2d", "k2s2", [real(&[2, 2, 4, 4])], second: false, |x| avg_pool2d(&x[0], Pool2dOptions { kernel: [2, 2], stride: [2, 2], padding: [0, 0], count_include_pad: true })),
+        case!("nn.avg_pool2d", "k3s2p1", [real(&[1, 2, 5, 5])], second: false, |x| avg_pool2d(&x[0], Pool2dOptions { kernel: [3, 3], stride: [2, 2], padding: [1, 1], count_include_pad: true })),
+        case!("nn.avg_pool2d", "k3s2p1_exclude_pad", [real(&[1, 2, 5, 5])], second: false, |x| avg_pool2d(&x[0], Pool2dOptions::new([3, 3]).stride(2).padding(1).count_include_pad(false))),
+        case!("nn.avg_pool2d", "transposed", [real(&[1, 1, 4, 6]).transposed()], second: false, |x| avg_pool2d(&x[0], Pool2dOptions { kernel: [2, 3], stride: [2, 1], padding: [1, 1], count_include_pad: true })),
         case!("nn.flatten", "from1", [real(&[2, 3, 2, 2])], second: false, |x| flatten(&x[0], 1, -1).square()),
         case!("nn.flatten", "middle_transposed", [real(&[2, 3, 4]).transposed()], second: false, |x| flatten(&x[0], 0, 1).square()),
         case!("nn.flatten", "size1", [real(&[1, 1])], second: false, |x| flatten(&x[0], 0, -1).square()),

@@ -7,8 +7,11 @@
 //! `batch_first`. Each layer projects its whole input sequence with one matrix product
 //! and then steps through time with the hidden-to-hidden product only.
 
+#[cfg(feature = "registry")]
+use engram_autograd::case;
+#[cfg(feature = "registry")]
 use engram_autograd::registry::{real, GradcheckCase};
-use engram_autograd::{case, Var};
+use engram_autograd::Var;
 use engram_tensor::Float;
 
 /// The weights of one recurrent layer, as Vars of the step (see [`crate::Context::param`]).
@@ -162,7 +165,7 @@ fn lstm_step<T: Float>(
 ) -> (Var<T>, Var<T>) {
     let gates = gi
         .add(&affine(h, &w.weight_hh, w.bias_hh.as_ref()))
-        .chunk(4, -1);
+        .chunk(-1, 4);
     let c = gates[1]
         .sigmoid()
         .mul(c)
@@ -173,8 +176,8 @@ fn lstm_step<T: Float>(
 
 /// A GRU step from the projected input `gi`.
 fn gru_step<T: Float>(gi: &Var<T>, h: &Var<T>, w: &CellWeights<T>) -> Var<T> {
-    let gi = gi.chunk(3, -1);
-    let gh = affine(h, &w.weight_hh, w.bias_hh.as_ref()).chunk(3, -1);
+    let gi = gi.chunk(-1, 3);
+    let gh = affine(h, &w.weight_hh, w.bias_hh.as_ref()).chunk(-1, 3);
     let r = gi[0].add(&gh[0]).sigmoid();
     let z = gi[1].add(&gh[1]).sigmoid();
     let n = gi[2].add(&r.mul(&gh[2])).tanh();
@@ -312,6 +315,7 @@ pub fn gru<T: Float>(input: &Var<T>, h0: &Var<T>, layers: &[CellWeights<T>]) -> 
 }
 
 /// The weights of case inputs `x[at..at + 4]`.
+#[cfg(feature = "registry")]
 fn weights_at<T: Float>(x: &[Var<T>], at: usize) -> CellWeights<T> {
     CellWeights {
         weight_ih: x[at].clone(),
@@ -322,6 +326,7 @@ fn weights_at<T: Float>(x: &[Var<T>], at: usize) -> CellWeights<T> {
 }
 
 /// `[gates·H, in]`, `[gates·H, H]`, `[gates·H]`, `[gates·H]` inputs of one layer.
+#[cfg(feature = "registry")]
 fn layer_inputs(
     gates: usize,
     input: usize,
@@ -336,6 +341,7 @@ fn layer_inputs(
     ]
 }
 
+#[cfg(feature = "registry")]
 pub(crate) fn cases() -> Vec<GradcheckCase> {
     let [a, b, c, d] = layer_inputs(1, 3, 2);
     let [e, f, g, h] = layer_inputs(4, 3, 2);

@@ -8,7 +8,7 @@ use crate::module::Forward;
 use crate::parameter::Parameter;
 use engram_autograd::Var;
 use engram_derive::Module;
-use engram_tensor::{Conv2dOptions, Float};
+use engram_tensor::{Conv1dOptions, Conv2dOptions, Float};
 use rand::Rng;
 
 /// The weight and bias of a convolution with PyTorch's default initialisation:
@@ -317,10 +317,12 @@ impl<T: Float> Forward<T> for Conv1d<T> {
             input,
             &cx.param(&self.weight),
             bias.as_ref(),
-            self.stride,
-            self.padding,
-            self.dilation,
-            self.groups,
+            Conv1dOptions {
+                stride: self.stride,
+                padding: self.padding,
+                dilation: self.dilation,
+                groups: self.groups,
+            },
         )
     }
 }

@@ -5,7 +5,7 @@ use crate::functional;
 use crate::module::Forward;
 use engram_autograd::Var;
 use engram_derive::Module;
-use engram_tensor::Float;
+use engram_tensor::{Float, Pool2dOptions};
 
 /// Max pooling over `[N, C, H, W]`, as `torch.nn.MaxPool2d`; the stride defaults to the
 /// kernel size.
@@ -30,8 +30,18 @@ pub struct MaxPool2d {
     pub padding: [usize; 2],
 }
 
-/// Average pooling over `[N, C, H, W]`, as `torch.nn.AvgPool2d` (padding counts as zeros
-/// in the average); the stride defaults to the kernel size.
+/// Average pooling over `[N, C, H, W]`, as `torch.nn.AvgPool2d`; the stride defaults to
+/// the kernel size, and padding counts in each window's divisor unless
+/// `count_include_pad(false)` says otherwise.
+///
+/// ```
+/// use engram_nn::{AvgPool2d, Context, Forward};
+/// use engram_tensor::Tensor;
+/// let cx = Context::<f32>::eval();
+/// let x = cx.input(Tensor::ones(&[1, 1, 4, 4]));
+/// let exclusive = AvgPool2d::new(3).stride(2).padding(1).count_include_pad(false);
+/// assert_eq!(exclusive.forward(&cx, &x).to_vec(), vec![1.0; 4]);
+/// ```
 #[derive(Module, Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AvgPool2d {
     /// Window size, (rows, columns).
@@ -40,20 +50,60 @@ pub struct AvgPool2d {
     pub stride: [usize; 2],
     /// Zero padding on each side.
     pub padding: [usize; 2],
+    /// Whether padding counts in each window's divisor (PyTorch's default: true).
+    pub count_include_pad: bool,
+}
+
+impl AvgPool2d {
+    /// A square window of `kernel_size`, stride equal to it, no padding.
+    pub fn new(kernel_size: usize) -> AvgPool2d {
+        AvgPool2d {
+            kernel_size: [kernel_size; 2],
+            stride: [kernel_size; 2],
+            padding: [0; 2],
+            count_include_pad: true,
+        }
+    }
+
+    /// Whether padding counts in each window's divisor.
+    pub fn count_include_pad(mut self, include: bool) -> AvgPool2d {
+        self.count_include_pad = include;
+        self
+    }
+
+    fn options(&self) -> Pool2dOptions {
+        Pool2dOptions {
+            kernel: self.kernel_size,
+            stride: self.stride,
+            padding: self.padding,
+            count_include_pad: self.count_include_pad,
+        }
+    }
+}
+
+impl MaxPool2d {
+    /// A square window of `kernel_size`, stride equal to it, no padding.
+    pub fn new(kernel_size: usize) -> MaxPool2d {
+        MaxPool2d {
+            kernel_size: [kernel_size; 2],
+            stride: [kernel_size; 2],
+            padding: [0; 2],
+        }
+    }
+
+    fn options(&self) -> Pool2dOptions {
+        Pool2dOptions {
+            kernel: self.kernel_size,
+            stride: self.stride,
+            padding: self.padding,
+            count_include_pad: true,
+        }
+    }
 }
 
 macro_rules! pool_builders {
     ($name:ident, $f:ident) => {
         impl $name {
-            /// A square window of `kernel_size`, stride equal to it, no padding.
-            pub fn new(kernel_size: usize) -> $name {
-                $name {
-                    kernel_size: [kernel_size; 2],
-                    stride: [kernel_size; 2],
-                    padding: [0; 2],
-                }
-            }
-
             /// The same stride along both axes.
             pub fn stride(mut self, stride: usize) -> $name {
                 self.stride = [stride; 2];
@@ -70,7 +120,7 @@ macro_rules! pool_builders {
         impl<T: Float> Forward<T> for $name {
             #[track_caller]
             fn forward(&self, _: &Context<T>, input: &Var<T>) -> Var<T> {
-                functional::$f(input, self.kernel_size, self.stride, self.padding)
+                functional::$f(input, self.options())
             }
         }
     };

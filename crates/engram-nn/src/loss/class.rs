@@ -5,8 +5,11 @@
 //! or `[C]` for one unbatched sample; class-index targets are `[N]` / `[N, d1, ...]` / `[]`.
 
 use super::Reduction;
+#[cfg(feature = "registry")]
+use engram_autograd::case;
+#[cfg(feature = "registry")]
 use engram_autograd::registry::{real, GradcheckCase};
-use engram_autograd::{case, Var};
+use engram_autograd::Var;
 use engram_tensor::{Float, Tensor};
 
 /// What [`cross_entropy`] compares against: a class index per sample, or a probability
@@ -279,6 +282,7 @@ fn class_shaped<T: Float>(weight: &Tensor<T>, rank: usize, axis: usize) -> Tenso
     weight.reshape(&shape)
 }
 
+#[cfg(feature = "registry")]
 pub(super) fn cases() -> Vec<GradcheckCase> {
     fn classes(data: &[usize], shape: &[usize]) -> Tensor<usize> {
         Tensor::from_vec(data.to_vec(), shape)

@@ -1,9 +1,12 @@
 //! Regression losses: squared, absolute, and their blend (smooth L1 / Huber).
 
 use super::{check_same_shape, Reduction};
+#[cfg(feature = "registry")]
+use engram_autograd::case;
+#[cfg(feature = "registry")]
 use engram_autograd::registry::{apart, real, GradcheckCase};
-use engram_autograd::{case, Var};
-use engram_tensor::{Float, Tensor};
+use engram_autograd::Var;
+use engram_tensor::Float;
 
 /// Mean squared error `(input - target)²`, reduced; PyTorch's `F.mse_loss`.
 #[track_caller]
@@ -71,6 +74,7 @@ fn assert_non_negative(op: &str, name: &str, value: f64) {
     }
 }
 
+#[cfg(feature = "registry")]
 pub(super) fn cases() -> Vec<GradcheckCase> {
     // The kinked losses compare an input kept away from 0 (and, by chance, from the
     // thresholds) with zero, so both sides of each threshold are seen.
@@ -79,10 +83,10 @@ pub(super) fn cases() -> Vec<GradcheckCase> {
         let data = (0..n)
             .map(|i| T::of([0.3, -0.45, 1.7, -2.2, 0.05][i % 5]))
             .collect();
-        Var::constant(Tensor::from_vec(data, shape))
+        Var::constant(engram_tensor::Tensor::from_vec(data, shape))
     }
     fn zeros<T: Float>(shape: &[usize]) -> Var<T> {
-        Var::constant(Tensor::zeros(shape))
+        Var::constant(engram_tensor::Tensor::zeros(shape))
     }
     vec![
         case!("mse_loss", "mean", [real(&[3, 4])], second: true,
