@@ -22,37 +22,42 @@ pub fn zip_map<A: Element, B: Element, R: Element>(
     let walk = Walk::new(&shape, [a.strides(), b.strides()], [a.offset, b.offset]);
     let [sa, sb] = walk.inner_strides();
     let (da, db) = (a.data(), b.data());
-    let out = filled(walk.len(), |start, chunk| {
-        walk.for_each_run(start, chunk.len(), |[oa, ob], pos, run| {
-            let dst = &mut chunk[pos - start..pos - start + run];
-            match (sa, sb) {
-                (1, 1) => {
-                    for ((d, &x), &y) in
-                        dst.iter_mut().zip(&da[oa..oa + run]).zip(&db[ob..ob + run])
-                    {
-                        d.write(f(x, y));
+    // SAFETY: the runs of `for_each_run(start, chunk.len())` tile the chunk exactly, and
+    // each of the four loops below writes every slot of its run (`dst` is the run's slice
+    // and is zipped with, or indexed over, exactly `run` elements).
+    let out = unsafe {
+        filled(walk.len(), |start, chunk| {
+            walk.for_each_run(start, chunk.len(), |[oa, ob], pos, run| {
+                let dst = &mut chunk[pos - start..pos - start + run];
+                match (sa, sb) {
+                    (1, 1) => {
+                        for ((d, &x), &y) in
+                            dst.iter_mut().zip(&da[oa..oa + run]).zip(&db[ob..ob + run])
+                        {
+                            d.write(f(x, y));
+                        }
+                    }
+                    (1, 0) => {
+                        let y = db[ob];
+                        for (d, &x) in dst.iter_mut().zip(&da[oa..oa + run]) {
+                            d.write(f(x, y));
+                        }
+                    }
+                    (0, 1) => {
+                        let x = da[oa];
+                        for (d, &y) in dst.iter_mut().zip(&db[ob..ob + run]) {
+                            d.write(f(x, y));
+                        }
+                    }
+                    _ => {
+                        for (i, d) in dst.iter_mut().enumerate() {
+                            d.write(f(da[oa + i * sa], db[ob + i * sb]));
+                        }
                     }
                 }
-                (1, 0) => {
-                    let y = db[ob];
-                    for (d, &x) in dst.iter_mut().zip(&da[oa..oa + run]) {
-                        d.write(f(x, y));
-                    }
-                }
-                (0, 1) => {
-                    let x = da[oa];
-                    for (d, &y) in dst.iter_mut().zip(&db[ob..ob + run]) {
-                        d.write(f(x, y));
-                    }
-                }
-                _ => {
-                    for (i, d) in dst.iter_mut().enumerate() {
-                        d.write(f(da[oa + i * sa], db[ob + i * sb]));
-                    }
-                }
-            }
-        });
-    });
+            });
+        })
+    };
     Tensor::from_vec(out, &shape)
 }
 

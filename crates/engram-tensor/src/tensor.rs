@@ -248,21 +248,28 @@ impl<T: Element> Tensor<T> {
             return Tensor::inline(f(self.data()[self.offset]), &self.shape);
         }
         let data = self.data();
-        let out = crate::parallel::filled(n, |start, chunk| {
-            if let Some(src) = self.as_slice() {
-                for (o, &x) in chunk.iter_mut().zip(&src[start..]) {
-                    o.write(f(x));
-                }
-            } else {
-                let walk = self.walk();
-                let [step] = walk.inner_strides();
-                walk.for_each_run(start, chunk.len(), |[o], pos, run| {
-                    for (i, slot) in chunk[pos - start..pos - start + run].iter_mut().enumerate() {
-                        slot.write(f(data[o + i * step]));
+        // SAFETY: both branches write every slot of the chunk: the contiguous one zips the
+        // whole chunk with as many source elements (the source has `n`, the chunks cover
+        // `0..n`), and the strided one's runs tile `start..start + chunk.len()` exactly.
+        let out = unsafe {
+            crate::parallel::filled(n, |start, chunk| {
+                if let Some(src) = self.as_slice() {
+                    for (o, &x) in chunk.iter_mut().zip(&src[start..]) {
+                        o.write(f(x));
                     }
-                });
-            }
-        });
+                } else {
+                    let walk = self.walk();
+                    let [step] = walk.inner_strides();
+                    walk.for_each_run(start, chunk.len(), |[o], pos, run| {
+                        for (i, slot) in
+                            chunk[pos - start..pos - start + run].iter_mut().enumerate()
+                        {
+                            slot.write(f(data[o + i * step]));
+                        }
+                    });
+                }
+            })
+        };
         Tensor::from_vec(out, &self.shape)
     }
 
