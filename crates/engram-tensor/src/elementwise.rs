@@ -110,7 +110,7 @@ impl Tensor<bool> {
 
 /// Numerically stable logistic function.
 #[inline]
-pub fn sigmoid_scalar<T: Float>(x: T) -> T {
+pub(crate) fn sigmoid_scalar<T: Float>(x: T) -> T {
     if x >= T::zero() {
         T::one() / (T::one() + (-x).exp())
     } else {
@@ -121,7 +121,7 @@ pub fn sigmoid_scalar<T: Float>(x: T) -> T {
 
 /// `ln(1 + e^x)` without overflow for large `x`.
 #[inline]
-pub fn softplus_scalar<T: Float>(x: T) -> T {
+pub(crate) fn softplus_scalar<T: Float>(x: T) -> T {
     x.max(T::zero()) + (-x.abs()).exp().ln_1p()
 }
 
@@ -208,8 +208,11 @@ impl<T: Float> Tensor<T> {
     /// Limits every element to `[min, max]`.
     #[track_caller]
     pub fn clamp(&self, min: T, max: T) -> Tensor<T> {
-        if min > max {
-            shape_error("clamp", format!("min {min} is greater than max {max}"));
+        if min.is_nan() || max.is_nan() || min > max {
+            shape_error(
+                "clamp",
+                format!("min {min} must not be greater than max {max} (nor either be NaN)"),
+            );
         }
         self.map(|x| x.max(min).min(max))
     }

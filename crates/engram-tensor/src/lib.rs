@@ -28,12 +28,13 @@ mod shape;
 mod softmax;
 mod strided;
 mod tensor;
+#[cfg(test)]
+mod test_util;
 mod view;
 
 pub use conv::{conv2d_geometry, Conv2dOptions, Window};
 pub use element::{Element, Float};
-pub use elementwise::{gelu_tanh_coefficient, sigmoid_scalar, softplus_scalar, zip_map};
-pub use parallel::{CHUNK, PARALLEL_THRESHOLD};
+pub use elementwise::{gelu_tanh_coefficient, zip_map};
 pub use random::seeded_rng;
 pub use shape::{
     broadcast_shapes, contiguous_strides, normalize_axes, normalize_axis, numel, shape_error,

@@ -5,10 +5,10 @@ use rayon::prelude::*;
 use std::mem::MaybeUninit;
 
 /// Below this many elements a kernel runs on the calling thread: spawning costs more.
-pub const PARALLEL_THRESHOLD: usize = 1 << 15;
+pub(crate) const PARALLEL_THRESHOLD: usize = 1 << 15;
 
 /// Elements per unit of parallel work; fixed so that chunk boundaries never depend on threads.
-pub const CHUNK: usize = 1 << 14;
+pub(crate) const CHUNK: usize = 1 << 14;
 
 /// Fills `out` by calling `fill(start, chunk)` on fixed-size chunks, in parallel when large.
 pub(crate) fn fill_chunked<T: Send>(out: &mut [T], fill: impl Fn(usize, &mut [T]) + Sync) {
