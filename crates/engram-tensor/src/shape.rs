@@ -82,7 +82,11 @@ pub fn normalize_axis(op: &str, axis: isize, rank: usize) -> usize {
 /// Resolves a list of axes, sorted and without repeats; an empty list stays empty.
 #[track_caller]
 pub fn normalize_axes(op: &str, axes: &[isize], rank: usize) -> SmallVec<[usize; 6]> {
-    let mut out: SmallVec<[usize; 6]> = axes.iter().map(|&a| normalize_axis(op, a, rank)).collect();
+    // A loop, not `map`: a closure would not pass on `#[track_caller]`.
+    let mut out: SmallVec<[usize; 6]> = SmallVec::new();
+    for &a in axes {
+        out.push(normalize_axis(op, a, rank));
+    }
     out.sort_unstable();
     let before = out.len();
     out.dedup();
