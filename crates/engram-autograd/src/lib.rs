@@ -27,7 +27,9 @@ mod var;
 
 pub use backward::{grad, grad_graph, hvp, jvp, jvp_graph, vjp, Gradients};
 pub use custom::CustomOp;
-pub use gradcheck::{gradcheck, gradgradcheck, GradcheckOptions, GradcheckReport, InputReport};
+pub use gradcheck::{
+    gradcheck, gradgradcheck, GradcheckOptions, GradcheckReport, InputReport, Tolerances,
+};
 pub use operand::Operand;
 pub use tape::Tape;
 pub use var::Var;

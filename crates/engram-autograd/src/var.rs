@@ -87,11 +87,6 @@ impl<T: Float> Var<T> {
         }
         self.node.as_ref()
     }
-
-    /// The node index, for tracked Vars.
-    pub(crate) fn node_id(&self) -> Option<usize> {
-        self.node_ref().map(|n| n.id)
-    }
 }
 
 impl<T: Float> std::fmt::Debug for Var<T> {
@@ -137,12 +132,14 @@ macro_rules! var_operator {
         }
         impl<T: Float> std::ops::$trait<T> for &Var<T> {
             type Output = Var<T>;
+            #[track_caller]
             fn $method(self, rhs: T) -> Var<T> {
                 $scalar(self, rhs)
             }
         }
         impl<T: Float> std::ops::$trait<T> for Var<T> {
             type Output = Var<T>;
+            #[track_caller]
             fn $method(self, rhs: T) -> Var<T> {
                 $scalar(&self, rhs)
             }
@@ -150,15 +147,19 @@ macro_rules! var_operator {
     };
 }
 
+#[track_caller]
 fn add_s<T: Float>(v: &Var<T>, c: T) -> Var<T> {
     v.add_scalar(c)
 }
+#[track_caller]
 fn sub_s<T: Float>(v: &Var<T>, c: T) -> Var<T> {
     v.add_scalar(-c)
 }
+#[track_caller]
 fn mul_s<T: Float>(v: &Var<T>, c: T) -> Var<T> {
     v.mul_scalar(c)
 }
+#[track_caller]
 fn div_s<T: Float>(v: &Var<T>, c: T) -> Var<T> {
     v.mul_scalar(T::one() / c)
 }
@@ -172,24 +173,28 @@ macro_rules! scalar_lhs {
     ($t:ty) => {
         impl std::ops::Add<&Var<$t>> for $t {
             type Output = Var<$t>;
+            #[track_caller]
             fn add(self, rhs: &Var<$t>) -> Var<$t> {
                 rhs.add_scalar(self)
             }
         }
         impl std::ops::Sub<&Var<$t>> for $t {
             type Output = Var<$t>;
+            #[track_caller]
             fn sub(self, rhs: &Var<$t>) -> Var<$t> {
                 rhs.neg().add_scalar(self)
             }
         }
         impl std::ops::Mul<&Var<$t>> for $t {
             type Output = Var<$t>;
+            #[track_caller]
             fn mul(self, rhs: &Var<$t>) -> Var<$t> {
                 rhs.mul_scalar(self)
             }
         }
         impl std::ops::Div<&Var<$t>> for $t {
             type Output = Var<$t>;
+            #[track_caller]
             fn div(self, rhs: &Var<$t>) -> Var<$t> {
                 rhs.recip().mul_scalar(self)
             }
@@ -202,6 +207,7 @@ scalar_lhs!(f64);
 
 impl<T: Float> std::ops::Neg for &Var<T> {
     type Output = Var<T>;
+    #[track_caller]
     fn neg(self) -> Var<T> {
         Var::neg(self)
     }
@@ -209,6 +215,7 @@ impl<T: Float> std::ops::Neg for &Var<T> {
 
 impl<T: Float> std::ops::Neg for Var<T> {
     type Output = Var<T>;
+    #[track_caller]
     fn neg(self) -> Var<T> {
         Var::neg(&self)
     }

@@ -79,7 +79,20 @@ impl<T: Float> Op<T> {
             Op::Matmul => matmul::vjp(&x[0], &x[1], g, needs),
             Op::Conv(c) => c.vjp(x, g, needs),
             Op::Index(i) => i.vjp(x, g, needs),
-            Op::Custom(c) => V::custom_vjp(c, x, y, g).into_iter().collect(),
+            Op::Custom(c) => {
+                let grads = V::custom_vjp(c, x, y, g);
+                if grads.len() != x.len() {
+                    panic!(
+                        "engram: custom op `{}`: its vjp returned {} gradient(s) for {} input(s); \
+                         return one `Option<Var>` per input, in order (`None` for an input that \
+                         needs no gradient)",
+                        c.name(),
+                        grads.len(),
+                        x.len()
+                    );
+                }
+                grads.into_iter().collect()
+            }
         }
     }
 }
