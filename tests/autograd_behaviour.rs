@@ -291,6 +291,44 @@ fn gradcheck_report_names_the_worst_element() {
 }
 
 #[test]
+fn pow_gradient_at_a_zero_base_is_b_times_a_to_the_b_minus_1() {
+    let tape = Tape::<f64>::new();
+    let a = tape.leaf(t(&[0.0, 0.0, 0.0, 2.0], &[4]));
+    let b = tape.leaf(t(&[0.0, 1.0, 2.0, 0.5], &[4]));
+    let g = grad(&a.pow(&b).sum(), &[&a, &b]);
+    // ∂/∂a = b·a^(b-1): 0 (b = 0), 1, 0 at a = 0, and 0.5/√2 at a = 2; it was NaN at 0.
+    assert_eq!(&g[0].to_vec()[..3], &[0.0, 1.0, 0.0]);
+    assert_relative_eq!(g[0].to_vec()[3], 0.5 / 2f64.sqrt(), epsilon = 1e-15);
+    // ∂/∂b = a^b ln a: 0 at a = 0 for b > 0 (it was 0·(-∞) = NaN).
+    assert_eq!(&g[1].to_vec()[1..3], &[0.0, 0.0]);
+    let h = x_powf_gradient_at_zero(0.0);
+    assert_eq!(h, 0.0);
+}
+
+/// The gradient of `x^p` at `x = 0`.
+fn x_powf_gradient_at_zero(p: f64) -> f64 {
+    let tape = Tape::<f64>::new();
+    let x = tape.leaf(Tensor::scalar(0.0));
+    grad(&x.powf(p), &[&x])[0].item()
+}
+
+#[test]
+fn prod_gradient_with_zero_factors_is_the_product_of_the_others() {
+    let tape = Tape::<f64>::new();
+    let x = tape.leaf(t(&[2.0, 0.0, 3.0, 0.0, 0.0, 5.0], &[2, 3]));
+    let g = grad(&x.prod_axes(&[1]).sum(), &[&x]).remove(0);
+    // Row 0 has one zero: its gradient is 2·3 = 6, the others' is 0. Row 1 has two: all 0.
+    assert_eq!(g.to_vec(), vec![0.0, 6.0, 0.0, 0.0, 0.0, 0.0]);
+    // And it differentiates again: ∂²(x0·x1·x2)/∂x0∂x1 = x2 = 3 in row 0.
+    let d1 = grad_graph(&x.prod_axes(&[1]).sum(), None, &[&x]).remove(0);
+    let mut e = vec![0.0; 6];
+    e[0] = 1.0;
+    let row = hvp(&x.prod_axes(&[1]).sum(), &[&x], &[&t(&e, &[2, 3])]).remove(0);
+    assert_eq!(row.to_vec()[1], 3.0);
+    assert!(d1.requires_grad());
+}
+
+#[test]
 #[should_panic(expected = "`Gradients::get`: this Var is recorded on a different tape")]
 fn gradients_of_one_tape_refuse_a_var_of_another() {
     let (a, b) = (Tape::<f64>::new(), Tape::<f64>::new());
@@ -436,4 +474,13 @@ fn gradgradcheck_of_a_linear_function_passes() {
         &GradcheckOptions::default(),
     );
     assert!(report.passed(), "{report}");
+}
+
+#[test]
+fn var_gradient_without_degrees_of_freedom_is_nan() {
+    let tape = Tape::<f64>::new();
+    let x = tape.leaf(t(&[1.0, 2.0], &[2]));
+    let v = x.var(2);
+    assert!(v.value().item().is_nan());
+    assert!(grad(&v, &[&x])[0].to_vec().iter().all(|g| g.is_nan()));
 }

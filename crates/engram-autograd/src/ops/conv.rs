@@ -8,7 +8,7 @@
 
 use crate::case;
 use crate::operand::Operand;
-use crate::ops::{InputGrads, Op};
+use crate::ops::{op_names, InputGrads, Op};
 use crate::registry::{real, GradcheckCase};
 use crate::tape::record;
 use crate::var::Var;
@@ -27,14 +27,12 @@ pub(crate) enum ConvOp {
 }
 
 impl ConvOp {
-    pub(crate) fn name(&self) -> &'static str {
-        match self {
-            ConvOp::Unfold(_) => "unfold",
-            ConvOp::Fold(_) => "fold",
-            ConvOp::Conv2d(_) => "conv2d",
-            ConvOp::MaxPool2d(_) => "max_pool2d",
-            ConvOp::AvgPool2d(_) => "avg_pool2d",
-        }
+    op_names! {
+        ConvOp::Unfold(_) => "unfold",
+        ConvOp::Fold(_) => "fold",
+        ConvOp::Conv2d(_) => "conv2d",
+        ConvOp::MaxPool2d(_) => "max_pool2d",
+        ConvOp::AvgPool2d(_) => "avg_pool2d",
     }
 
     pub(crate) fn vjp<T: Float, V: Operand<T>>(
@@ -241,5 +239,15 @@ pub(crate) fn cases() -> Vec<GradcheckCase> {
         case!("avg_pool2d", "k2s2", [real(&[2, 2, 4, 4])], second: false, |x| x[0].avg_pool2d([2, 2], [2, 2], [0, 0])),
         case!("avg_pool2d", "k3s2p1_overlap", [real(&[1, 2, 5, 5])], second: false, |x| x[0].avg_pool2d([3, 3], [2, 2], [1, 1])),
         case!("avg_pool2d", "transposed", [real(&[1, 1, 4, 6]).transposed()], second: false, |x| x[0].avg_pool2d([2, 3], [2, 1], [1, 1])),
+        case!("conv2d", "empty", [real(&[0, 3, 5, 4]), real(&[2, 3, 3, 2])], second: true, |x| x[0].conv2d(&x[1], Conv2dOptions::default())),
+        case!("conv1d", "empty", [real(&[0, 3, 7]), real(&[2, 3, 3])], second: true, |x| x[0].conv1d(&x[1], 1, 0, 1, 1)),
+        case!("unfold", "empty", [real(&[0, 2, 4, 4])], second: false, |x| {
+            x[0].unfold(&Window { kernel: [2, 2], stride: [1, 1], padding: [0, 0], dilation: [1, 1] }).square()
+        }),
+        case!("fold", "empty", [real(&[0, 4, 4])], second: false, |x| {
+            x[0].fold(&Window { kernel: [2, 2], stride: [1, 1], padding: [0, 0], dilation: [1, 1] }, 1, [3, 3]).square()
+        }),
+        case!("max_pool2d", "empty", [real(&[0, 2, 4, 4])], second: false, |x| x[0].max_pool2d([2, 2], [2, 2], [0, 0])),
+        case!("avg_pool2d", "empty", [real(&[0, 2, 4, 4])], second: false, |x| x[0].avg_pool2d([2, 2], [2, 2], [0, 0])),
     ]
 }

@@ -19,6 +19,25 @@ use std::rc::Rc;
 /// Gradients for an op's inputs, in order; `None` where an input needs none.
 pub(crate) type InputGrads<V> = SmallVec<[Option<V>; 2]>;
 
+/// Writes an op enum's `name()` as an exhaustive `match`, and `NAMES`, every name that
+/// match can return, from the same arms. A variant without an arm does not compile, and
+/// an arm cannot be left out of `NAMES`: the gradcheck registry's coverage test reads
+/// `NAMES`, so an op without cases cannot go unnoticed.
+macro_rules! op_names {
+    ($($pattern:pat => $name:literal,)*) => {
+        /// The op's name, for messages and the gradcheck registry.
+        pub(crate) fn name(&self) -> &'static str {
+            match self {
+                $($pattern => $name,)*
+            }
+        }
+
+        /// Every name [`Self::name`] can return.
+        pub(crate) const NAMES: &'static [&'static str] = &[$($name),*];
+    };
+}
+pub(crate) use op_names;
+
 /// How a node was made.
 #[derive(Clone)]
 pub(crate) enum Op<T: Float> {
@@ -57,6 +76,25 @@ impl<T: Float> Op<T> {
             Op::Index(i) => i.name(),
             Op::Custom(c) => c.name(),
         }
+    }
+
+    /// Every name [`Self::name`] can return for a built-in op: what the gradcheck
+    /// registry must cover. Each family's list comes from its own exhaustive `match`
+    /// (see `op_names!`); a new variant of `Op` itself adds its family here. Leaves and
+    /// constants are values rather than ops, and a custom op is its author's to check.
+    pub(crate) fn all_names() -> Vec<&'static str> {
+        [
+            elementwise::UnaryOp::<T>::NAMES,
+            elementwise::BinaryOp::NAMES,
+            &["where_cond"],
+            reduce::ReduceKind::NAMES,
+            softmax::SoftmaxOp::NAMES,
+            shape::ShapeOp::NAMES,
+            &["matmul"],
+            conv::ConvOp::NAMES,
+            index::IndexOp::NAMES,
+        ]
+        .concat()
     }
 
     /// The vector-Jacobian product: given the inputs `x`, the output `y` and the output's
