@@ -110,7 +110,7 @@ fn gradcheck(args: GradcheckArgs) -> ExitCode {
             DtypeArg::F32 => Dtype::F32,
         },
     };
-    let o = config.options();
+    let o = config.tolerances();
     let total = config.cases().len();
     let precision = match config.dtype {
         Dtype::F64 => "f64".to_string(),

@@ -44,7 +44,7 @@ pub enum Order {
 pub enum Dtype {
     /// Double precision, default tolerances.
     F64,
-    /// Single precision, loose tolerances ([`GradcheckOptions::f32`]).
+    /// Single precision, loose tolerances ([`engram_autograd::Tolerances::for_dtype`]).
     F32,
 }
 
@@ -62,15 +62,19 @@ pub struct SweepConfig {
 }
 
 impl SweepConfig {
-    /// The tolerances this configuration checks with.
+    /// The options this configuration checks with: the dtype's default tolerances.
     pub fn options(&self) -> GradcheckOptions {
-        let base = match self.dtype {
-            Dtype::F64 => GradcheckOptions::default(),
-            Dtype::F32 => GradcheckOptions::f32(),
-        };
         GradcheckOptions {
             seed: self.seed,
-            ..base
+            ..GradcheckOptions::default()
+        }
+    }
+
+    /// The step and tolerances those options give for this configuration's dtype.
+    pub fn tolerances(&self) -> engram_autograd::Tolerances {
+        match self.dtype {
+            Dtype::F64 => self.options().tolerances::<f64>(),
+            Dtype::F32 => self.options().tolerances::<f32>(),
         }
     }
 
@@ -242,8 +246,18 @@ pub struct Tolerances {
 impl SweepReport {
     /// Summarises the results of a sweep.
     pub fn new(config: &SweepConfig, cases: Vec<CaseResult>) -> Self {
-        let o = config.options();
+        let o = config.tolerances();
         let passed = cases.iter().filter(|c| c.passed).count();
+        // NaN counts as the largest error: `f64::max` would drop it.
+        let largest = |e: fn(&CaseResult) -> f64| {
+            cases.iter().map(e).fold(0.0, |m: f64, x| {
+                if m.is_nan() || x.is_nan() {
+                    f64::NAN
+                } else {
+                    m.max(x)
+                }
+            })
+        };
         SweepReport {
             engram_version: env!("CARGO_PKG_VERSION"),
             order: if config.order == Order::First { 1 } else { 2 },
@@ -257,8 +271,8 @@ impl SweepReport {
             },
             failed: cases.len() - passed,
             passed,
-            max_abs_error: cases.iter().map(|c| c.max_abs_error).fold(0.0, f64::max),
-            max_rel_error: cases.iter().map(|c| c.max_rel_error).fold(0.0, f64::max),
+            max_abs_error: largest(|c| c.max_abs_error),
+            max_rel_error: largest(|c| c.max_rel_error),
             cases,
         }
     }

@@ -257,31 +257,230 @@ fn third_derivative_through_repeated_grad_graph() {
     assert_relative_eq!(d3.item(), -(0.5f64.cos()), epsilon = 1e-15);
 }
 
+/// The identity on `[2, 2]`, with a rule that scales the gradient elementwise by `self.0`:
+/// wrong on purpose, to see how gradcheck reports it.
+struct ScaledIdentity([f64; 4]);
+
+impl CustomOp<f64> for ScaledIdentity {
+    fn name(&self) -> &str {
+        "scaled_identity"
+    }
+    fn forward(&self, inputs: &[&Tensor<f64>]) -> Tensor<f64> {
+        inputs[0].clone()
+    }
+    fn vjp(&self, _inputs: &[Var<f64>], _y: &Var<f64>, g: &Var<f64>) -> Vec<Option<Var<f64>>> {
+        vec![Some(g.mul(&Var::constant(t(&self.0, &[2, 2]))))]
+    }
+}
+
+fn check_scaled_identity(scale: [f64; 4]) -> engram::autograd::GradcheckReport {
+    gradcheck(
+        |v: &[Var<f64>]| Var::custom(Rc::new(ScaledIdentity(scale)), &[&v[0]]),
+        &[t(&[1.0, 2.0, 3.0, 4.0], &[2, 2])],
+        &GradcheckOptions::default(),
+    )
+}
+
 #[test]
 fn gradcheck_report_names_the_worst_element() {
-    // A function whose custom rule is deliberately wrong at one element.
-    struct Wrong;
-    impl CustomOp<f64> for Wrong {
-        fn name(&self) -> &str {
-            "wrong"
-        }
-        fn forward(&self, inputs: &[&Tensor<f64>]) -> Tensor<f64> {
-            inputs[0].clone()
-        }
-        fn vjp(&self, _inputs: &[Var<f64>], _y: &Var<f64>, g: &Var<f64>) -> Vec<Option<Var<f64>>> {
-            let mut scale = Tensor::ones(g.shape());
-            scale.set(&[1, 0], 3.0);
-            vec![Some(g.mul(&Var::constant(scale)))]
-        }
-    }
-    let x = t(&[1.0, 2.0, 3.0, 4.0], &[2, 2]);
-    let report = gradcheck(
-        |v: &[Var<f64>]| Var::custom(Rc::new(Wrong), &[&v[0]]),
-        &[x],
-        &GradcheckOptions::default(),
-    );
+    let report = check_scaled_identity([1.0, 1.0, 3.0, 1.0]);
     assert!(!report.passed());
     assert_eq!(report.inputs[0].worst_index, Some(vec![1, 0]));
     assert_eq!(report.inputs[0].failures, 1);
     assert!(report.to_string().contains("worst at [1, 0]"), "{report}");
+}
+
+#[test]
+fn pow_gradient_at_a_zero_base_is_b_times_a_to_the_b_minus_1() {
+    let tape = Tape::<f64>::new();
+    let a = tape.leaf(t(&[0.0, 0.0, 0.0, 2.0], &[4]));
+    let b = tape.leaf(t(&[0.0, 1.0, 2.0, 0.5], &[4]));
+    let g = grad(&a.pow(&b).sum(), &[&a, &b]);
+    // ∂/∂a = b·a^(b-1): 0 (b = 0), 1, 0 at a = 0, and 0.5/√2 at a = 2; it was NaN at 0.
+    assert_eq!(&g[0].to_vec()[..3], &[0.0, 1.0, 0.0]);
+    assert_relative_eq!(g[0].to_vec()[3], 0.5 / 2f64.sqrt(), epsilon = 1e-15);
+    // ∂/∂b = a^b ln a: 0 at a = 0 for b > 0 (it was 0·(-∞) = NaN).
+    assert_eq!(&g[1].to_vec()[1..3], &[0.0, 0.0]);
+    let h = x_powf_gradient_at_zero(0.0);
+    assert_eq!(h, 0.0);
+}
+
+/// The gradient of `x^p` at `x = 0`.
+fn x_powf_gradient_at_zero(p: f64) -> f64 {
+    let tape = Tape::<f64>::new();
+    let x = tape.leaf(Tensor::scalar(0.0));
+    grad(&x.powf(p), &[&x])[0].item()
+}
+
+#[test]
+fn prod_gradient_with_zero_factors_is_the_product_of_the_others() {
+    let tape = Tape::<f64>::new();
+    let x = tape.leaf(t(&[2.0, 0.0, 3.0, 0.0, 0.0, 5.0], &[2, 3]));
+    let g = grad(&x.prod_axes(&[1]).sum(), &[&x]).remove(0);
+    // Row 0 has one zero: its gradient is 2·3 = 6, the others' is 0. Row 1 has two: all 0.
+    assert_eq!(g.to_vec(), vec![0.0, 6.0, 0.0, 0.0, 0.0, 0.0]);
+    // And it differentiates again: ∂²(x0·x1·x2)/∂x0∂x1 = x2 = 3 in row 0.
+    let d1 = grad_graph(&x.prod_axes(&[1]).sum(), None, &[&x]).remove(0);
+    let mut e = vec![0.0; 6];
+    e[0] = 1.0;
+    let row = hvp(&x.prod_axes(&[1]).sum(), &[&x], &[&t(&e, &[2, 3])]).remove(0);
+    assert_eq!(row.to_vec()[1], 3.0);
+    assert!(d1.requires_grad());
+}
+
+#[test]
+#[should_panic(expected = "`Gradients::get`: this Var is recorded on a different tape")]
+fn gradients_of_one_tape_refuse_a_var_of_another() {
+    let (a, b) = (Tape::<f64>::new(), Tape::<f64>::new());
+    let x = a.leaf(t(&[1.0], &[1]));
+    let y = b.leaf(t(&[1.0], &[1])); // the same node index, 0, on another tape
+    let grads = x.square().sum().backward();
+    let _ = grads.get(&y);
+}
+
+#[test]
+#[should_panic(expected = "`hvp`: 2 input(s) to differentiate by but 1 direction(s)")]
+fn hvp_with_too_few_directions_panics() {
+    let tape = Tape::<f64>::new();
+    let (x, y) = (tape.leaf(t(&[1.0], &[1])), tape.leaf(t(&[2.0], &[1])));
+    let loss = x.mul(&y).sum();
+    hvp(&loss, &[&x, &y], &[&t(&[1.0], &[1])]);
+}
+
+#[test]
+#[should_panic(expected = "`hvp`: direction 0 has shape [1] but input 0 has shape [3]")]
+fn hvp_with_a_direction_of_the_wrong_shape_panics_instead_of_broadcasting() {
+    let tape = Tape::<f64>::new();
+    let x = tape.leaf(t(&[1.0, 2.0, 3.0], &[3]));
+    hvp(&x.square().sum(), &[&x], &[&t(&[1.0], &[1])]);
+}
+
+#[test]
+fn hvp_of_a_linear_loss_is_zero() {
+    let tape = Tape::<f64>::new();
+    let x = tape.leaf(t(&[1.0, 2.0], &[2]));
+    let h = hvp(&x.mul_scalar(3.0).sum(), &[&x], &[&t(&[1.0, 1.0], &[2])]);
+    assert_eq!(h[0].to_vec(), vec![0.0, 0.0]);
+}
+
+#[test]
+#[should_panic(expected = "`grad`: the output does not require grad")]
+fn grad_of_a_loss_computed_under_no_grad_panics() {
+    let tape = Tape::<f64>::new();
+    let x = tape.leaf(t(&[1.0], &[1]));
+    let loss = tape.no_grad(|| x.square().sum());
+    grad(&loss, &[&x]);
+}
+
+#[test]
+#[should_panic(expected = "`backward`: the output does not require grad")]
+fn backward_of_a_detached_loss_panics() {
+    let tape = Tape::<f64>::new();
+    let x = tape.leaf(t(&[1.0], &[1]));
+    x.square().sum().detach().backward();
+}
+
+#[test]
+fn grad_for_an_input_the_output_does_not_depend_on_is_zeros() {
+    let tape = Tape::<f64>::new();
+    let (x, unused) = (tape.leaf(t(&[1.0], &[1])), tape.leaf(t(&[5.0, 6.0], &[2])));
+    let g = grad(&x.square().sum(), &[&x, &unused]);
+    assert_eq!(g[1].to_vec(), vec![0.0, 0.0]);
+}
+
+/// A custom op whose vjp returns a fixed number of gradients, whatever its inputs.
+struct Returns(usize);
+
+impl CustomOp<f64> for Returns {
+    fn name(&self) -> &str {
+        "returns_n"
+    }
+    fn forward(&self, inputs: &[&Tensor<f64>]) -> Tensor<f64> {
+        inputs[0].add(inputs[1])
+    }
+    fn vjp(&self, _inputs: &[Var<f64>], _y: &Var<f64>, g: &Var<f64>) -> Vec<Option<Var<f64>>> {
+        vec![Some(g.clone()); self.0]
+    }
+}
+
+/// Differentiates `x + y` through [`Returns`], with two inputs.
+fn backward_through_returns(n: usize) {
+    let tape = Tape::<f64>::new();
+    let (x, y) = (tape.leaf(t(&[1.0], &[1])), tape.leaf(t(&[2.0], &[1])));
+    Var::custom(Rc::new(Returns(n)), &[&x, &y]).sum().backward();
+}
+
+#[test]
+#[should_panic(expected = "custom op `returns_n`: its vjp returned 1 gradient(s) for 2 input(s)")]
+fn custom_op_with_too_few_gradients_panics() {
+    backward_through_returns(1);
+}
+
+#[test]
+#[should_panic(expected = "custom op `returns_n`: its vjp returned 3 gradient(s) for 2 input(s)")]
+fn custom_op_with_too_many_gradients_panics() {
+    backward_through_returns(3);
+}
+
+#[test]
+fn gradcheck_reports_a_nan_derivative_and_where_it_is() {
+    // NaN at [1, 0], far off (but finite) at [0, 1]: the NaN is the one to report.
+    let report = check_scaled_identity([1.0, 1e6, f64::NAN, 1.0]);
+    assert!(!report.passed());
+    let input = &report.inputs[0];
+    assert_eq!(input.worst_index, Some(vec![1, 0]));
+    assert!(input.worst_values.unwrap().0.is_nan());
+    assert_eq!((input.failures, input.non_finite), (2, 1));
+    assert!(report.max_abs_error().is_nan());
+    let text = report.to_string();
+    assert!(text.contains("max abs error NaN"), "{text}");
+    assert!(text.contains("worst at [1, 0] (analytic NaN"), "{text}");
+    assert!(text.contains("1 not finite"), "{text}");
+}
+
+#[test]
+fn gradcheck_reports_where_the_function_itself_is_not_finite() {
+    let report = gradcheck(
+        |v: &[Var<f64>]| v[0].ln(),
+        &[t(&[2.0, -1.0], &[2])],
+        &GradcheckOptions::default(),
+    );
+    assert!(!report.passed());
+    let (index, value) = report.non_finite_output.clone().unwrap();
+    assert_eq!(index, vec![1]);
+    assert!(value.is_nan());
+    assert!(report
+        .to_string()
+        .contains("the output is not finite: NaN at [1]"));
+}
+
+#[test]
+fn gradcheck_default_options_follow_the_dtype() {
+    let x = Tensor::<f32>::from_vec(vec![0.3, -1.2, 2.0, 0.7], &[2, 2]);
+    let report = gradcheck(
+        |v: &[Var<f32>]| v[0].tanh().mul(&v[0]).softmax(-1),
+        &[x],
+        &GradcheckOptions::default(),
+    );
+    assert!(report.passed(), "{report}");
+    assert_eq!(report.tolerances.eps, 1e-3);
+}
+
+#[test]
+fn gradgradcheck_of_a_linear_function_passes() {
+    let report = gradgradcheck(
+        |v: &[Var<f64>]| v[0].add(&v[1]).mul_scalar(2.0),
+        &[t(&[1.0, 2.0], &[2]), t(&[3.0, 4.0], &[2])],
+        &GradcheckOptions::default(),
+    );
+    assert!(report.passed(), "{report}");
+}
+
+#[test]
+fn var_gradient_without_degrees_of_freedom_is_nan() {
+    let tape = Tape::<f64>::new();
+    let x = tape.leaf(t(&[1.0, 2.0], &[2]));
+    let v = x.var(2);
+    assert!(v.value().item().is_nan());
+    assert!(grad(&v, &[&x])[0].to_vec().iter().all(|g| g.is_nan()));
 }

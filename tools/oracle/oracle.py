@@ -31,6 +31,10 @@ def draw(shape, domain):
         return RNG.uniform(0.5, 2.0, size=shape)
     if domain == "apart":
         return RNG.uniform(0.2, 2.0, size=shape) * RNG.choice([-1.0, 1.0], size=shape)
+    if domain == "zeros":  # as the registry's `with_zeros`: every third element exactly 0
+        a = RNG.normal(size=shape)
+        a.reshape(-1)[::3] = 0.0
+        return a
     return RNG.normal(size=shape)
 
 
@@ -277,6 +281,16 @@ CAUSAL = np.tril(np.ones((4, 4), dtype=bool))
 def causal_attention(q, k, v):
     scores = q @ jnp.swapaxes(k, -1, -2) / jnp.sqrt(3.0)
     return jax.nn.softmax(jnp.where(CAUSAL, scores, -jnp.inf), axis=-1) @ v
+
+
+# Rules at zero (appended last, so that every earlier case keeps its random draws).
+case("pow/zero_base", [(2, 4)], ["zeros"])(lambda x: jnp.power(x, jnp.array([2.0, 3.0, 4.0, 2.0])))
+POW_BASE = np.array([0.0, 1.5, 0.0, 0.7, 0.0, 2.0]).reshape(2, 3)
+case("pow/zero_base_exponent", [(2, 3)], ["pos"])(lambda b: jnp.power(POW_BASE, b))
+case("powf/at_zero", [(2, 3)], ["zeros"])(lambda x: x**3.0)
+case("prod/with_zeros", [(3, 4)], ["zeros"])(lambda x: jnp.prod(x, axis=1))
+case("prod/one_zero", [(1, 3)], ["zeros"])(lambda x: jnp.prod(x))
+unary("sign", jnp.sign, "apart")
 
 
 def spec(a):

@@ -151,14 +151,42 @@ fn check_seed<T: Float>(op: &str, output: &Var<T>, seed: &Tensor<T>) {
     }
 }
 
+/// What a derivative asked of a constant output (one that is not recorded) gives.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OfConstant {
+    /// Panic, as PyTorch does: the user asked to differentiate something that cannot be.
+    Panic,
+    /// Zeros: inside `hvp`, `jvp` and the gradient checks, where an intermediate (the
+    /// gradient of a linear function, say) is legitimately constant.
+    Zeros,
+}
+
+/// Panics for `op` when `output` is a constant and `of_constant` says so.
+#[track_caller]
+fn check_recorded<T: Float>(op: &str, output: &Var<T>, of_constant: OfConstant) {
+    if of_constant == OfConstant::Panic && !output.requires_grad() {
+        panic!(
+            "engram: `{op}`: the output does not require grad: it is a constant (computed under \
+             `no_grad`, through `detach`, or from constants only), so there is nothing to \
+             differentiate. Record it from leaves (`tape.leaf`) outside `no_grad`. (The gradient \
+             of a function linear in its inputs, from `grad_graph`, is such a constant: its own \
+             derivative is zero.)"
+        );
+    }
+}
+
 /// Gradients of one backward pass, per leaf.
 ///
 /// Index with the leaf (`grads[&x]`), or use [`Gradients::get`], which answers `None` for
 /// a leaf the output does not depend on. The gradients outlive the tape: read them (or
 /// [`take`](Gradients::take) them) before `Tape::clear`, which makes every Var recorded
 /// before it unknown here.
+/// Both panic for a Var of another tape: its node index would name some other node of
+/// this one.
 pub struct Gradients<T: Float = f32> {
     by_node: HashMap<usize, Tensor<T>>,
+    /// The id of the tape the pass ran on (`None` before any pass).
+    tape: Option<u64>,
     generation: u64,
 }
 
@@ -167,29 +195,42 @@ impl<T: Float> Gradients<T> {
     pub fn empty() -> Self {
         Gradients {
             by_node: HashMap::new(),
+            tape: None,
             generation: u64::MAX,
         }
     }
 
     /// The gradient of a leaf, if the output depends on it; `None` for a constant, for a
     /// Var the output does not depend on, and for any Var once its tape has been cleared.
+    #[track_caller]
     pub fn get(&self, leaf: &Var<T>) -> Option<&Tensor<T>> {
-        let n = leaf.live_node()?;
-        if n.generation != self.generation {
-            return None;
-        }
-        self.by_node.get(&n.id)
+        let id = self.node_id("Gradients::get", leaf)?;
+        self.by_node.get(&id)
     }
 
     /// Removes a leaf's gradient and hands it over (`None` as for [`Gradients::get`]), so
     /// an update step owns its gradients without a copy and can then drop the Vars and
     /// clear the tape (see [`Tape`](crate::Tape) for the whole loop).
+    #[track_caller]
     pub fn take(&mut self, leaf: &Var<T>) -> Option<Tensor<T>> {
+        let id = self.node_id("Gradients::take", leaf)?;
+        self.by_node.remove(&id)
+    }
+
+    /// The node of `leaf` in these gradients: `None` for a constant and for a Var whose
+    /// tape was cleared since; a panic naming `op` for a Var of another tape.
+    #[track_caller]
+    fn node_id(&self, op: &str, leaf: &Var<T>) -> Option<usize> {
         let n = leaf.live_node()?;
-        if n.generation != self.generation {
-            return None;
+        if let Some(tape) = self.tape {
+            if tape != n.tape.id() {
+                panic!(
+                    "engram: `{op}`: this Var is recorded on a different tape from the one these \
+                     gradients were computed on; look up each leaf in its own tape's gradients"
+                );
+            }
         }
-        self.by_node.remove(&n.id)
+        (n.generation == self.generation).then_some(n.id)
     }
 
     /// Number of leaves with a gradient.
@@ -209,6 +250,9 @@ impl<T: Float> Gradients<T> {
             *self = other;
             return;
         }
+        if other.tape.is_some() && other.tape != self.tape {
+            panic!("engram: `accumulate`: the gradients come from two different tapes");
+        }
         if other.generation != self.generation {
             panic!("engram: `accumulate`: gradients come from different tape generations (was the tape cleared in between?)");
         }
@@ -227,40 +271,47 @@ impl<T: Float> std::ops::Index<&Var<T>> for Gradients<T> {
     type Output = Tensor<T>;
     #[track_caller]
     fn index(&self, leaf: &Var<T>) -> &Tensor<T> {
-        self.get(leaf).unwrap_or_else(|| {
-            panic!(
+        match self
+            .node_id("Gradients::index", leaf)
+            .and_then(|id| self.by_node.get(&id))
+        {
+            Some(g) => g,
+            None => panic!(
                 "engram: no gradient for this Var: it is not a leaf of this backward pass, is a constant, \
                  the output does not depend on it, or its tape was cleared since (read gradients \
                  before `Tape::clear`; `Gradients::get` answers `None` instead of panicking)"
-            )
-        })
+            ),
+        }
     }
 }
 
 impl<T: Float> Var<T> {
-    /// Gradients of this scalar with respect to every leaf it depends on.
+    /// Gradients of this scalar with respect to every leaf it depends on. Panics if this
+    /// Var is a constant (see [`grad`]).
     #[track_caller]
     pub fn backward(&self) -> Gradients<T> {
         let seed = scalar_seed("backward", self);
-        self.backward_with(&seed)
+        self.backward_as("backward", &seed)
     }
 
     /// Gradients of `Σ self · seed` with respect to every leaf (a vector-Jacobian product).
     #[track_caller]
     pub fn backward_with(&self, seed: &Tensor<T>) -> Gradients<T> {
-        check_seed("backward_with", self, seed);
-        let Some(node) = self.node_ref() else {
-            return Gradients {
-                by_node: HashMap::new(),
-                generation: u64::MAX,
-            };
-        };
+        self.backward_as("backward_with", seed)
+    }
+
+    #[track_caller]
+    fn backward_as(&self, op: &str, seed: &Tensor<T>) -> Gradients<T> {
+        check_seed(op, self, seed);
+        check_recorded(op, self, OfConstant::Panic);
+        let node = self.node_ref().expect("checked to be recorded");
         let generation = node.generation;
         let kept = sweep_tensors(&node.tape, (0, node.id), seed.clone(), |_, n| {
             matches!(n.op, crate::ops::Op::Leaf)
         });
         Gradients {
             by_node: kept.into_iter().collect(),
+            tape: Some(node.tape.id()),
             generation,
         }
     }
@@ -269,17 +320,18 @@ impl<T: Float> Var<T> {
 /// Node ids of `wrt` on the output's tape (None for untracked Vars); panics on mixed tapes.
 #[track_caller]
 fn targets<T: Float>(op: &str, output: &Var<T>, wrt: &[&Var<T>]) -> Vec<Option<usize>> {
-    wrt.iter()
-        .map(|v| {
-            let n = v.node_ref()?;
-            if let Some(o) = output.node_ref() {
-                if !o.tape.same_as(&n.tape) {
-                    panic!("engram: `{op}`: the output and an input to differentiate by are on different tapes");
-                }
-            }
-            Some(n.id)
-        })
-        .collect()
+    let out = output.node_ref();
+    let mut ids = Vec::with_capacity(wrt.len());
+    for v in wrt {
+        let id = match (v.node_ref(), out) {
+            (Some(n), Some(o)) if !o.tape.same_as(&n.tape) => panic!(
+                "engram: `{op}`: the output and an input to differentiate by are on different tapes"
+            ),
+            (n, _) => n.map(|n| n.id),
+        };
+        ids.push(id);
+    }
+    ids
 }
 
 /// The lowest node to differentiate by that the root can depend on (ids at or below it).
@@ -302,13 +354,17 @@ fn pick<V: Clone>(
         .collect()
 }
 
-/// `∂output/∂wrt` for a scalar output, one tensor per Var in `wrt` (zeros where the output
-/// does not depend on it), as `jax.grad` or `torch.autograd.grad`. `wrt` is any list of
-/// Vars or of references to them (see [`Refs`]): `&[&x, &y]`, or `&xs` for a `Vec<Var>`.
+/// `∂output/∂wrt` for a scalar output, one tensor per Var in `wrt`, as `jax.grad` or
+/// `torch.autograd.grad`. `wrt` is any list of Vars or of references to them (see
+/// [`Refs`]): `&[&x, &y]`, or `&xs` for a `Vec<Var>`. Where the output is recorded but
+/// does not depend on an input, that input's gradient is zeros. Panics if the output is a
+/// constant (computed under `no_grad`, through `detach`, or from constants only), as
+/// PyTorch's "element 0 of tensors does not require grad": asking for its gradient is a
+/// mistake.
 #[track_caller]
 pub fn grad<T: Float>(output: &Var<T>, wrt: impl Refs<Var<T>>) -> Vec<Tensor<T>> {
     let seed = scalar_seed("grad", output);
-    vjp(output, &seed, wrt)
+    vjp_as("grad", output, &seed, &wrt.refs(), OfConstant::Panic)
 }
 
 /// `(f(inputs), ∇f(inputs))` for a function from tensors to a scalar, as
@@ -343,12 +399,26 @@ pub fn value_and_grad<T: Float>(
     (output.value().clone(), grads)
 }
 
-/// The vector-Jacobian product `seedᵀ · ∂output/∂wrt`, one tensor per Var in `wrt`.
+/// The vector-Jacobian product `seedᵀ · ∂output/∂wrt`, one tensor per Var in `wrt`
+/// (zeros for an input the output does not depend on; panics for a constant output, as
+/// [`grad`]).
 #[track_caller]
 pub fn vjp<T: Float>(output: &Var<T>, seed: &Tensor<T>, wrt: impl Refs<Var<T>>) -> Vec<Tensor<T>> {
-    check_seed("vjp", output, seed);
-    let wrt = wrt.refs();
-    let ids = targets("vjp", output, &wrt);
+    vjp_as("vjp", output, seed, &wrt.refs(), OfConstant::Panic)
+}
+
+/// [`vjp`] for `op`, which messages name.
+#[track_caller]
+pub(crate) fn vjp_as<T: Float>(
+    op: &str,
+    output: &Var<T>,
+    seed: &Tensor<T>,
+    wrt: &[&Var<T>],
+    of_constant: OfConstant,
+) -> Vec<Tensor<T>> {
+    check_seed(op, output, seed);
+    check_recorded(op, output, of_constant);
+    let ids = targets(op, output, wrt);
     let zero = |k: usize| Tensor::zeros(wrt[k].shape());
     let Some(node) = output.node_ref() else {
         return (0..wrt.len()).map(zero).collect();
@@ -364,22 +434,35 @@ pub fn vjp<T: Float>(output: &Var<T>, seed: &Tensor<T>, wrt: impl Refs<Var<T>>) 
 
 /// Like [`vjp`] (or [`grad`] when `seed` is `None`), but the backward computation is
 /// recorded: the returned gradients are Vars that can be differentiated again (grad of
-/// grad, Hessian-vector products). As `create_graph=True` in PyTorch.
+/// grad, Hessian-vector products). As `create_graph=True` in PyTorch. Panics for a
+/// constant output, as [`grad`].
 #[track_caller]
 pub fn grad_graph<T: Float>(
     output: &Var<T>,
     seed: Option<&Var<T>>,
     wrt: impl Refs<Var<T>>,
 ) -> Vec<Var<T>> {
-    let wrt = wrt.refs();
+    grad_graph_as("grad_graph", output, seed, &wrt.refs(), OfConstant::Panic)
+}
+
+/// [`grad_graph`] for `op`, which messages name.
+#[track_caller]
+pub(crate) fn grad_graph_as<T: Float>(
+    op: &str,
+    output: &Var<T>,
+    seed: Option<&Var<T>>,
+    wrt: &[&Var<T>],
+    of_constant: OfConstant,
+) -> Vec<Var<T>> {
     let seed = match seed {
         Some(s) => {
-            check_seed("grad_graph", output, s.value());
+            check_seed(op, output, s.value());
             s.clone()
         }
-        None => Var::constant(scalar_seed("grad_graph", output)),
+        None => Var::constant(scalar_seed(op, output)),
     };
-    let ids = targets("grad_graph", output, &wrt);
+    check_recorded(op, output, of_constant);
+    let ids = targets(op, output, wrt);
     let zero = |k: usize| Var::constant(Tensor::zeros(wrt[k].shape()));
     let Some(node) = output.node_ref() else {
         return (0..wrt.len()).map(zero).collect();
@@ -414,39 +497,48 @@ pub fn jvp_graph<T: Float>(
     tangents: impl Refs<Tensor<T>>,
 ) -> Var<T> {
     let (wrt, tangents) = (wrt.refs(), tangents.refs());
-    if wrt.len() != tangents.len() {
-        panic!(
-            "engram: `jvp`: {} inputs but {} tangents",
-            wrt.len(),
-            tangents.len()
-        );
-    }
-    for (v, t) in wrt.iter().zip(&tangents) {
-        if v.shape() != t.shape() {
-            panic!(
-                "engram: `jvp`: a tangent has shape {:?} for an input of shape {:?}",
-                t.shape(),
-                v.shape()
-            );
-        }
-    }
+    check_directions("jvp", "tangent", &wrt, &tangents);
     let Some(node) = output.node_ref() else {
         return Var::constant(Tensor::zeros(output.shape()));
     };
     let u = node.tape.leaf(Tensor::zeros(output.shape()));
-    let pulled = grad_graph(output, Some(&u), &wrt);
+    let pulled = grad_graph_as("jvp", output, Some(&u), &wrt, OfConstant::Zeros);
     let total = pulled
         .iter()
         .zip(tangents)
         .map(|(p, t)| p.mul(&Var::constant((*t).clone())).sum())
         .reduce(|a, b| a.add(&b));
     match total {
-        Some(s) => grad_graph(&s, None, &[&u]).remove(0),
+        Some(s) => grad_graph_as("jvp", &s, None, &[&u], OfConstant::Zeros).remove(0),
         None => Var::constant(Tensor::zeros(output.shape())),
     }
 }
 
-/// The Hessian-vector product `H · v` of a scalar `loss`, one tensor per Var in `wrt`.
+/// Panics for `op` unless there is one `what` (a tangent, a direction) per input, of
+/// that input's shape: a short list would drop inputs and a wrong shape would broadcast.
+#[track_caller]
+fn check_directions<T: Float>(op: &str, what: &str, wrt: &[&Var<T>], given: &[&Tensor<T>]) {
+    if wrt.len() != given.len() {
+        panic!(
+            "engram: `{op}`: {} input(s) to differentiate by but {} {what}(s); give one {what} per input",
+            wrt.len(),
+            given.len()
+        );
+    }
+    for (k, (v, t)) in wrt.iter().zip(given).enumerate() {
+        if v.shape() != t.shape() {
+            panic!(
+                "engram: `{op}`: {what} {k} has shape {:?} but input {k} has shape {:?}; they must be equal",
+                t.shape(),
+                v.shape()
+            );
+        }
+    }
+}
+
+/// The Hessian-vector product `H · v` of a scalar `loss`, one tensor per Var in `wrt`:
+/// `v` holds one direction per input, of its shape. Panics for a constant loss, as
+/// [`grad`]; a loss linear in its inputs has a zero Hessian, and gives zeros.
 #[track_caller]
 pub fn hvp<T: Float>(
     loss: &Var<T>,
@@ -454,14 +546,18 @@ pub fn hvp<T: Float>(
     v: impl Refs<Tensor<T>>,
 ) -> Vec<Tensor<T>> {
     let (wrt, v) = (wrt.refs(), v.refs());
-    let g = grad_graph(loss, None, &wrt);
+    check_directions("hvp", "direction", &wrt, &v);
+    let g = grad_graph_as("hvp", loss, None, &wrt, OfConstant::Panic);
     let dot = g
         .iter()
         .zip(v)
         .map(|(gi, vi)| gi.mul(&Var::constant((*vi).clone())).sum())
         .reduce(|a, b| a.add(&b));
     match dot {
-        Some(d) => grad(&d, &wrt),
+        Some(d) => {
+            let seed = Tensor::ones(d.shape());
+            vjp_as("hvp", &d, &seed, &wrt, OfConstant::Zeros)
+        }
         None => Vec::new(),
     }
 }

@@ -3,45 +3,80 @@
 //! derivative of the (recorded) gradient. The report names, per input, the largest
 //! absolute and relative error and the element where it occurred.
 
-use crate::backward::{grad, grad_graph, vjp};
+use crate::backward::{grad_graph_as, vjp_as, OfConstant};
 use crate::tape::Tape;
 use crate::var::Var;
 use engram_tensor::{seeded_rng, Float, Tensor};
 use std::fmt;
 
-/// Step and tolerances; an element passes when `|analytic - numeric| <= atol + rtol·|numeric|`.
-#[derive(Clone, Copy, Debug)]
-pub struct GradcheckOptions {
+/// Step and tolerances, as numbers: an element passes when
+/// `|analytic - numeric| <= atol + rtol·|numeric|`, both derivatives being finite.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Tolerances {
     /// Finite-difference step.
     pub eps: f64,
     /// Absolute tolerance.
     pub atol: f64,
     /// Relative tolerance.
     pub rtol: f64,
-    /// Seed of the random cotangents that project a non-scalar output to a scalar.
-    pub seed: u64,
 }
 
-impl Default for GradcheckOptions {
-    /// PyTorch's defaults for f64: eps 1e-6, atol 1e-5, rtol 1e-3.
-    fn default() -> Self {
-        GradcheckOptions {
-            eps: 1e-6,
-            atol: 1e-5,
-            rtol: 1e-3,
-            seed: 0,
+impl Tolerances {
+    /// The defaults for element type `T`.
+    ///
+    /// f64: eps 1e-6, atol 1e-5, rtol 1e-3, PyTorch's `gradcheck` defaults.
+    ///
+    /// f32: eps 1e-3, atol 1e-2, rtol 1e-2. With 24-bit mantissas a 1e-6 step is lost in
+    /// rounding (`f(x ± ε)` differ in their last bits only); a step near the cube root of
+    /// f32's epsilon balances rounding against truncation error. These pass every case of
+    /// the registry in f32 (`tests/gradcheck_ops.rs` runs them).
+    pub fn for_dtype<T: Float>() -> Self {
+        if T::DTYPE == <f32 as engram_tensor::Element>::DTYPE {
+            Tolerances {
+                eps: 1e-3,
+                atol: 1e-2,
+                rtol: 1e-2,
+            }
+        } else {
+            Tolerances {
+                eps: 1e-6,
+                atol: 1e-5,
+                rtol: 1e-3,
+            }
         }
     }
 }
 
+/// How to check. Each of `eps`, `atol` and `rtol` left `None` (as in `Default`) takes the
+/// value for the inputs' element type, as JAX's `check_grads` does, so default options
+/// suit f32 as well as f64 (see [`Tolerances::for_dtype`]).
+///
+/// ```
+/// use engram_autograd::GradcheckOptions;
+/// let loose = GradcheckOptions { atol: Some(1e-4), ..GradcheckOptions::default() };
+/// assert_eq!(loose.tolerances::<f64>().atol, 1e-4);
+/// assert_eq!(loose.tolerances::<f64>().eps, 1e-6);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct GradcheckOptions {
+    /// Finite-difference step; `None`: the dtype's default.
+    pub eps: Option<f64>,
+    /// Absolute tolerance; `None`: the dtype's default.
+    pub atol: Option<f64>,
+    /// Relative tolerance; `None`: the dtype's default.
+    pub rtol: Option<f64>,
+    /// Seed of the random cotangents that project a non-scalar output to a scalar.
+    pub seed: u64,
+}
+
 impl GradcheckOptions {
-    /// Looser settings for f32, whose rounding swamps a 1e-6 step: eps 1e-3, atol 1e-2, rtol 1e-2.
-    pub fn f32() -> Self {
-        GradcheckOptions {
-            eps: 1e-3,
-            atol: 1e-2,
-            rtol: 1e-2,
-            seed: 0,
+    /// The step and tolerances these options give for element type `T`.
+    pub fn tolerances<T: Float>(&self) -> Tolerances {
+        let d = Tolerances::for_dtype::<T>();
+        Tolerances {
+            eps: self.eps.unwrap_or(d.eps),
+            atol: self.atol.unwrap_or(d.atol),
+            rtol: self.rtol.unwrap_or(d.rtol),
         }
     }
 }
@@ -51,16 +86,20 @@ impl GradcheckOptions {
 pub struct InputReport {
     /// The input's shape.
     pub shape: Vec<usize>,
-    /// Largest `|analytic - numeric|`.
+    /// Largest `|analytic - numeric|`; NaN if either derivative was NaN anywhere.
     pub max_abs_error: f64,
     /// Largest `|analytic - numeric| / |numeric|` (over elements with `|numeric| > 0`).
     pub max_rel_error: f64,
-    /// Multi-index of the element that failed worst (or had the largest error).
+    /// Multi-index of the element that failed worst: the first whose derivative is not
+    /// finite, if any; else the one furthest out of tolerance (or, if none failed, with
+    /// the largest error).
     pub worst_index: Option<Vec<usize>>,
     /// Analytic and numeric derivative at that element.
     pub worst_values: Option<(f64, f64)>,
-    /// Number of elements outside tolerance.
+    /// Number of elements outside tolerance, non-finite ones included.
     pub failures: usize,
+    /// Number of elements whose analytic or numeric derivative is NaN or infinite.
+    pub non_finite: usize,
 }
 
 /// The outcome of a check, printable as a short table.
@@ -68,42 +107,63 @@ pub struct InputReport {
 pub struct GradcheckReport {
     /// One entry per input.
     pub inputs: Vec<InputReport>,
-    /// The settings used.
+    /// The first element of `f(x)` that is NaN or infinite, and its value: where `f`
+    /// itself is undefined, no derivative can be checked.
+    pub non_finite_output: Option<(Vec<usize>, f64)>,
+    /// The step and tolerances used.
+    pub tolerances: Tolerances,
+    /// The options asked for.
     pub options: GradcheckOptions,
 }
 
-impl GradcheckReport {
-    /// True when every element of every input is within tolerance.
-    pub fn passed(&self) -> bool {
-        self.inputs.iter().all(|r| r.failures == 0)
+/// The larger of two errors, where NaN counts as larger than anything (`f64::max` would
+/// drop it, and report a NaN derivative as an error of 0).
+fn max_error(a: f64, b: f64) -> f64 {
+    if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else {
+        a.max(b)
     }
-    /// Largest absolute error over all inputs.
+}
+
+impl GradcheckReport {
+    /// True when `f(x)` is finite and every element of every input is within tolerance.
+    pub fn passed(&self) -> bool {
+        self.non_finite_output.is_none() && self.inputs.iter().all(|r| r.failures == 0)
+    }
+    /// Largest absolute error over all inputs (NaN if any derivative was NaN).
     pub fn max_abs_error(&self) -> f64 {
         self.inputs
             .iter()
             .map(|r| r.max_abs_error)
-            .fold(0.0, f64::max)
+            .fold(0.0, max_error)
     }
-    /// Largest relative error over all inputs.
+    /// Largest relative error over all inputs (NaN if any derivative was NaN).
     pub fn max_rel_error(&self) -> f64 {
         self.inputs
             .iter()
             .map(|r| r.max_rel_error)
-            .fold(0.0, f64::max)
+            .fold(0.0, max_error)
     }
 }
 
 impl fmt::Display for GradcheckReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let o = &self.options;
+        let t = &self.tolerances;
         writeln!(
             f,
             "gradcheck {} (eps {:e}, atol {:e}, rtol {:e})",
             if self.passed() { "passed" } else { "FAILED" },
-            o.eps,
-            o.atol,
-            o.rtol
+            t.eps,
+            t.atol,
+            t.rtol
         )?;
+        if let Some((idx, v)) = &self.non_finite_output {
+            writeln!(
+                f,
+                "  the output is not finite: {v} at {idx:?}; no derivative can be checked there"
+            )?;
+        }
         for (i, r) in self.inputs.iter().enumerate() {
             write!(
                 f,
@@ -115,6 +175,9 @@ impl fmt::Display for GradcheckReport {
             }
             if r.failures > 0 {
                 write!(f, ", {} element(s) out of tolerance", r.failures)?;
+            }
+            if r.non_finite > 0 {
+                write!(f, ", {} not finite", r.non_finite)?;
             }
             writeln!(f)?;
         }
@@ -131,13 +194,29 @@ fn unravel(mut flat: usize, shape: &[usize]) -> Vec<usize> {
     idx
 }
 
+/// The first element of `y` that is NaN or infinite, and where it is.
+fn first_non_finite<T: Float>(y: &Tensor<T>) -> Option<(Vec<usize>, f64)> {
+    let values = y.to_vec();
+    let at = values.iter().position(|v| !v.is_finite())?;
+    Some((unravel(at, y.shape()), values[at].as_f64()))
+}
+
+/// How bad one element is, for picking the one to report: not finite beats out of
+/// tolerance beats within it; within a class, the larger error relative to tolerance.
+#[derive(Clone, Copy, PartialEq, PartialOrd)]
+enum Badness {
+    Within(f64),
+    Outside(f64),
+    NotFinite,
+}
+
 /// Compares analytic derivatives with central differences of the scalar `eval`.
 fn compare<T: Float>(
     analytic: &[Tensor<T>],
     inputs: &[Tensor<T>],
     eval: impl Fn(&[Tensor<T>]) -> f64,
-    o: &GradcheckOptions,
-) -> GradcheckReport {
+    o: &Tolerances,
+) -> Vec<InputReport> {
     let mut reports = Vec::new();
     for (i, x) in inputs.iter().enumerate() {
         let a = analytic[i].to_vec();
@@ -148,8 +227,9 @@ fn compare<T: Float>(
             worst_index: None,
             worst_values: None,
             failures: 0,
+            non_finite: 0,
         };
-        let mut worst_score = f64::NEG_INFINITY;
+        let mut worst: Option<Badness> = None;
         for (j, &a_j) in a.iter().enumerate() {
             let shifted = |delta: f64| {
                 let mut args: Vec<Tensor<T>> = inputs.to_vec();
@@ -160,30 +240,37 @@ fn compare<T: Float>(
             let numeric = (shifted(o.eps) - shifted(-o.eps)) / (2.0 * o.eps);
             let analytic = a_j.as_f64();
             let abs = (analytic - numeric).abs();
-            // A NaN on either side counts as a failure.
-            let within = abs <= o.atol + o.rtol * numeric.abs();
-            let bad = !within;
-            r.max_abs_error = r.max_abs_error.max(abs);
-            if numeric != 0.0 {
-                r.max_rel_error = r.max_rel_error.max(abs / numeric.abs());
-            }
-            if bad {
+            let tolerance = o.atol + o.rtol * numeric.abs();
+            let badness = if !(analytic.is_finite() && numeric.is_finite()) {
+                r.non_finite += 1;
+                Badness::NotFinite
+            } else if abs > tolerance {
+                Badness::Outside(abs / tolerance)
+            } else {
+                Badness::Within(abs / tolerance)
+            };
+            if !matches!(badness, Badness::Within(_)) {
                 r.failures += 1;
             }
-            // Prefer reporting a failing element; among those, the one furthest out.
-            let score = abs / (o.atol + o.rtol * numeric.abs()) + if bad { 1e300 } else { 0.0 };
-            if score > worst_score || score.is_nan() {
-                worst_score = score;
+            r.max_abs_error = max_error(r.max_abs_error, abs);
+            if numeric != 0.0 {
+                r.max_rel_error = max_error(r.max_rel_error, abs / numeric.abs());
+            }
+            // The first non-finite element is where the trouble starts; report it.
+            let replace = match worst {
+                None => true,
+                Some(Badness::NotFinite) => false,
+                Some(w) => badness > w,
+            };
+            if replace {
+                worst = Some(badness);
                 r.worst_index = Some(unravel(j, x.shape()));
                 r.worst_values = Some((analytic, numeric));
             }
         }
         reports.push(r);
     }
-    GradcheckReport {
-        inputs: reports,
-        options: *o,
-    }
+    reports
 }
 
 /// A fixed random cotangent of the output's shape: checks `rᵀ J` for a random `r`, which
@@ -218,12 +305,30 @@ pub fn gradcheck<T: Float>(
     inputs: &[Tensor<T>],
     options: &GradcheckOptions,
 ) -> GradcheckReport {
+    let tolerances = options.tolerances::<T>();
     let tape = Tape::<T>::new();
     let leaves: Vec<Var<T>> = inputs.iter().map(|x| tape.leaf(x.clone())).collect();
     let y = f(&leaves);
     let r = cotangent::<T>(y.shape(), options.seed);
-    let analytic = vjp(&y, &r, &leaves.iter().collect::<Vec<_>>());
-    compare(&analytic, inputs, |args| projected(&f, args, &r), options)
+    let analytic = first_derivatives(&y, &r, &leaves);
+    GradcheckReport {
+        inputs: compare(
+            &analytic,
+            inputs,
+            |args| projected(&f, args, &r),
+            &tolerances,
+        ),
+        non_finite_output: first_non_finite(y.value()),
+        tolerances,
+        options: *options,
+    }
+}
+
+/// `rᵀ ∂y/∂leaves`; zeros (not a panic) for a `y` that is constant, so that the check
+/// reports what finite differences find instead.
+fn first_derivatives<T: Float>(y: &Var<T>, r: &Tensor<T>, leaves: &[Var<T>]) -> Vec<Tensor<T>> {
+    let refs: Vec<&Var<T>> = leaves.iter().collect();
+    vjp_as("gradcheck", y, r, &refs, OfConstant::Zeros)
 }
 
 /// Checks the second derivatives of `f`: the gradient of `S(x) = Σ_i ⟨∂⟨f(x), r⟩/∂x_i, v_i⟩`
@@ -235,6 +340,7 @@ pub fn gradgradcheck<T: Float>(
     inputs: &[Tensor<T>],
     options: &GradcheckOptions,
 ) -> GradcheckReport {
+    let tolerances = options.tolerances::<T>();
     let tape = Tape::<T>::new();
     let leaves: Vec<Var<T>> = inputs.iter().map(|x| tape.leaf(x.clone())).collect();
     let refs: Vec<&Var<T>> = leaves.iter().collect();
@@ -245,19 +351,31 @@ pub fn gradgradcheck<T: Float>(
         .enumerate()
         .map(|(i, x)| cotangent(x.shape(), options.seed.wrapping_add(1 + i as u64)))
         .collect();
-    let first = grad_graph(&y, Some(&Var::constant(r.clone())), &refs);
+    let first = grad_graph_as(
+        "gradgradcheck",
+        &y,
+        Some(&Var::constant(r.clone())),
+        &refs,
+        OfConstant::Zeros,
+    );
     let s = first
         .iter()
         .zip(&vs)
         .map(|(g, v)| g.mul(&Var::constant(v.clone())).sum())
         .reduce(|a, b| a.add(&b))
         .expect("at least one input");
-    let analytic = grad(&s, &refs);
+    let analytic = vjp_as(
+        "gradgradcheck",
+        &s,
+        &Tensor::ones(&[]),
+        &refs,
+        OfConstant::Zeros,
+    );
     let eval = |args: &[Tensor<T>]| {
         let tape = Tape::<T>::new();
         let leaves: Vec<Var<T>> = args.iter().map(|x| tape.leaf(x.clone())).collect();
         let y = f(&leaves);
-        let g = vjp(&y, &r, &leaves.iter().collect::<Vec<_>>());
+        let g = first_derivatives(&y, &r, &leaves);
         g.iter()
             .zip(&vs)
             .map(|(gi, vi)| {
@@ -269,5 +387,10 @@ pub fn gradgradcheck<T: Float>(
             })
             .sum()
     };
-    compare(&analytic, inputs, eval, options)
+    GradcheckReport {
+        inputs: compare(&analytic, inputs, eval, &tolerances),
+        non_finite_output: first_non_finite(y.value()),
+        tolerances,
+        options: *options,
+    }
 }

@@ -47,7 +47,9 @@ mod var;
 
 pub use backward::{grad, grad_graph, hvp, jvp, jvp_graph, value_and_grad, vjp, Gradients};
 pub use custom::CustomOp;
-pub use gradcheck::{gradcheck, gradgradcheck, GradcheckOptions, GradcheckReport, InputReport};
+pub use gradcheck::{
+    gradcheck, gradgradcheck, GradcheckOptions, GradcheckReport, InputReport, Tolerances,
+};
 pub use operand::Operand;
 pub use refs::Refs;
 pub use tape::Tape;

@@ -47,6 +47,8 @@ pub trait Operand<T: Float>: Clone {
     fn powf(&self, p: T) -> Self;
     /// `x^n`.
     fn powi(&self, n: i32) -> Self;
+    /// Elementwise `x^e` (broadcasting).
+    fn pow(&self, e: &Self) -> Self;
     /// Matrix product.
     fn matmul(&self, o: &Self) -> Self;
     /// Swaps two axes.
@@ -144,6 +146,9 @@ macro_rules! forward_all {
         }
         fn powi(&self, n: i32) -> Self {
             <$to>::powi(self, n)
+        }
+        fn pow(&self, e: &Self) -> Self {
+            <$to>::pow(self, e)
         }
         fn matmul(&self, o: &Self) -> Self {
             <$to>::matmul(self, o)

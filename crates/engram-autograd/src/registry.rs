@@ -17,6 +17,9 @@ pub enum Domain {
     AwayFromZero,
     /// Uniform in (-0.9, 0.9).
     Unit,
+    /// Standard normal, but every third element (0, 3, 6, ... in row-major order) exactly
+    /// zero: for rules that must hold at 0 (the base of `pow`, a factor of `prod`).
+    WithZeros,
 }
 
 /// One input of a case.
@@ -42,9 +45,10 @@ impl InputSpec {
         }
         let n: usize = shape.iter().product();
         let data: Vec<T> = (0..n)
-            .map(|_| {
+            .map(|i| {
                 let v = match self.domain {
-                    Domain::Real => {
+                    Domain::WithZeros if i % 3 == 0 => 0.0,
+                    Domain::Real | Domain::WithZeros => {
                         let z: f64 =
                             rand_distr::Distribution::sample(&rand_distr::StandardNormal, rng);
                         z
@@ -108,6 +112,15 @@ pub fn unit(shape: &[usize]) -> InputSpec {
     }
 }
 
+/// A standard-normal input with exact zeros at every third element.
+pub fn with_zeros(shape: &[usize]) -> InputSpec {
+    InputSpec {
+        shape: shape.to_vec(),
+        domain: Domain::WithZeros,
+        transposed: false,
+    }
+}
+
 impl InputSpec {
     /// The same input, handed over as a non-contiguous (transposed) view.
     pub fn transposed(mut self) -> InputSpec {
@@ -155,6 +168,13 @@ macro_rules! case {
             f32: |$x: &[$crate::Var<f32>]| $body,
         }
     };
+}
+
+/// The name of every built-in op, from the `Op` enum's exhaustive matches: each must
+/// have cases in the registry (`tests/gradcheck_ops.rs` checks), so an op added without
+/// them fails a test rather than going unchecked.
+pub fn all_op_names() -> Vec<&'static str> {
+    crate::ops::Op::<f64>::all_names()
 }
 
 /// Every registered case, family by family.

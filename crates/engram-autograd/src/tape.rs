@@ -7,6 +7,7 @@ use engram_tensor::{Float, Tensor};
 use smallvec::SmallVec;
 use std::cell::RefCell;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// One recorded value.
 pub(crate) struct Node<T: Float> {
@@ -18,6 +19,9 @@ pub(crate) struct Node<T: Float> {
 }
 
 pub(crate) struct TapeInner<T: Float> {
+    /// Unique in the process: tells this tape's gradients from another's, whose node
+    /// indices mean other nodes.
+    pub(crate) id: u64,
     pub(crate) nodes: Vec<Node<T>>,
     /// Bumped by `clear`, so a `Var` from before a clear is caught rather than misread.
     pub(crate) generation: u64,
@@ -115,8 +119,10 @@ impl<T: Float> Clone for NodeRef<T> {
 impl<T: Float> Tape<T> {
     /// An empty tape that records.
     pub fn new() -> Self {
+        static NEXT_ID: AtomicU64 = AtomicU64::new(0);
         Tape {
             inner: Rc::new(RefCell::new(TapeInner {
+                id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
                 nodes: Vec::new(),
                 generation: 0,
                 recording: true,
@@ -195,6 +201,11 @@ impl<T: Float> Tape<T> {
 
     pub(crate) fn generation(&self) -> u64 {
         self.inner.borrow().generation
+    }
+
+    /// This tape's process-wide identity.
+    pub(crate) fn id(&self) -> u64 {
+        self.inner.borrow().id
     }
 }
 

@@ -204,6 +204,7 @@ macro_rules! var_operator {
         });
         impl<T: Float> std::ops::$trait<T> for &Var<T> {
             type Output = Var<T>;
+            #[track_caller]
             fn $method(self, $c: T) -> Var<T> {
                 let $v = self;
                 $scalar
@@ -211,6 +212,7 @@ macro_rules! var_operator {
         }
         impl<T: Float> std::ops::$trait<T> for Var<T> {
             type Output = Var<T>;
+            #[track_caller]
             fn $method(self, $c: T) -> Var<T> {
                 let $v = &self;
                 $scalar
@@ -236,6 +238,7 @@ macro_rules! scalar_lhs {
     ($t:ty, $trait:ident, $method:ident, |$c:ident, $v:ident| $body:expr) => {
         impl std::ops::$trait<&Var<$t>> for $t {
             type Output = Var<$t>;
+            #[track_caller]
             fn $method(self, rhs: &Var<$t>) -> Var<$t> {
                 let ($c, $v) = (self, rhs);
                 $body
@@ -243,6 +246,7 @@ macro_rules! scalar_lhs {
         }
         impl std::ops::$trait<Var<$t>> for $t {
             type Output = Var<$t>;
+            #[track_caller]
             fn $method(self, rhs: Var<$t>) -> Var<$t> {
                 let ($c, $v) = (self, &rhs);
                 $body
@@ -256,6 +260,7 @@ scalar_lhs!(f64);
 
 impl<T: Float> std::ops::Neg for &Var<T> {
     type Output = Var<T>;
+    #[track_caller]
     fn neg(self) -> Var<T> {
         Var::neg(self)
     }
@@ -263,6 +268,7 @@ impl<T: Float> std::ops::Neg for &Var<T> {
 
 impl<T: Float> std::ops::Neg for Var<T> {
     type Output = Var<T>;
+    #[track_caller]
     fn neg(self) -> Var<T> {
         Var::neg(&self)
     }

@@ -3,10 +3,9 @@
 //! is what a convolution's gradient with respect to its input needs.
 
 use crate::element::Float;
-use crate::parallel::PARALLEL_THRESHOLD;
-use crate::shape::shape_error;
+use crate::parallel::fill_groups;
+use crate::shape::{checked_numel, shape_error};
 use crate::tensor::Tensor;
-use rayon::prelude::*;
 
 /// Stride, padding, dilation and groups of a 2-d convolution, as PyTorch's `conv2d`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -148,22 +147,44 @@ pub struct Window {
 
 impl Window {
     /// Number of window positions along each axis for an input plane of `input` size.
+    /// Panics, naming `op`, on a zero kernel, stride or dilation (which would silently give
+    /// zeros or divide by zero) and on a window that does not fit the padded input.
     #[track_caller]
     pub fn output_size(&self, op: &str, input: [usize; 2]) -> [usize; 2] {
-        std::array::from_fn(|i| {
-            let span = self.dilation[i] * (self.kernel[i].max(1) - 1) + 1;
-            let padded = input[i] + 2 * self.padding[i];
-            if self.stride[i] == 0 || padded < span {
+        for (what, value) in [
+            ("kernel", self.kernel),
+            ("stride", self.stride),
+            ("dilation", self.dilation),
+        ] {
+            if value.contains(&0) {
                 shape_error(
+                    op,
+                    format!("{what} must be at least 1 along each axis, got {value:?}"),
+                );
+            }
+        }
+        let mut out = [0; 2];
+        for i in 0..2 {
+            let span = self.dilation[i]
+                .checked_mul(self.kernel[i] - 1)
+                .and_then(|s| s.checked_add(1));
+            let padded = self.padding[i]
+                .checked_mul(2)
+                .and_then(|p| p.checked_add(input[i]));
+            match (span, padded) {
+                (Some(span), Some(padded)) if padded >= span => {
+                    out[i] = (padded - span) / self.stride[i] + 1;
+                }
+                _ => shape_error(
                     op,
                     format!(
                         "a window of {:?} (dilation {:?}, stride {:?}) does not fit an input of {input:?} padded by {:?}",
                         self.kernel, self.dilation, self.stride, self.padding
                     ),
-                );
+                ),
             }
-            (padded - span) / self.stride[i] + 1
-        })
+        }
+        out
     }
 
     /// For output position `o` and tap `t` along axis `i`, the input coordinate, if inside.
@@ -202,8 +223,8 @@ impl<T: Float> Tensor<T> {
         let src = x.as_slice().expect("contiguous");
         let l = ho * wo;
         let block = kh * kw * l;
-        let mut out = vec![T::zero(); n * c * block];
-        let fill = |plane: usize, dst: &mut [T]| {
+        let mut out = vec![T::zero(); checked_numel("unfold", &[n, c, kh, kw, ho, wo])];
+        fill_groups(&mut out, block, 1, |plane, dst| {
             let img = &src[plane * h * w..(plane + 1) * h * w];
             for i in 0..kh {
                 for j in 0..kw {
@@ -220,18 +241,7 @@ impl<T: Float> Tensor<T> {
                     }
                 }
             }
-        };
-        if block > 0 {
-            if out.len() >= PARALLEL_THRESHOLD {
-                out.par_chunks_mut(block)
-                    .enumerate()
-                    .for_each(|(p, d)| fill(p, d));
-            } else {
-                out.chunks_mut(block)
-                    .enumerate()
-                    .for_each(|(p, d)| fill(p, d));
-            }
-        }
+        });
         Tensor::from_vec(out, &[n, c * kh * kw, l])
     }
 
@@ -258,8 +268,8 @@ impl<T: Float> Tensor<T> {
         let cols = self.contiguous();
         let src = cols.as_slice().expect("contiguous");
         let block = kh * kw * l;
-        let mut out = vec![T::zero(); n * channels * h * w];
-        let fill = |plane: usize, img: &mut [T]| {
+        let mut out = vec![T::zero(); checked_numel("fold", &[n, channels, h, w])];
+        fill_groups(&mut out, h * w, block / (h * w).max(1), |plane, img| {
             let cols = &src[plane * block..(plane + 1) * block];
             for i in 0..kh {
                 for j in 0..kw {
@@ -276,18 +286,7 @@ impl<T: Float> Tensor<T> {
                     }
                 }
             }
-        };
-        if h * w > 0 {
-            if out.len() >= PARALLEL_THRESHOLD {
-                out.par_chunks_mut(h * w)
-                    .enumerate()
-                    .for_each(|(p, d)| fill(p, d));
-            } else {
-                out.chunks_mut(h * w)
-                    .enumerate()
-                    .for_each(|(p, d)| fill(p, d));
-            }
-        }
+        });
         Tensor::from_vec(out, &[n, channels, h, w])
     }
 
@@ -347,12 +346,6 @@ pub fn conv2d_geometry(
             ),
         );
     }
-    if options.dilation.contains(&0) {
-        shape_error(
-            op,
-            format!("dilation must be at least 1, got {:?}", options.dilation),
-        );
-    }
     let window = Window {
         kernel: [weight[2], weight[3]],
         stride: options.stride,
@@ -365,13 +358,7 @@ pub fn conv2d_geometry(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn iota(shape: &[usize]) -> Tensor<f64> {
-        Tensor::from_vec(
-            (0..crate::shape::numel(shape)).map(|i| i as f64).collect(),
-            shape,
-        )
-    }
+    use crate::test_util::iota;
 
     /// Direct seven-loop convolution, as the reference.
     fn naive_conv2d(x: &Tensor<f64>, w: &Tensor<f64>, o: &Conv2dOptions) -> Tensor<f64> {
@@ -479,6 +466,25 @@ mod tests {
     fn conv2d_channel_mismatch_panics() {
         Tensor::<f32>::zeros(&[1, 3, 5, 5])
             .conv2d(&Tensor::zeros(&[4, 2, 3, 3]), Conv2dOptions::default());
+    }
+
+    #[test]
+    #[should_panic(expected = "`conv2d`: kernel must be at least 1 along each axis, got [0, 0]")]
+    fn conv2d_with_an_empty_kernel_panics_instead_of_giving_zeros() {
+        Tensor::<f32>::zeros(&[1, 1, 3, 3])
+            .conv2d(&Tensor::zeros(&[1, 1, 0, 0]), Conv2dOptions::default());
+    }
+
+    #[test]
+    #[should_panic(expected = "`conv2d`: stride must be at least 1 along each axis, got [0, 1]")]
+    fn conv2d_with_zero_stride_panics() {
+        Tensor::<f32>::zeros(&[1, 1, 3, 3]).conv2d(
+            &Tensor::zeros(&[1, 1, 2, 2]),
+            Conv2dOptions {
+                stride: [0, 1],
+                ..Conv2dOptions::default()
+            },
+        );
     }
 
     #[test]

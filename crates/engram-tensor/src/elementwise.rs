@@ -22,43 +22,48 @@ pub fn zip_map<A: Element, B: Element, R: Element>(
     let walk = Walk::new(&shape, [a.strides(), b.strides()], [a.offset, b.offset]);
     let [sa, sb] = walk.inner_strides();
     let (da, db) = (a.data(), b.data());
-    let out = filled(walk.len(), |start, chunk| {
-        walk.for_each_run(start, chunk.len(), |[oa, ob], pos, run| {
-            let dst = &mut chunk[pos - start..pos - start + run];
-            match (sa, sb) {
-                (1, 1) => {
-                    for ((d, &x), &y) in
-                        dst.iter_mut().zip(&da[oa..oa + run]).zip(&db[ob..ob + run])
-                    {
-                        d.write(f(x, y));
+    // SAFETY: the runs of `for_each_run(start, chunk.len())` tile the chunk exactly, and
+    // each of the four loops below writes every slot of its run (`dst` is the run's slice
+    // and is zipped with, or indexed over, exactly `run` elements).
+    let out = unsafe {
+        filled(walk.len(), |start, chunk| {
+            walk.for_each_run(start, chunk.len(), |[oa, ob], pos, run| {
+                let dst = &mut chunk[pos - start..pos - start + run];
+                match (sa, sb) {
+                    (1, 1) => {
+                        for ((d, &x), &y) in
+                            dst.iter_mut().zip(&da[oa..oa + run]).zip(&db[ob..ob + run])
+                        {
+                            d.write(f(x, y));
+                        }
+                    }
+                    (1, 0) => {
+                        let y = db[ob];
+                        for (d, &x) in dst.iter_mut().zip(&da[oa..oa + run]) {
+                            d.write(f(x, y));
+                        }
+                    }
+                    (0, 1) => {
+                        let x = da[oa];
+                        for (d, &y) in dst.iter_mut().zip(&db[ob..ob + run]) {
+                            d.write(f(x, y));
+                        }
+                    }
+                    _ => {
+                        for (i, d) in dst.iter_mut().enumerate() {
+                            d.write(f(da[oa + i * sa], db[ob + i * sb]));
+                        }
                     }
                 }
-                (1, 0) => {
-                    let y = db[ob];
-                    for (d, &x) in dst.iter_mut().zip(&da[oa..oa + run]) {
-                        d.write(f(x, y));
-                    }
-                }
-                (0, 1) => {
-                    let x = da[oa];
-                    for (d, &y) in dst.iter_mut().zip(&db[ob..ob + run]) {
-                        d.write(f(x, y));
-                    }
-                }
-                _ => {
-                    for (i, d) in dst.iter_mut().enumerate() {
-                        d.write(f(da[oa + i * sa], db[ob + i * sb]));
-                    }
-                }
-            }
-        });
-    });
+            });
+        })
+    };
     Tensor::from_vec(out, &shape)
 }
 
 /// Numerically stable logistic function.
 #[inline]
-pub fn sigmoid_scalar<T: Float>(x: T) -> T {
+pub(crate) fn sigmoid_scalar<T: Float>(x: T) -> T {
     if x >= T::zero() {
         T::one() / (T::one() + (-x).exp())
     } else {
@@ -69,7 +74,7 @@ pub fn sigmoid_scalar<T: Float>(x: T) -> T {
 
 /// `ln(1 + e^x)` without overflow for large `x`.
 #[inline]
-pub fn softplus_scalar<T: Float>(x: T) -> T {
+pub(crate) fn softplus_scalar<T: Float>(x: T) -> T {
     x.max(T::zero()) + (-x.abs()).exp().ln_1p()
 }
 
@@ -156,8 +161,11 @@ impl<T: Float> Tensor<T> {
     /// Limits every element to `[min, max]`.
     #[track_caller]
     pub fn clamp(&self, min: T, max: T) -> Tensor<T> {
-        if min > max {
-            shape_error("clamp", format!("min {min} is greater than max {max}"));
+        if min.is_nan() || max.is_nan() || min > max {
+            shape_error(
+                "clamp",
+                format!("min {min} must not be greater than max {max} (nor either be NaN)"),
+            );
         }
         self.map(|x| x.max(min).min(max))
     }

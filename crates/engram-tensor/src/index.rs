@@ -2,7 +2,7 @@
 //! and one_hot.
 
 use crate::element::{Element, Float};
-use crate::shape::{normalize_axis, numel, shape_error, Shape};
+use crate::shape::{checked_numel, normalize_axis, numel, shape_error, Shape};
 use crate::strided::Walk;
 use crate::tensor::Tensor;
 use std::borrow::Cow;
@@ -31,6 +31,16 @@ fn check_bound(op: &str, i: usize, size: usize, axis: usize) -> usize {
         );
     }
     i
+}
+
+/// Checks every index before any is used: a kernel's loop may visit none of them (an
+/// empty input), and a panic inside a closure would point into this file rather than at
+/// the caller.
+#[track_caller]
+fn check_bounds(op: &str, indices: impl IntoIterator<Item = usize>, size: usize, axis: usize) {
+    if let Some(bad) = indices.into_iter().find(|&i| i >= size) {
+        check_bound(op, bad, size, axis);
+    }
 }
 
 /// Splits a contiguous shape at `axis` into (elements before, size of axis, elements after).
@@ -96,9 +106,10 @@ impl<T: Element> Tensor<T> {
             [index.strides(), &strides],
             [index.offset, self.offset],
         );
-        let (di, ds, step, size) = (index.data(), self.data(), self.strides[ax], self.shape[ax]);
+        let (di, ds, step) = (index.data(), self.data(), self.strides[ax]);
+        check_bounds("gather", index.to_vec(), self.shape[ax], ax);
         let mut out = Vec::with_capacity(index.numel());
-        walk.for_each(|[oi, os]| out.push(ds[os + check_bound("gather", di[oi], size, ax) * step]));
+        walk.for_each(|[oi, os]| out.push(ds[os + di[oi] * step]));
         Tensor::from_vec(out, index.shape())
     }
 
@@ -108,16 +119,17 @@ impl<T: Element> Tensor<T> {
         let indices = indices.positions("index_select");
         let ax = normalize_axis("index_select", axis, self.rank());
         let (outer, dim, inner) = around(self.shape(), ax);
+        check_bounds("index_select", indices.iter().copied(), dim, ax);
+        let mut shape = self.shape.clone();
+        shape[ax] = indices.len();
         let src = self.contiguous_data();
-        let mut out = Vec::with_capacity(outer * indices.len() * inner);
+        let mut out = Vec::with_capacity(checked_numel("index_select", &shape));
         for o in 0..outer {
             for &i in indices.iter() {
-                let start = (o * dim + check_bound("index_select", i, dim, ax)) * inner;
+                let start = (o * dim + i) * inner;
                 out.extend_from_slice(&src[start..start + inner]);
             }
         }
-        let mut shape = self.shape.clone();
-        shape[ax] = indices.len();
         Tensor::from_vec(out, &shape)
     }
 }
@@ -148,10 +160,9 @@ impl<T: Float> Tensor<T> {
             [index.strides(), src.strides(), &strides],
             [index.offset, src.offset, 0],
         );
-        let (di, dsrc, size) = (index.data(), src.data(), self.shape[ax]);
-        walk.for_each(|[oi, os, oo]| {
-            out[oo + check_bound("scatter_add", di[oi], size, ax) * step] += dsrc[os]
-        });
+        let (di, dsrc) = (index.data(), src.data());
+        check_bounds("scatter_add", index.to_vec(), self.shape[ax], ax);
+        walk.for_each(|[oi, os, oo]| out[oo + di[oi] * step] += dsrc[os]);
         Tensor::from_vec(out, self.shape())
     }
 
@@ -175,11 +186,12 @@ impl<T: Float> Tensor<T> {
             );
         }
         let (outer, dim, inner) = around(self.shape(), ax);
+        check_bounds("index_add", indices.iter().copied(), dim, ax);
         let mut out = self.contiguous().to_vec();
         let s = src.contiguous_data();
         for o in 0..outer {
             for (j, &i) in indices.iter().enumerate() {
-                let dst = (o * dim + check_bound("index_add", i, dim, ax)) * inner;
+                let dst = (o * dim + i) * inner;
                 let from = (o * indices.len() + j) * inner;
                 for (d, &v) in out[dst..dst + inner].iter_mut().zip(&s[from..from + inner]) {
                     *d += v;
@@ -193,12 +205,13 @@ impl<T: Float> Tensor<T> {
     #[track_caller]
     pub fn one_hot(indices: &Tensor<usize>, classes: usize) -> Tensor<T> {
         let idx = indices.to_vec();
-        let mut out = vec![T::zero(); idx.len() * classes];
-        for (row, &i) in idx.iter().enumerate() {
-            out[row * classes + check_bound("one_hot", i, classes, indices.rank())] = T::one();
-        }
+        check_bounds("one_hot", idx.iter().copied(), classes, indices.rank());
         let mut shape: Shape = indices.shape.clone();
         shape.push(classes);
+        let mut out = vec![T::zero(); checked_numel("one_hot", &shape)];
+        for (row, &i) in idx.iter().enumerate() {
+            out[row * classes + i] = T::one();
+        }
         Tensor::from_vec(out, &shape)
     }
 }
@@ -206,10 +219,7 @@ impl<T: Float> Tensor<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn iota(shape: &[usize]) -> Tensor<f64> {
-        Tensor::from_vec((0..numel(shape)).map(|i| i as f64).collect(), shape)
-    }
+    use crate::test_util::iota;
 
     #[test]
     fn gather_picks_along_axis() {
@@ -267,6 +277,18 @@ mod tests {
     #[should_panic(expected = "`index_select`: indices must be 1-d, got shape [1, 2]")]
     fn index_select_with_a_matrix_of_indices_panics() {
         iota(&[2, 3]).index_select(0, &Tensor::from_vec(vec![0, 1], &[1, 2]));
+    }
+
+    #[test]
+    #[should_panic(expected = "`index_select`: index 99 is out of range for axis 1 of size 0")]
+    fn index_select_on_an_empty_axis_rejects_any_index() {
+        Tensor::<f64>::zeros(&[0, 0]).index_select(1, &[99]);
+    }
+
+    #[test]
+    #[should_panic(expected = "`index_add`: index 5 is out of range for axis 0 of size 2")]
+    fn index_add_checks_indices_even_when_there_is_nothing_to_add() {
+        Tensor::<f64>::zeros(&[2, 0]).index_add(0, &[5], &Tensor::zeros(&[1, 0]));
     }
 
     #[test]

@@ -135,13 +135,20 @@ impl<T: Element> Tensor<T> {
                 ),
             );
         }
-        let shape: Shape = self
-            .shape()
-            .iter()
-            .zip(widths)
-            .map(|(d, (b, a))| d + b + a)
-            .collect();
-        let mut out = Tensor::full(&shape, value);
+        let mut shape: Shape = Shape::new();
+        for (&d, &(before, after)) in self.shape().iter().zip(widths) {
+            match d.checked_add(before).and_then(|s| s.checked_add(after)) {
+                Some(padded) => shape.push(padded),
+                None => shape_error(
+                    "pad",
+                    format!(
+                        "widths {widths:?} make shape {:?} larger than fits in memory",
+                        self.shape()
+                    ),
+                ),
+            }
+        }
+        let mut out = Tensor::filled_with("pad", &shape, value);
         let mut interior = out.clone();
         for (d, &(before, _)) in widths.iter().enumerate() {
             interior = interior.narrow(d as isize, before, self.shape()[d]);
@@ -164,10 +171,7 @@ impl<T: Element> Tensor<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn iota(shape: &[usize]) -> Tensor<f64> {
-        Tensor::from_vec((0..numel(shape)).map(|i| i as f64).collect(), shape)
-    }
+    use crate::test_util::iota;
 
     #[test]
     fn concat_along_inner_axis_interleaves_rows() {

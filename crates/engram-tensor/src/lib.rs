@@ -30,15 +30,16 @@ mod slicing;
 mod softmax;
 mod strided;
 mod tensor;
+#[cfg(test)]
+mod test_util;
 mod view;
 
 pub use conv::{conv1d_as_conv2d, conv2d_geometry, Conv1dOptions, Conv2dOptions, Window};
 pub use element::{Element, Float};
-pub use elementwise::{gelu_tanh_coefficient, sigmoid_scalar, softplus_scalar, zip_map};
+pub use elementwise::{gelu_tanh_coefficient, zip_map};
 pub use index::Indices;
 pub use join::{chunk_sizes, split_ranges, stack_axis};
 pub use mask::IntoTensor;
-pub use parallel::{CHUNK, PARALLEL_THRESHOLD};
 pub use pool::Pool2dOptions;
 /// The random-number traits that tensor constructors take (`&mut impl Rng`), re-exported
 /// so that code which names them needs no `rand` dependency of its own.

@@ -6,7 +6,7 @@
 
 use crate::element::Float;
 use crate::parallel::PARALLEL_THRESHOLD;
-use crate::shape::{shape_error, try_broadcast_shapes, Shape};
+use crate::shape::{checked_numel, shape_error, try_broadcast_shapes, Shape};
 use crate::tensor::Tensor;
 use rayon::prelude::*;
 use smallvec::SmallVec;
@@ -37,7 +37,7 @@ fn gemm_into<T: Float>(
         dst.fill(T::zero());
         return;
     }
-    let parallelism = if threads > 1 && m * n * k >= GEMM_PARALLEL_FLOPS {
+    let parallelism = if threads > 1 && (m * n).saturating_mul(k) >= GEMM_PARALLEL_FLOPS {
         gemm::Parallelism::Rayon(threads)
     } else {
         gemm::Parallelism::None
@@ -117,17 +117,21 @@ impl<T: Float> Tensor<T> {
                 ),
             );
         }
-        let batch = try_broadcast_shapes(&a.shape()[..a.rank() - 2], &b.shape()[..b.rank() - 2])
-            .unwrap_or_else(|| {
-                shape_error(
-                    "matmul",
-                    format!(
-                        "lhs {:?} @ rhs {:?}: batch dimensions cannot be broadcast together",
-                        self.shape(),
-                        other.shape()
-                    ),
-                )
-            });
+        let Some(batch) =
+            try_broadcast_shapes(&a.shape()[..a.rank() - 2], &b.shape()[..b.rank() - 2])
+        else {
+            shape_error(
+                "matmul",
+                format!(
+                    "lhs {:?} @ rhs {:?}: batch dimensions cannot be broadcast together",
+                    self.shape(),
+                    other.shape()
+                ),
+            )
+        };
+        let mut full_out: Shape = batch.clone();
+        full_out.extend_from_slice(&[m, n]);
+        checked_numel("matmul", &full_out);
         let full = |t: &Tensor<T>, r: usize, c: usize| {
             let mut s: Shape = batch.clone();
             s.extend_from_slice(&[r, c]);
@@ -180,7 +184,10 @@ fn batched_gemm<T: Float>(
     let run = |(i, dst): (usize, &mut [T]), threads: usize| {
         gemm_into(dst, (m, n, k), (da, mat(a, i)), (db, mat(b, i)), threads)
     };
-    if count > 1 && count * per * k >= PARALLEL_THRESHOLD && per * k < GEMM_PARALLEL_FLOPS {
+    if count > 1
+        && (count * per).saturating_mul(k) >= PARALLEL_THRESHOLD
+        && per.saturating_mul(k) < GEMM_PARALLEL_FLOPS
+    {
         out.par_chunks_mut(per).enumerate().for_each(|c| run(c, 1));
     } else {
         out.chunks_mut(per)
@@ -195,13 +202,7 @@ fn batched_gemm<T: Float>(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn iota(shape: &[usize]) -> Tensor<f64> {
-        Tensor::from_vec(
-            (0..crate::shape::numel(shape)).map(|i| i as f64).collect(),
-            shape,
-        )
-    }
+    use crate::test_util::iota;
 
     /// The textbook triple loop, as the reference.
     fn naive(a: &Tensor<f64>, b: &Tensor<f64>) -> Vec<f64> {

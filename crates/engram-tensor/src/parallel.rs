@@ -5,10 +5,10 @@ use rayon::prelude::*;
 use std::mem::MaybeUninit;
 
 /// Below this many elements a kernel runs on the calling thread: spawning costs more.
-pub const PARALLEL_THRESHOLD: usize = 1 << 15;
+pub(crate) const PARALLEL_THRESHOLD: usize = 1 << 15;
 
 /// Elements per unit of parallel work; fixed so that chunk boundaries never depend on threads.
-pub const CHUNK: usize = 1 << 14;
+pub(crate) const CHUNK: usize = 1 << 14;
 
 /// Fills `out` by calling `fill(start, chunk)` on fixed-size chunks, in parallel when large.
 pub(crate) fn fill_chunked<T: Send>(out: &mut [T], fill: impl Fn(usize, &mut [T]) + Sync) {
@@ -41,18 +41,24 @@ pub(crate) fn fill_groups<T: Send>(
     }
 }
 
-/// A new vector of `n` elements, each written exactly once by `fill(start, chunk)` over
-/// fixed chunks (in parallel when large). The buffer is not zeroed first: for large
-/// outputs that pass over memory costs as much as a cheap kernel itself.
-pub(crate) fn filled<T: Send>(
+/// A new vector of `n` elements, each written by `fill(start, chunk)` over fixed chunks
+/// (in parallel when large). The buffer is not zeroed first: for large outputs that pass
+/// over memory costs as much as a cheap kernel itself.
+///
+/// # Safety
+///
+/// `fill` must initialise every element of each chunk it is handed (`chunk[i].write(..)`
+/// for every `i`), or panic. An element left unwritten would be read as a `T` later.
+pub(crate) unsafe fn filled<T: Send>(
     n: usize,
     fill: impl Fn(usize, &mut [MaybeUninit<T>]) + Sync,
 ) -> Vec<T> {
     let mut out: Vec<T> = Vec::with_capacity(n);
     fill_chunked(&mut out.spare_capacity_mut()[..n], fill);
-    // SAFETY: `fill_chunked` hands every index of `0..n` to `fill` exactly once, and each
-    // caller's `fill` writes every element of the chunk it is given; if `fill` panics we
-    // never get here and the vector drops with length 0.
+    // SAFETY: `fill_chunked` hands every index of `0..n` to `fill` exactly once, and the
+    // caller guarantees that `fill` writes every element it is handed. If `fill` panics we
+    // never get here, and the vector drops with length 0 (leaking, never reading, what was
+    // written).
     unsafe { out.set_len(n) };
     out
 }

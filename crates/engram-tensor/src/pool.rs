@@ -195,13 +195,7 @@ impl<T: Float> Tensor<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn iota(shape: &[usize]) -> Tensor<f64> {
-        Tensor::from_vec(
-            (0..crate::shape::numel(shape)).map(|i| i as f64).collect(),
-            shape,
-        )
-    }
+    use crate::test_util::iota;
 
     #[test]
     fn max_pool_picks_window_maxima_and_their_indices() {

@@ -6,7 +6,7 @@
 
 use crate::element::{Element, Float};
 use crate::parallel::{CHUNK, PARALLEL_THRESHOLD};
-use crate::shape::{normalize_axes, normalize_axis, numel, shape_error, sum_to_shape_axes, Shape};
+use crate::shape::{normalize_axes, numel, shape_error, sum_to_shape_axes, Shape};
 use crate::strided::Walk;
 use crate::tensor::Tensor;
 use rayon::prelude::*;
@@ -357,11 +357,17 @@ impl<T: Float> Tensor<T> {
 
     /// Variance of all elements: `Σ (x - mean)² / (n - correction)` (`correction` 1 is the
     /// unbiased estimate, as PyTorch's default; 0 is NumPy's default).
+    ///
+    /// NaN when no degree of freedom is left (`n <= correction`, an empty tensor included):
+    /// the statistic is undefined there. NumPy also gives NaN for an empty input, and warns
+    /// and divides by zero (inf) when `correction >= n`; a sign or an infinity would pass
+    /// for a value, so Engram gives NaN in both cases.
     pub fn var(&self, correction: usize) -> Tensor<T> {
         self.reduce_lanes("var", None, false, |l| lane_var(l, correction))
     }
 
-    /// Variance over `axes` with the given correction.
+    /// Variance over `axes` with the given correction (NaN where `n <= correction`, see
+    /// [`Self::var`]).
     #[track_caller]
     pub fn var_axes(&self, axes: &[isize], correction: usize) -> Tensor<T> {
         self.reduce_lanes("var", Some(axes), false, |l| lane_var(l, correction))
@@ -429,16 +435,13 @@ impl<T: Float> Tensor<T> {
         let axes = sum_to_shape_axes(self.shape(), shape);
         self.sum_keepdim(&axes).reshape(shape)
     }
-
-    /// The index of `axis` after resolving negatives; exposed for ops built on reductions.
-    #[track_caller]
-    pub fn axis_index(&self, op: &str, axis: isize) -> usize {
-        normalize_axis(op, axis, self.rank())
-    }
 }
 
 fn lane_var<T: Float>(l: &Lane<T>, correction: usize) -> T {
     let n = l.len();
+    if n <= correction {
+        return T::nan();
+    }
     let mean = lane_sum(l) / T::of(n as f64);
     let ss = l.fold(T::zero(), |a, x| a + (x - mean) * (x - mean));
     ss / T::of(n as f64 - correction as f64)
@@ -447,11 +450,8 @@ fn lane_var<T: Float>(l: &Lane<T>, correction: usize) -> T {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_util::iota;
     use approx::assert_relative_eq;
-
-    fn iota(shape: &[usize]) -> Tensor<f64> {
-        Tensor::from_vec((0..numel(shape)).map(|i| i as f64).collect(), shape)
-    }
 
     #[test]
     fn sum_over_axes_with_and_without_keepdim() {
@@ -480,6 +480,18 @@ mod tests {
         assert_eq!(a.prod().item(), 24.0);
         assert_eq!(a.min().item(), 1.0);
         assert_eq!(a.argmin(0).item(), 0);
+    }
+
+    #[test]
+    fn var_without_degrees_of_freedom_is_nan() {
+        assert!(Tensor::<f64>::zeros(&[0]).var(0).item().is_nan());
+        assert!(Tensor::<f64>::zeros(&[0]).var(1).item().is_nan());
+        let a = Tensor::<f64>::from_vec(vec![1.0, 2.0], &[2]);
+        assert!(a.var(2).item().is_nan());
+        assert!(a.var(3).item().is_nan());
+        assert_eq!(a.var(1).item(), 0.5);
+        let per_row = iota(&[2, 1]).var_axes(&[1], 1);
+        assert!(per_row.to_vec().iter().all(|v| v.is_nan()));
     }
 
     #[test]

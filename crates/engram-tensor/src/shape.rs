@@ -11,18 +11,47 @@ pub fn shape_of(dims: &[usize]) -> Shape {
     SmallVec::from_slice(dims)
 }
 
-/// Number of elements of a shape (1 for a scalar, 0 if any dimension is 0).
+/// Number of elements of a shape (1 for a scalar, 0 if any dimension is 0); panics when
+/// the product of the dimensions does not fit in `usize`, rather than wrapping to a small
+/// (or zero) count.
+#[track_caller]
 pub fn numel(shape: &[usize]) -> usize {
-    shape.iter().product()
+    checked_numel("numel", shape)
+}
+
+/// [`numel`] for `op`, which the panic names.
+#[track_caller]
+pub(crate) fn checked_numel(op: &str, shape: &[usize]) -> usize {
+    match try_numel(shape) {
+        Some(n) => n,
+        None => shape_error(
+            op,
+            format!(
+                "shape {shape:?} has more elements than fit in memory (the product of its \
+                 dimensions overflows usize)"
+            ),
+        ),
+    }
+}
+
+/// Number of elements of a shape, or `None` when it overflows `usize`.
+pub fn try_numel(shape: &[usize]) -> Option<usize> {
+    if shape.contains(&0) {
+        return Some(0);
+    }
+    shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d))
 }
 
 /// Row-major strides of a contiguous tensor of this shape.
+///
+/// Saturates rather than overflowing: that can only happen beside a zero dimension, where
+/// the tensor is empty and no stride is ever used to address an element.
 pub fn contiguous_strides(shape: &[usize]) -> Shape {
     let mut strides: Shape = SmallVec::from_elem(0, shape.len());
-    let mut acc = 1;
+    let mut acc: usize = 1;
     for i in (0..shape.len()).rev() {
         strides[i] = acc;
-        acc *= shape[i].max(1);
+        acc = acc.saturating_mul(shape[i].max(1));
     }
     strides
 }
@@ -53,7 +82,11 @@ pub fn normalize_axis(op: &str, axis: isize, rank: usize) -> usize {
 /// Resolves a list of axes, sorted and without repeats; an empty list stays empty.
 #[track_caller]
 pub fn normalize_axes(op: &str, axes: &[isize], rank: usize) -> SmallVec<[usize; 6]> {
-    let mut out: SmallVec<[usize; 6]> = axes.iter().map(|&a| normalize_axis(op, a, rank)).collect();
+    // A loop, not `map`: a closure would not pass on `#[track_caller]`.
+    let mut out: SmallVec<[usize; 6]> = SmallVec::new();
+    for &a in axes {
+        out.push(normalize_axis(op, a, rank));
+    }
     out.sort_unstable();
     let before = out.len();
     out.dedup();
@@ -66,7 +99,9 @@ pub fn normalize_axes(op: &str, axes: &[isize], rank: usize) -> SmallVec<[usize;
 /// The NumPy broadcast of two shapes, or a panic naming the op and both shapes.
 #[track_caller]
 pub fn broadcast_shapes(op: &str, a: &[usize], b: &[usize]) -> Shape {
-    try_broadcast_shapes(a, b).unwrap_or_else(|| {
+    // A `match`, not `unwrap_or_else`: a closure would not pass on `#[track_caller]`, and
+    // the panic would point here instead of at the user's line.
+    let Some(shape) = try_broadcast_shapes(a, b) else {
         shape_error(
             op,
             format!(
@@ -74,7 +109,16 @@ pub fn broadcast_shapes(op: &str, a: &[usize], b: &[usize]) -> Shape {
                  each pair of dimensions must be equal or one of them 1"
             ),
         )
-    })
+    };
+    if try_numel(&shape).is_none() {
+        shape_error(
+            op,
+            format!(
+                "broadcasting {a:?} with {b:?} gives {shape:?}, more elements than fit in memory"
+            ),
+        );
+    }
+    shape
 }
 
 /// The NumPy broadcast of two shapes, or `None` when they are incompatible.
@@ -169,6 +213,18 @@ mod tests {
     #[should_panic(expected = "`sum_to_shape`: [2, 3] is not a broadcast of [4, 3]")]
     fn sum_to_shape_axes_reject_a_non_broadcast() {
         sum_to_shape_axes(&[2, 3], &[4, 3]);
+    }
+
+    #[test]
+    #[should_panic(expected = "`numel`: shape [8589934592, 2147483648] has more elements than fit")]
+    fn numel_overflow_panics_instead_of_wrapping() {
+        numel(&[1 << 33, 1 << 31]);
+    }
+
+    #[test]
+    fn numel_of_a_huge_shape_with_a_zero_dimension_is_zero() {
+        assert_eq!(numel(&[1 << 40, 0, 1 << 40]), 0);
+        assert_eq!(contiguous_strides(&[1 << 40, 0, 1 << 40])[2], 1);
     }
 
     #[test]

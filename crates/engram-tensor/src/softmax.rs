@@ -1,6 +1,7 @@
 //! Numerically stable softmax and log-softmax along one axis.
 
 use crate::element::Float;
+use crate::shape::normalize_axis;
 use crate::tensor::Tensor;
 
 impl<T: Float> Tensor<T> {
@@ -8,7 +9,9 @@ impl<T: Float> Tensor<T> {
     /// never overflow).
     #[track_caller]
     pub fn softmax(&self, axis: isize) -> Tensor<T> {
-        let shifted = self.sub(&self.max_keepdim(&[axis]).map(finite_or_zero));
+        let Some(shifted) = self.shifted_by_max("softmax", axis) else {
+            return self.clone();
+        };
         let e = shifted.exp();
         e.div(&e.sum_keepdim(&[axis]))
     }
@@ -16,8 +19,21 @@ impl<T: Float> Tensor<T> {
     /// `x - logsumexp(x)` along `axis`, computed without forming the softmax.
     #[track_caller]
     pub fn log_softmax(&self, axis: isize) -> Tensor<T> {
-        let shifted = self.sub(&self.max_keepdim(&[axis]).map(finite_or_zero));
+        let Some(shifted) = self.shifted_by_max("log_softmax", axis) else {
+            return self.clone();
+        };
         shifted.sub(&shifted.exp().sum_keepdim(&[axis]).ln())
+    }
+
+    /// `x - max(x)` along `axis`, the axis checked in `op`'s name (not `max`'s); `None`
+    /// when the axis is empty, where the result is the (empty) input itself.
+    #[track_caller]
+    fn shifted_by_max(&self, op: &str, axis: isize) -> Option<Tensor<T>> {
+        let ax = normalize_axis(op, axis, self.rank());
+        if self.shape()[ax] == 0 {
+            return None;
+        }
+        Some(self.sub(&self.max_keepdim(&[axis]).map(finite_or_zero)))
     }
 }
 
@@ -46,6 +62,19 @@ mod tests {
             assert_relative_eq!(s.get(&[row, 2]), 2f64.exp() / e, epsilon = 1e-15);
         }
         assert_relative_eq!(x.log_softmax(1).get(&[0, 0]), -e.ln(), epsilon = 1e-12);
+    }
+
+    #[test]
+    #[should_panic(expected = "`softmax`: axis 2 is out of range for a tensor of rank 2")]
+    fn softmax_axis_error_names_softmax() {
+        Tensor::<f64>::zeros(&[2, 3]).softmax(2);
+    }
+
+    #[test]
+    fn softmax_over_an_empty_axis_is_empty() {
+        let x = Tensor::<f64>::zeros(&[2, 0]);
+        assert_eq!(x.softmax(-1).shape(), &[2, 0]);
+        assert_eq!(x.log_softmax(1).shape(), &[2, 0]);
     }
 
     #[test]

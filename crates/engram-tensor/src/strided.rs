@@ -15,6 +15,15 @@ pub(crate) struct Walk<const N: usize> {
 impl<const N: usize> Walk<N> {
     /// Describes the operands; size-1 dimensions are dropped and mergeable dimensions merged.
     pub(crate) fn new(shape: &[usize], strides: [&[usize]; N], offsets: [usize; N]) -> Self {
+        if shape.contains(&0) {
+            // Nothing to visit; an empty tensor's strides may be saturated, so they are
+            // not multiplied out below.
+            return Walk {
+                shape: SmallVec::from_slice(&[0]),
+                strides: std::array::from_fn(|_| SmallVec::from_slice(&[0])),
+                offsets,
+            };
+        }
         let mut dims: Shape = SmallVec::new();
         let mut strd: [Shape; N] = std::array::from_fn(|_| SmallVec::new());
         for d in 0..shape.len() {
@@ -37,10 +46,7 @@ impl<const N: usize> Walk<N> {
                 s.push(strides[k][d]);
             }
         }
-        if shape.contains(&0) {
-            dims = SmallVec::from_slice(&[0]);
-            strd = std::array::from_fn(|_| SmallVec::from_slice(&[0]));
-        } else if dims.is_empty() {
+        if dims.is_empty() {
             dims.push(1);
             for s in strd.iter_mut() {
                 s.push(0);

@@ -1,7 +1,9 @@
 //! The `Tensor` type: shared storage described by shape, strides and offset.
 
 use crate::element::{Element, Float};
-use crate::shape::{contiguous_strides, numel, shape_error, shape_of, Shape};
+use crate::shape::{
+    checked_numel, contiguous_strides, numel, shape_error, shape_of, try_numel, Shape,
+};
 use crate::strided::Walk;
 use std::sync::Arc;
 
@@ -67,6 +69,11 @@ pub enum TensorError {
         /// The number of values given.
         len: usize,
     },
+    /// The product of the shape's dimensions does not fit in `usize`.
+    TooManyElements {
+        /// The shape asked for.
+        shape: Vec<usize>,
+    },
 }
 
 impl std::fmt::Display for TensorError {
@@ -76,6 +83,11 @@ impl std::fmt::Display for TensorError {
                 f,
                 "{len} values cannot fill shape {shape:?}, which holds {}",
                 numel(shape)
+            ),
+            TensorError::TooManyElements { shape } => write!(
+                f,
+                "shape {shape:?} has more elements than fit in memory (the product of its \
+                 dimensions overflows usize)"
             ),
         }
     }
@@ -87,12 +99,20 @@ impl<T: Element> Tensor<T> {
     /// Wraps a contiguous buffer; panics if its length does not match the shape.
     #[track_caller]
     pub fn from_vec(data: Vec<T>, shape: &[usize]) -> Self {
-        Self::try_from_vec(data, shape).unwrap_or_else(|e| shape_error("from_vec", e))
+        match Self::try_from_vec(data, shape) {
+            Ok(t) => t,
+            Err(e) => shape_error("from_vec", e),
+        }
     }
 
     /// Wraps a contiguous buffer, or says why the length does not fit the shape.
     pub fn try_from_vec(data: Vec<T>, shape: &[usize]) -> Result<Self, TensorError> {
-        if data.len() != numel(shape) {
+        let Some(n) = try_numel(shape) else {
+            return Err(TensorError::TooManyElements {
+                shape: shape.to_vec(),
+            });
+        };
+        if data.len() != n {
             return Err(TensorError::LengthMismatch {
                 shape: shape.to_vec(),
                 len: data.len(),
@@ -107,8 +127,15 @@ impl<T: Element> Tensor<T> {
     }
 
     /// A tensor of the given shape with every element `value`.
+    #[track_caller]
     pub fn full(shape: &[usize], value: T) -> Self {
-        Self::from_vec(vec![value; numel(shape)], shape)
+        Self::filled_with("full", shape, value)
+    }
+
+    /// [`Tensor::full`] for `op`, which a panic on an impossibly large shape names.
+    #[track_caller]
+    pub(crate) fn filled_with(op: &str, shape: &[usize], value: T) -> Self {
+        Self::from_vec(vec![value; checked_numel(op, shape)], shape)
     }
 
     /// A 0-dimensional tensor holding one value.
@@ -248,21 +275,28 @@ impl<T: Element> Tensor<T> {
             return Tensor::inline(f(self.data()[self.offset]), &self.shape);
         }
         let data = self.data();
-        let out = crate::parallel::filled(n, |start, chunk| {
-            if let Some(src) = self.as_slice() {
-                for (o, &x) in chunk.iter_mut().zip(&src[start..]) {
-                    o.write(f(x));
-                }
-            } else {
-                let walk = self.walk();
-                let [step] = walk.inner_strides();
-                walk.for_each_run(start, chunk.len(), |[o], pos, run| {
-                    for (i, slot) in chunk[pos - start..pos - start + run].iter_mut().enumerate() {
-                        slot.write(f(data[o + i * step]));
+        // SAFETY: both branches write every slot of the chunk: the contiguous one zips the
+        // whole chunk with as many source elements (the source has `n`, the chunks cover
+        // `0..n`), and the strided one's runs tile `start..start + chunk.len()` exactly.
+        let out = unsafe {
+            crate::parallel::filled(n, |start, chunk| {
+                if let Some(src) = self.as_slice() {
+                    for (o, &x) in chunk.iter_mut().zip(&src[start..]) {
+                        o.write(f(x));
                     }
-                });
-            }
-        });
+                } else {
+                    let walk = self.walk();
+                    let [step] = walk.inner_strides();
+                    walk.for_each_run(start, chunk.len(), |[o], pos, run| {
+                        for (i, slot) in
+                            chunk[pos - start..pos - start + run].iter_mut().enumerate()
+                        {
+                            slot.write(f(data[o + i * step]));
+                        }
+                    });
+                }
+            })
+        };
         Tensor::from_vec(out, &self.shape)
     }
 
@@ -320,13 +354,15 @@ impl<T: Element> Tensor<T> {
 
 impl<T: Float> Tensor<T> {
     /// All zeros.
+    #[track_caller]
     pub fn zeros(shape: &[usize]) -> Self {
-        Self::full(shape, T::zero())
+        Self::filled_with("zeros", shape, T::zero())
     }
 
     /// All ones.
+    #[track_caller]
     pub fn ones(shape: &[usize]) -> Self {
-        Self::full(shape, T::one())
+        Self::filled_with("ones", shape, T::one())
     }
 
     /// Zeros with the shape of `self`.
@@ -339,16 +375,33 @@ impl<T: Float> Tensor<T> {
         Self::ones(&self.shape)
     }
 
-    /// `start, start + step, ...` while below `end` (as NumPy's `arange`).
+    /// `start, start + step, ...` while below `end` (as NumPy's `arange`; empty when `end`
+    /// lies before `start` in the step's direction). Panics on a zero or non-finite
+    /// argument, and on a count that could never be allocated, rather than returning an
+    /// empty tensor.
     #[track_caller]
     pub fn arange(start: T, end: T, step: T) -> Self {
-        if step == T::zero() {
-            shape_error("arange", "step must not be zero");
+        if !(start.is_finite() && end.is_finite() && step.is_finite()) || step == T::zero() {
+            shape_error(
+                "arange",
+                format!(
+                    "start {start}, end {end} and step {step} must be finite, and step not zero"
+                ),
+            );
         }
-        let count = ((end - start) / step).ceil().to_usize().unwrap_or(0);
+        let count = ((end - start) / step).ceil();
+        let limit = (isize::MAX as usize / std::mem::size_of::<T>()) as f64;
+        if count.as_f64() > limit {
+            shape_error(
+                "arange",
+                format!(
+                    "from {start} to {end} by {step} would have {count:e} elements, more than fit in memory"
+                ),
+            );
+        }
+        let count = count.to_usize().unwrap_or(0);
         let data: Vec<T> = (0..count).map(|i| start + step * T::of(i as f64)).collect();
-        let n = data.len();
-        Self::from_vec(data, &[n])
+        Self::from_vec(data, &[count])
     }
 
     /// `count` evenly spaced values from `start` to `end`, both included.
@@ -373,8 +426,9 @@ impl<T: Float> Tensor<T> {
     }
 
     /// The `n × n` identity matrix.
+    #[track_caller]
     pub fn eye(n: usize) -> Self {
-        let mut data = vec![T::zero(); n * n];
+        let mut data = vec![T::zero(); checked_numel("eye", &[n, n])];
         for i in 0..n {
             data[i * n + i] = T::one();
         }
@@ -437,6 +491,42 @@ mod tests {
         assert_eq!(Tensor::<f64>::full(&[2], 7.0).to_vec(), vec![7.0, 7.0]);
         assert_eq!(Tensor::<f32>::scalar(3.0).shape(), &[] as &[usize]);
         assert_eq!(Tensor::<f32>::zeros(&[0, 3]).numel(), 0);
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "`zeros`: shape [8589934592, 2147483648] has more elements than fit in memory"
+    )]
+    fn zeros_of_an_overflowing_shape_panics() {
+        Tensor::<f32>::zeros(&[1 << 33, 1 << 31]);
+    }
+
+    #[test]
+    fn try_from_vec_rejects_an_overflowing_shape_with_typed_error() {
+        let err = Tensor::<f32>::try_from_vec(vec![], &[1 << 33, 1 << 31]).unwrap_err();
+        assert_eq!(
+            err,
+            TensorError::TooManyElements {
+                shape: vec![1 << 33, 1 << 31]
+            }
+        );
+    }
+
+    #[test]
+    fn arange_rejects_non_finite_and_absurd_ranges() {
+        for (end, expected) in [
+            (1e30, "would have 1e30 elements"),
+            (f64::INFINITY, "must be finite"),
+            (f64::NAN, "must be finite"),
+        ] {
+            let message = std::panic::catch_unwind(|| Tensor::<f64>::arange(0.0, end, 1.0))
+                .expect_err("arange must panic")
+                .downcast::<String>()
+                .expect("a formatted message");
+            assert!(message.contains("`arange`"), "{message}");
+            assert!(message.contains(expected), "{message}");
+        }
+        assert_eq!(Tensor::<f64>::arange(3.0, 0.0, 1.0).numel(), 0);
     }
 
     #[test]

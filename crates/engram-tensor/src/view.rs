@@ -1,7 +1,9 @@
 //! Views: new shapes over the same storage, copying nothing.
 
 use crate::element::Element;
-use crate::shape::{contiguous_strides, normalize_axis, numel, shape_error, shape_of, Shape};
+use crate::shape::{
+    checked_numel, contiguous_strides, normalize_axis, numel, shape_error, shape_of, Shape,
+};
 use crate::tensor::Tensor;
 use smallvec::SmallVec;
 
@@ -9,7 +11,7 @@ impl<T: Element> Tensor<T> {
     /// The same elements in a new shape. A view when the tensor is contiguous, else a copy.
     #[track_caller]
     pub fn reshape(&self, shape: &[usize]) -> Self {
-        if numel(shape) != self.numel() {
+        if checked_numel("reshape", shape) != self.numel() {
             shape_error(
                 "reshape",
                 format!(
@@ -83,19 +85,32 @@ impl<T: Element> Tensor<T> {
         out
     }
 
-    /// Elements `start..start + len` along one axis (a view).
+    /// Elements `start..start + len` along one axis (a view), as `torch.narrow`: the range
+    /// must lie inside the axis; it is never shortened to fit.
     #[track_caller]
     pub fn narrow(&self, axis: isize, start: usize, len: usize) -> Self {
-        self.slice(axis, start, start + len, 1)
+        let ax = normalize_axis("narrow", axis, self.rank());
+        let dim = self.shape[ax];
+        match start.checked_add(len) {
+            Some(end) if end <= dim => self.slice(ax as isize, start, end, 1),
+            _ => shape_error(
+                "narrow",
+                format!(
+                    "start {start} and length {len} run past the end of axis {ax} (size {dim}) of shape {:?}",
+                    self.shape
+                ),
+            ),
+        }
     }
 
     /// Elements `start, start + step, ...` below `end` along one axis, as `x[start:end:step]`
-    /// (a view). `end` is clamped to the dimension.
+    /// (a view). As in NumPy and PyTorch, `end` past the dimension means "to the end", and
+    /// `end <= start` gives an empty slice; `start` past the dimension is an error.
     #[track_caller]
     pub fn slice(&self, axis: isize, start: usize, end: usize, step: usize) -> Self {
         let ax = normalize_axis("slice", axis, self.rank());
         let dim = self.shape[ax];
-        if step == 0 || start > dim || start > end.max(start) {
+        if step == 0 || start > dim {
             shape_error(
                 "slice",
                 format!("range {start}..{end} step {step} does not fit axis {ax} of size {dim} in shape {:?}", self.shape),
@@ -129,6 +144,7 @@ impl<T: Element> Tensor<T> {
                 ),
             );
         }
+        checked_numel("broadcast_to", shape);
         let lead = shape.len() - self.rank();
         let mut strides: Shape = SmallVec::from_elem(0, shape.len());
         for (i, &target) in shape.iter().enumerate().skip(lead) {
@@ -194,11 +210,7 @@ impl<T: Element> Tensor<T> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
-    fn iota(shape: &[usize]) -> Tensor<f64> {
-        Tensor::from_vec((0..numel(shape)).map(|i| i as f64).collect(), shape)
-    }
+    use crate::test_util::iota;
 
     #[test]
     fn views_share_storage() {
@@ -233,6 +245,20 @@ mod tests {
         assert_eq!(a.slice(0, 1, 7, 2).to_vec(), vec![1.0, 3.0, 5.0]);
         assert_eq!(a.slice(0, 5, 100, 3).to_vec(), vec![5.0]);
         assert_eq!(a.slice(0, 3, 3, 1).numel(), 0);
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "`narrow`: start 1 and length 5 run past the end of axis 0 (size 3) of shape [3]"
+    )]
+    fn narrow_past_the_end_panics_instead_of_shortening() {
+        iota(&[3]).narrow(0, 1, 5);
+    }
+
+    #[test]
+    #[should_panic(expected = "`narrow`: start 2 and length 18446744073709551615 run past the end")]
+    fn narrow_with_an_overflowing_length_panics_instead_of_wrapping() {
+        iota(&[3]).narrow(0, 2, usize::MAX);
     }
 
     #[test]

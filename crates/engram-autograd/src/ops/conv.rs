@@ -7,7 +7,7 @@
 //! avg_pool2d: each output's gradient, over its divisor, is spread over its window (`fold`).
 
 use crate::operand::Operand;
-use crate::ops::{InputGrads, Op};
+use crate::ops::{op_names, InputGrads, Op};
 use crate::tape::record;
 use crate::var::Var;
 use engram_tensor::{
@@ -28,14 +28,12 @@ pub(crate) enum ConvOp {
 }
 
 impl ConvOp {
-    pub(crate) fn name(&self) -> &'static str {
-        match self {
-            ConvOp::Unfold(_) => "unfold",
-            ConvOp::Fold(_) => "fold",
-            ConvOp::Conv2d(_) => "conv2d",
-            ConvOp::MaxPool2d(_) => "max_pool2d",
-            ConvOp::AvgPool2d(_) => "avg_pool2d",
-        }
+    op_names! {
+        ConvOp::Unfold(_) => "unfold",
+        ConvOp::Fold(_) => "fold",
+        ConvOp::Conv2d(_) => "conv2d",
+        ConvOp::MaxPool2d(_) => "max_pool2d",
+        ConvOp::AvgPool2d(_) => "avg_pool2d",
     }
 
     pub(crate) fn vjp<T: Float, V: Operand<T>>(
@@ -218,5 +216,15 @@ pub(crate) fn cases() -> Vec<crate::registry::GradcheckCase> {
             x[0].avg_pool2d(Pool2dOptions { stride: [1, 2], padding: [1, 1], ..Pool2dOptions::new([2, 2]) }.count_include_pad(false))
         }),
         case!("avg_pool2d", "transposed", [real(&[1, 1, 4, 6]).transposed()], second: false, |x| x[0].avg_pool2d(Pool2dOptions { stride: [2, 1], padding: [1, 1], ..Pool2dOptions::new([2, 3]) })),
+        case!("conv2d", "empty", [real(&[0, 3, 5, 4]), real(&[2, 3, 3, 2])], second: true, |x| x[0].conv2d(&x[1], Conv2dOptions::default())),
+        case!("conv1d", "empty", [real(&[0, 3, 7]), real(&[2, 3, 3])], second: true, |x| x[0].conv1d(&x[1], Conv1dOptions::default())),
+        case!("unfold", "empty", [real(&[0, 2, 4, 4])], second: false, |x| {
+            x[0].unfold(&Window { kernel: [2, 2], stride: [1, 1], padding: [0, 0], dilation: [1, 1] }).square()
+        }),
+        case!("fold", "empty", [real(&[0, 4, 4])], second: false, |x| {
+            x[0].fold(&Window { kernel: [2, 2], stride: [1, 1], padding: [0, 0], dilation: [1, 1] }, 1, [3, 3]).square()
+        }),
+        case!("max_pool2d", "empty", [real(&[0, 2, 4, 4])], second: false, |x| x[0].max_pool2d(Pool2dOptions::new([2, 2]))),
+        case!("avg_pool2d", "empty", [real(&[0, 2, 4, 4])], second: false, |x| x[0].avg_pool2d(Pool2dOptions::new([2, 2]))),
     ]
 }

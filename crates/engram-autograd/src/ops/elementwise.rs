@@ -4,7 +4,7 @@
 //! is summed back to that input's shape (`sum_to_shape`).
 
 use crate::operand::Operand;
-use crate::ops::{InputGrads, Op};
+use crate::ops::{op_names, InputGrads, Op};
 use crate::tape::record;
 use crate::var::Var;
 use engram_tensor::{gelu_tanh_coefficient, Float, Tensor};
@@ -50,41 +50,39 @@ pub(crate) enum UnaryOp<T> {
 const GELU_CUBIC: f64 = 0.044715;
 
 impl<T: Float> UnaryOp<T> {
-    pub(crate) fn name(&self) -> &'static str {
-        use UnaryOp::*;
-        match self {
-            Neg => "neg",
-            Exp => "exp",
-            Ln => "ln",
-            Log1p => "log1p",
-            Expm1 => "expm1",
-            Sqrt => "sqrt",
-            Recip => "recip",
-            Square => "square",
-            Abs => "abs",
-            Sign => "sign",
-            Sin => "sin",
-            Cos => "cos",
-            Tanh => "tanh",
-            Sigmoid => "sigmoid",
-            Relu => "relu",
-            LeakyRelu(_) => "leaky_relu",
-            Elu(_) => "elu",
-            Gelu => "gelu",
-            GeluTanh => "gelu_tanh",
-            Silu => "silu",
-            Softplus => "softplus",
-            Erf => "erf",
-            Powf(_) => "powf",
-            Powi(_) => "powi",
-            Clamp(..) => "clamp",
-            AddScalar(_) => "add_scalar",
-            MulScalar(_) => "mul_scalar",
-            DivScalar(_) => "div_scalar",
-            RdivScalar(_) => "rdiv_scalar",
-        }
+    op_names! {
+        UnaryOp::Neg => "neg",
+        UnaryOp::Exp => "exp",
+        UnaryOp::Ln => "ln",
+        UnaryOp::Log1p => "log1p",
+        UnaryOp::Expm1 => "expm1",
+        UnaryOp::Sqrt => "sqrt",
+        UnaryOp::Recip => "recip",
+        UnaryOp::Square => "square",
+        UnaryOp::Abs => "abs",
+        UnaryOp::Sign => "sign",
+        UnaryOp::Sin => "sin",
+        UnaryOp::Cos => "cos",
+        UnaryOp::Tanh => "tanh",
+        UnaryOp::Sigmoid => "sigmoid",
+        UnaryOp::Relu => "relu",
+        UnaryOp::LeakyRelu(_) => "leaky_relu",
+        UnaryOp::Elu(_) => "elu",
+        UnaryOp::Gelu => "gelu",
+        UnaryOp::GeluTanh => "gelu_tanh",
+        UnaryOp::Silu => "silu",
+        UnaryOp::Softplus => "softplus",
+        UnaryOp::Erf => "erf",
+        UnaryOp::Powf(_) => "powf",
+        UnaryOp::Powi(_) => "powi",
+        UnaryOp::Clamp(..) => "clamp",
+        UnaryOp::AddScalar(_) => "add_scalar",
+        UnaryOp::MulScalar(_) => "mul_scalar",
+        UnaryOp::DivScalar(_) => "div_scalar",
+        UnaryOp::RdivScalar(_) => "rdiv_scalar",
     }
 
+    #[track_caller]
     fn forward(&self, x: &Tensor<T>) -> Tensor<T> {
         use UnaryOp::*;
         match *self {
@@ -189,6 +187,8 @@ impl<T: Float> UnaryOp<T> {
                     .exp()
                     .mul_scalar(T::of(2.0 / std::f64::consts::PI.sqrt())),
             ),
+            // p·x^(p-1) is 0·(1/0) = NaN at x = 0 for p = 0, where the derivative is 0.
+            Powf(p) if p == T::zero() => return smallvec![None],
             Powf(p) => g.mul(&x.powf(p - one).mul_scalar(p)),
             Powi(0) => return smallvec![None],
             Powi(n) => g.mul(&x.powi(n - 1).mul_scalar(T::of(n as f64))),
@@ -222,16 +222,14 @@ pub(crate) enum BinaryOp {
 }
 
 impl BinaryOp {
-    pub(crate) fn name(&self) -> &'static str {
-        match self {
-            BinaryOp::Add => "add",
-            BinaryOp::Sub => "sub",
-            BinaryOp::Mul => "mul",
-            BinaryOp::Div => "div",
-            BinaryOp::Pow => "pow",
-            BinaryOp::Maximum => "maximum",
-            BinaryOp::Minimum => "minimum",
-        }
+    op_names! {
+        BinaryOp::Add => "add",
+        BinaryOp::Sub => "sub",
+        BinaryOp::Mul => "mul",
+        BinaryOp::Div => "div",
+        BinaryOp::Pow => "pow",
+        BinaryOp::Maximum => "maximum",
+        BinaryOp::Minimum => "minimum",
     }
 
     #[track_caller]
@@ -262,7 +260,19 @@ impl BinaryOp {
             BinaryOp::Sub => (g.clone(), g.neg()),
             BinaryOp::Mul => (g.mul(b), g.mul(a)),
             BinaryOp::Div => (g.div(b), g.mul(y).div(b).neg()),
-            BinaryOp::Pow => (g.mul(b).mul(y).div(a), g.mul(y).mul(&a.ln())),
+            BinaryOp::Pow => {
+                // As JAX: ∂y/∂a = b·a^(b-1), which never divides by a, so it holds at
+                // a = 0, and is 0 where b = 0 (b - 1 is taken from 1 there, and the
+                // product has the factor b = 0), as JAX's rule for integer exponents
+                // (its float rule gives 0·0^-1 = NaN). ∂y/∂b = y·ln a with ln 0 read as
+                // ln 1 = 0, the limit for b > 0, as JAX.
+                let where_zero =
+                    |v: &Tensor<T>| v.map(|e| if e == T::zero() { T::one() } else { T::zero() });
+                let b_nonzero = b.add(&b.lift(where_zero(b.value())));
+                let a_nonzero = a.add(&a.lift(where_zero(a.value())));
+                let da = b.mul(&a.pow(&b_nonzero.add_scalar(-T::one())));
+                (g.mul(&da), g.mul(y).mul(&a_nonzero.ln()))
+            }
             BinaryOp::Maximum | BinaryOp::Minimum => {
                 let wins = |p: T, q: T| {
                     if matches!(self, BinaryOp::Maximum) {
@@ -271,7 +281,7 @@ impl BinaryOp {
                         p < q
                     }
                 };
-                let share = engram_tensor::zip_map("maximum", a.value(), b.value(), |p, q| {
+                let share = engram_tensor::zip_map(self.name(), a.value(), b.value(), |p, q| {
                     if p == q {
                         T::of(0.5)
                     } else if wins(p, q) {
@@ -292,6 +302,7 @@ impl BinaryOp {
 }
 
 impl<T: Float> Var<T> {
+    #[track_caller]
     fn unary(&self, op: UnaryOp<T>) -> Var<T> {
         let value = op.forward(self.value());
         record(Op::Unary(op), &[self], value)
@@ -341,98 +352,122 @@ impl<T: Float> Var<T> {
     }
 
     /// `-x`.
+    #[track_caller]
     pub fn neg(&self) -> Var<T> {
         self.unary(UnaryOp::Neg)
     }
     /// `e^x`.
+    #[track_caller]
     pub fn exp(&self) -> Var<T> {
         self.unary(UnaryOp::Exp)
     }
     /// Natural logarithm.
+    #[track_caller]
     pub fn ln(&self) -> Var<T> {
         self.unary(UnaryOp::Ln)
     }
     /// `ln(1 + x)`.
+    #[track_caller]
     pub fn log1p(&self) -> Var<T> {
         self.unary(UnaryOp::Log1p)
     }
     /// `e^x - 1`.
+    #[track_caller]
     pub fn expm1(&self) -> Var<T> {
         self.unary(UnaryOp::Expm1)
     }
     /// Square root.
+    #[track_caller]
     pub fn sqrt(&self) -> Var<T> {
         self.unary(UnaryOp::Sqrt)
     }
     /// `1 / x`.
+    #[track_caller]
     pub fn recip(&self) -> Var<T> {
         self.unary(UnaryOp::Recip)
     }
     /// `x²`.
+    #[track_caller]
     pub fn square(&self) -> Var<T> {
         self.unary(UnaryOp::Square)
     }
     /// `|x|`; its gradient at 0 is 0 (the sign), as PyTorch.
+    #[track_caller]
     pub fn abs(&self) -> Var<T> {
         self.unary(UnaryOp::Abs)
     }
     /// -1, 0 or 1; its gradient is zero everywhere.
+    #[track_caller]
     pub fn sign(&self) -> Var<T> {
         self.unary(UnaryOp::Sign)
     }
     /// Sine.
+    #[track_caller]
     pub fn sin(&self) -> Var<T> {
         self.unary(UnaryOp::Sin)
     }
     /// Cosine.
+    #[track_caller]
     pub fn cos(&self) -> Var<T> {
         self.unary(UnaryOp::Cos)
     }
     /// Hyperbolic tangent.
+    #[track_caller]
     pub fn tanh(&self) -> Var<T> {
         self.unary(UnaryOp::Tanh)
     }
     /// Logistic sigmoid.
+    #[track_caller]
     pub fn sigmoid(&self) -> Var<T> {
         self.unary(UnaryOp::Sigmoid)
     }
     /// `max(x, 0)`; gradient 0 at 0, as PyTorch.
+    #[track_caller]
     pub fn relu(&self) -> Var<T> {
         self.unary(UnaryOp::Relu)
     }
     /// `x` if positive, else `slope · x`.
+    #[track_caller]
     pub fn leaky_relu(&self, slope: T) -> Var<T> {
         self.unary(UnaryOp::LeakyRelu(slope))
     }
     /// `x` if positive, else `alpha (e^x - 1)`.
+    #[track_caller]
     pub fn elu(&self, alpha: T) -> Var<T> {
         self.unary(UnaryOp::Elu(alpha))
     }
     /// GELU, exact (erf) form.
+    #[track_caller]
     pub fn gelu(&self) -> Var<T> {
         self.unary(UnaryOp::Gelu)
     }
     /// GELU, tanh approximation.
+    #[track_caller]
     pub fn gelu_tanh(&self) -> Var<T> {
         self.unary(UnaryOp::GeluTanh)
     }
     /// SiLU (swish), `x σ(x)`.
+    #[track_caller]
     pub fn silu(&self) -> Var<T> {
         self.unary(UnaryOp::Silu)
     }
     /// `ln(1 + e^x)`.
+    #[track_caller]
     pub fn softplus(&self) -> Var<T> {
         self.unary(UnaryOp::Softplus)
     }
     /// The error function.
+    #[track_caller]
     pub fn erf(&self) -> Var<T> {
         self.unary(UnaryOp::Erf)
     }
     /// `x^p`.
+    #[track_caller]
     pub fn powf(&self, p: T) -> Var<T> {
         self.unary(UnaryOp::Powf(p))
     }
     /// `x^n`.
+    #[track_caller]
     pub fn powi(&self, n: i32) -> Var<T> {
         self.unary(UnaryOp::Powi(n))
     }
@@ -442,10 +477,12 @@ impl<T: Float> Var<T> {
         self.unary(UnaryOp::Clamp(min, max))
     }
     /// `x + c`.
+    #[track_caller]
     pub fn add_scalar(&self, c: T) -> Var<T> {
         self.unary(UnaryOp::AddScalar(c))
     }
     /// `x · c`.
+    #[track_caller]
     pub fn mul_scalar(&self, c: T) -> Var<T> {
         self.unary(UnaryOp::MulScalar(c))
     }
@@ -467,6 +504,7 @@ macro_rules! unary_cases {
             $cases.push(case!($name, "matrix", [$dom(&[3, 4])], second: $second, |$x| $body));
             $cases.push(case!($name, "size1", [$dom(&[1, 5])], second: $second, |$x| $body));
             $cases.push(case!($name, "transposed", [$dom(&[4, 3]).transposed()], second: $second, |$x| $body));
+            $cases.push(case!($name, "empty", [$dom(&[0, 3])], second: $second, |$x| $body));
         )*
     };
 }
@@ -479,6 +517,7 @@ macro_rules! binary_cases {
             $cases.push(case!($name, "broadcast", [$da(&[3, 1]), $db(&[2, 1, 4])], second: $second, |$x| $body));
             $cases.push(case!($name, "scalar", [$da(&[2, 3]), $db(&[])], second: $second, |$x| $body));
             $cases.push(case!($name, "transposed", [$da(&[4, 3]).transposed(), $db(&[1, 3])], second: $second, |$x| $body));
+            $cases.push(case!($name, "empty", [$da(&[0, 3]), $db(&[3])], second: $second, |$x| $body));
         )*
     };
 }
@@ -487,7 +526,7 @@ macro_rules! binary_cases {
 #[cfg(feature = "registry")]
 pub(crate) fn cases() -> Vec<crate::registry::GradcheckCase> {
     use crate::case;
-    use crate::registry::{apart, positive, real, unit};
+    use crate::registry::{apart, positive, real, unit, with_zeros};
     let mut v = Vec::new();
     unary_cases! { v;
         "neg", real, false, |x| x[0].neg();
@@ -499,6 +538,7 @@ pub(crate) fn cases() -> Vec<crate::registry::GradcheckCase> {
         "recip", positive, true, |x| x[0].recip();
         "square", real, true, |x| x[0].square();
         "abs", apart, false, |x| x[0].abs();
+        "sign", apart, false, |x| x[0].sign();
         "sin", real, true, |x| x[0].sin();
         "cos", real, true, |x| x[0].cos();
         "tanh", real, true, |x| x[0].tanh();
@@ -520,9 +560,11 @@ pub(crate) fn cases() -> Vec<crate::registry::GradcheckCase> {
         "rdiv_scalar", positive, true, |x| 2.0 / &x[0];
         "sign_times_x", apart, false, |x| x[0].sign().mul(&x[0]);
     }
-    v.push(case!("exp", "empty", [real(&[0, 3])], second: true, |x| x[0].exp()));
     v.push(case!("tanh", "rank0", [real(&[])], second: true, |x| x[0].tanh()));
     v.push(case!("clamp", "inside", [unit(&[2, 3])], second: false, |x| x[0].clamp(-1.0, 1.0)));
+    // At x = 0, where p·x^(p-1) is 0·∞ for p = 0; integral powers keep x ± ε defined.
+    v.push(case!("powf", "zero_exponent_at_zero", [with_zeros(&[2, 3])], second: true, |x| x[0].powf(0.0)));
+    v.push(case!("powf", "at_zero", [with_zeros(&[2, 3])], second: true, |x| x[0].powf(3.0)));
     binary_cases! { v;
         "add", real, real, false, |x| x[0].add(&x[1]);
         "sub", real, real, false, |x| x[0].sub(&x[1]);
@@ -532,7 +574,30 @@ pub(crate) fn cases() -> Vec<crate::registry::GradcheckCase> {
         "maximum", real, real, false, |x| x[0].maximum(&x[1]);
         "minimum", real, real, false, |x| x[0].minimum(&x[1]);
     }
-    v.push(case!("add", "empty", [real(&[0, 3]), real(&[3])], second: false, |x| x[0].add(&x[1])));
+    // At a base of 0, where the rule used to divide by it (integral exponents, so that
+    // a - ε < 0 is defined), and the exponent's gradient beside a base of 0. Exponents 0
+    // and 1 have their own case: there JAX's float rule is 0·∞ = NaN (this one is 0, as
+    // JAX's rule for integer exponents), so the oracle checks only the first.
+    v.push(
+        case!("pow", "zero_base", [with_zeros(&[2, 4])], second: true, |x| {
+            x[0].pow(&Var::constant(Tensor::from_vec(vec![2.0, 3.0, 4.0, 2.0], &[4])))
+        }),
+    );
+    v.push(
+        case!("pow", "zero_base_exponents_0_1", [with_zeros(&[3, 2])], second: true, |x| {
+            x[0].pow(&Var::constant(Tensor::from_vec(vec![0.0, 1.0], &[2])))
+        }),
+    );
+    v.push(
+        case!("pow", "zero_base_exponent", [positive(&[2, 3])], second: true, |x| {
+            Var::constant(Tensor::from_vec(vec![0.0, 1.5, 0.0, 0.7, 0.0, 2.0], &[2, 3])).pow(&x[0])
+        }),
+    );
+    v.push(
+        case!("where_cond", "empty", [real(&[0, 3]), real(&[3])], second: false, |x| {
+            Var::where_cond(&Tensor::from_vec(vec![], &[0, 3]), &x[0], &x[1])
+        }),
+    );
     v.push(
         case!("operators", "chain", [real(&[2, 3]), positive(&[3])], second: true, |x| {
             let a = &x[0] * &x[1] + &x[0] / &x[1] - x[1].clone() * 2.0;

@@ -2,7 +2,7 @@
 //! (likewise). The indices are constants; gradients flow through the values.
 
 use crate::operand::Operand;
-use crate::ops::{InputGrads, Op};
+use crate::ops::{op_names, InputGrads, Op};
 use crate::tape::record;
 use crate::var::Var;
 use engram_tensor::{normalize_axis, Float, Indices, Tensor};
@@ -18,13 +18,11 @@ pub(crate) enum IndexOp {
 }
 
 impl IndexOp {
-    pub(crate) fn name(&self) -> &'static str {
-        match self {
-            IndexOp::Gather { .. } => "gather",
-            IndexOp::ScatterAdd { .. } => "scatter_add",
-            IndexOp::IndexSelect { .. } => "index_select",
-            IndexOp::IndexAdd { .. } => "index_add",
-        }
+    op_names! {
+        IndexOp::Gather { .. } => "gather",
+        IndexOp::ScatterAdd { .. } => "scatter_add",
+        IndexOp::IndexSelect { .. } => "index_select",
+        IndexOp::IndexAdd { .. } => "index_add",
     }
 
     pub(crate) fn vjp<T: Float, V: Operand<T>>(
@@ -151,5 +149,10 @@ pub(crate) fn cases() -> Vec<crate::registry::GradcheckCase> {
         case!("index_add", "rows", [real(&[4, 2]), real(&[3, 2])], second: false, |x| x[0].index_add(0, &[1, 3, 1], &x[1]).square()),
         case!("index_add", "axis1_transposed", [real(&[2, 3]).transposed(), real(&[2, 1])], second: false, |x| x[0].index_add(1, &[2], &x[1]).square()),
         case!("index_add", "size1", [real(&[1]), real(&[2])], second: false, |x| x[0].index_add(0, &[0, 0], &x[1]).square()),
+        case!("index_add", "empty", [real(&[4, 2]), real(&[0, 2])], second: false, |x| x[0].index_add(0, &[], &x[1]).square()),
+        case!("gather", "empty", [real(&[3, 4])], second: false, |x| x[0].gather(1, &Tensor::from_vec(vec![], &[3, 0])).square()),
+        case!("scatter_add", "empty", [real(&[2, 4]), real(&[2, 0])], second: false, |x| {
+            x[0].scatter_add(1, &Tensor::from_vec(vec![], &[2, 0]), &x[1]).square()
+        }),
     ]
 }

@@ -66,5 +66,7 @@ pub(crate) fn cases() -> Vec<crate::registry::GradcheckCase> {
         case!("matmul", "batch_vec", [real(&[2, 3, 4]), real(&[4])], second: true, |x| x[0].matmul(&x[1])),
         case!("matmul", "size1", [real(&[1, 1]), real(&[1, 3])], second: true, |x| x[0].matmul(&x[1])),
         case!("matmul", "square_of_product", [real(&[3, 3])], second: true, |x| x[0].matmul(&x[0]).matmul(&x[0].t())),
+        case!("matmul", "empty", [real(&[0, 3, 4]), real(&[4, 2])], second: true, |x| x[0].matmul(&x[1])),
+        case!("matmul", "empty_inner", [real(&[3, 0]), real(&[0, 2])], second: true, |x| x[0].matmul(&x[1])),
     ]
 }

@@ -20,6 +20,26 @@ use std::rc::Rc;
 /// Gradients for an op's inputs, in order; `None` where an input needs none.
 pub(crate) type InputGrads<V> = SmallVec<[Option<V>; 2]>;
 
+/// Writes an op enum's `name()` as an exhaustive `match`, and `NAMES`, every name that
+/// match can return, from the same arms. A variant without an arm does not compile, and
+/// an arm cannot be left out of `NAMES`: the gradcheck registry's coverage test reads
+/// `NAMES`, so an op without cases cannot go unnoticed.
+macro_rules! op_names {
+    ($($pattern:pat => $name:literal,)*) => {
+        /// The op's name, for messages and the gradcheck registry.
+        pub(crate) fn name(&self) -> &'static str {
+            match self {
+                $($pattern => $name,)*
+            }
+        }
+
+        /// Every name [`Self::name`] can return.
+        #[cfg(feature = "registry")]
+        pub(crate) const NAMES: &'static [&'static str] = &[$($name),*];
+    };
+}
+pub(crate) use op_names;
+
 /// How a node was made.
 #[derive(Clone)]
 pub(crate) enum Op<T: Float> {
@@ -60,6 +80,26 @@ impl<T: Float> Op<T> {
         }
     }
 
+    /// Every name [`Self::name`] can return for a built-in op: what the gradcheck
+    /// registry must cover. Each family's list comes from its own exhaustive `match`
+    /// (see `op_names!`); a new variant of `Op` itself adds its family here. Leaves and
+    /// constants are values rather than ops, and a custom op is its author's to check.
+    #[cfg(feature = "registry")]
+    pub(crate) fn all_names() -> Vec<&'static str> {
+        [
+            elementwise::UnaryOp::<T>::NAMES,
+            elementwise::BinaryOp::NAMES,
+            &["where_cond"],
+            reduce::ReduceKind::NAMES,
+            softmax::SoftmaxOp::NAMES,
+            shape::ShapeOp::NAMES,
+            &["matmul"],
+            conv::ConvOp::NAMES,
+            index::IndexOp::NAMES,
+        ]
+        .concat()
+    }
+
     /// The vector-Jacobian product: given the inputs `x`, the output `y` and the output's
     /// gradient `g`, each input's gradient (only where `needs` says so).
     pub(crate) fn vjp<V: Operand<T>>(
@@ -80,7 +120,20 @@ impl<T: Float> Op<T> {
             Op::Matmul => matmul::vjp(&x[0], &x[1], g, needs),
             Op::Conv(c) => c.vjp(x, g, needs),
             Op::Index(i) => i.vjp(x, g, needs),
-            Op::Custom(c) => V::custom_vjp(c, x, y, g).into_iter().collect(),
+            Op::Custom(c) => {
+                let grads = V::custom_vjp(c, x, y, g);
+                if grads.len() != x.len() {
+                    panic!(
+                        "engram: custom op `{}`: its vjp returned {} gradient(s) for {} input(s); \
+                         return one `Option<Var>` per input, in order (`None` for an input that \
+                         needs no gradient)",
+                        c.name(),
+                        grads.len(),
+                        x.len()
+                    );
+                }
+                grads.into_iter().collect()
+            }
         }
     }
 }

@@ -5,7 +5,7 @@
 //! JAX does (and `torch.amax`).
 
 use crate::operand::Operand;
-use crate::ops::{InputGrads, Op};
+use crate::ops::{op_names, InputGrads, Op};
 use crate::tape::record;
 use crate::var::Var;
 use engram_tensor::{normalize_axes, sum_to_shape_axes, Float, Tensor};
@@ -32,17 +32,21 @@ pub(crate) struct ReduceOp {
     keepdim: bool,
 }
 
+impl ReduceKind {
+    op_names! {
+        ReduceKind::Sum => "sum",
+        ReduceKind::Mean => "mean",
+        ReduceKind::Prod => "prod",
+        ReduceKind::Max => "max",
+        ReduceKind::Min => "min",
+        ReduceKind::LogSumExp => "logsumexp",
+        ReduceKind::Var(_) => "var",
+    }
+}
+
 impl ReduceOp {
     pub(crate) fn name(&self) -> &'static str {
-        match self.kind {
-            ReduceKind::Sum => "sum",
-            ReduceKind::Mean => "mean",
-            ReduceKind::Prod => "prod",
-            ReduceKind::Max => "max",
-            ReduceKind::Min => "min",
-            ReduceKind::LogSumExp => "logsumexp",
-            ReduceKind::Var(_) => "var",
-        }
+        self.kind.name()
     }
 
     /// Reduces with the axes kept as size 1, then drops them unless `keepdim`: a reshape of
@@ -80,8 +84,8 @@ impl ReduceOp {
         kept.reshape(&dropped)
     }
 
-    /// The input's shape with reduced axes set to 1, and how many elements each output saw.
-    fn kept_shape(&self, shape: &[usize]) -> (Vec<usize>, usize) {
+    /// The reduced axes, and the input's shape with them set to 1.
+    fn kept_shape(&self, shape: &[usize]) -> (SmallVec<[usize; 6]>, Vec<usize>) {
         let reduced: SmallVec<[usize; 6]> = match &self.axes {
             None => (0..shape.len()).collect(),
             Some(a) => normalize_axes(self.name(), a, shape.len()),
@@ -89,18 +93,19 @@ impl ReduceOp {
         let kept = (0..shape.len())
             .map(|d| if reduced.contains(&d) { 1 } else { shape[d] })
             .collect();
-        (kept, reduced.iter().map(|&d| shape[d]).product())
+        (reduced, kept)
     }
 
     pub(crate) fn vjp<T: Float, V: Operand<T>>(&self, x: &V, y: &V, g: &V) -> InputGrads<V> {
         let shape = x.value().shape().to_vec();
-        let (kept, count) = self.kept_shape(&shape);
+        let (reduced, kept) = self.kept_shape(&shape);
+        let count: usize = reduced.iter().map(|&d| shape[d]).product();
         let unreduce = |v: &V| v.reshape(&kept).broadcast_to(&shape);
         let gb = unreduce(g);
         let dx = match self.kind {
             ReduceKind::Sum => gb,
             ReduceKind::Mean => gb.mul_scalar(T::one() / T::of(count as f64)),
-            ReduceKind::Prod => gb.mul(&unreduce(y)).div(x),
+            ReduceKind::Prod => gb.mul(&product_of_others(x, &reduced)),
             ReduceKind::Max | ReduceKind::Min => {
                 let hit = x.value().eq(y.value().reshape(&kept)).to_float::<T>();
                 let ties = hit.sum_keepdim(
@@ -112,16 +117,81 @@ impl ReduceOp {
             }
             ReduceKind::LogSumExp => gb.mul(&x.sub(&unreduce(y)).exp()),
             ReduceKind::Var(c) => {
-                let axes: Vec<isize> = (0..shape.len() as isize)
-                    .filter(|&d| kept[d as usize] == 1)
-                    .collect();
+                let axes: Vec<isize> = reduced.iter().map(|&d| d as isize).collect();
                 let centered = x.sub(&x.mean_keepdim(&axes));
-                gb.mul(&centered)
-                    .mul_scalar(T::of(2.0 / (count as f64 - c as f64)))
+                // With no degree of freedom left the variance is NaN (see `Tensor::var`),
+                // and so is its gradient, rather than a negative or infinite factor.
+                let dof = count as f64 - c as f64;
+                let factor = if dof > 0.0 { 2.0 / dof } else { f64::NAN };
+                gb.mul(&centered).mul_scalar(T::of(factor))
             }
         };
         smallvec![Some(dx)]
     }
+}
+
+/// For each element of `x`, the product of the other elements of its lane (the `reduced`
+/// axes): prod's gradient without dividing `y / x`, which is 0/0 wherever an element is
+/// zero. It is the product of everything before the element and everything after it,
+/// each an exclusive scan of `mul` along the lane. Every step is an op the rule records,
+/// so the gradient can be differentiated again, as JAX's product tree can.
+fn product_of_others<T: Float, V: Operand<T>>(x: &V, reduced: &[usize]) -> V {
+    let shape = x.value().shape().to_vec();
+    let rank = shape.len();
+    let order: Vec<usize> = (0..rank)
+        .filter(|d| !reduced.contains(d))
+        .chain(reduced.iter().copied())
+        .collect();
+    let moved: Vec<usize> = order.iter().map(|&d| shape[d]).collect();
+    let mut lanes_shape: Vec<usize> = moved[..rank - reduced.len()].to_vec();
+    lanes_shape.push(reduced.iter().map(|&d| shape[d]).product());
+    let identity = order.iter().enumerate().all(|(i, &d)| i == d);
+    let lanes = if identity {
+        x.reshape(&lanes_shape)
+    } else {
+        x.permute(&order).reshape(&lanes_shape)
+    };
+    let others = exclusive_products(&lanes, true)
+        .mul(&exclusive_products(&lanes, false))
+        .reshape(&moved);
+    if identity {
+        return others;
+    }
+    let mut inverse = vec![0; rank];
+    for (i, &d) in order.iter().enumerate() {
+        inverse[d] = i;
+    }
+    others.permute(&inverse)
+}
+
+/// Along the last axis, the product of the elements strictly before each one (`before`),
+/// or strictly after it; 1 where there are none. An inclusive scan that doubles its reach
+/// each step (Hillis–Steele: O(n log n) multiplications in log n steps), then shifted by
+/// one.
+fn exclusive_products<T: Float, V: Operand<T>>(lanes: &V, before: bool) -> V {
+    let shape = lanes.value().shape().to_vec();
+    let n = shape[shape.len() - 1];
+    if n == 0 {
+        return lanes.clone();
+    }
+    // Moves the lane `s` places along (towards its end if `before`), filling with ones.
+    let shift = |v: &V, s: usize| {
+        let mut fill = shape.clone();
+        *fill.last_mut().expect("lanes have an axis") = s;
+        let ones = v.lift(Tensor::ones(&fill));
+        if before {
+            V::concat(&[ones, v.slice(-1, 0, n - s, 1)], -1)
+        } else {
+            V::concat(&[v.slice(-1, s, n, 1), ones], -1)
+        }
+    };
+    let mut inclusive = lanes.clone();
+    let mut reach = 1;
+    while reach < n {
+        inclusive = inclusive.mul(&shift(&inclusive, reach));
+        reach *= 2;
+    }
+    shift(&inclusive, 1)
 }
 
 impl<T: Float> Var<T> {
@@ -137,6 +207,7 @@ impl<T: Float> Var<T> {
     }
 
     /// Sum of all elements.
+    #[track_caller]
     pub fn sum(&self) -> Var<T> {
         self.reduce(ReduceKind::Sum, None, false)
     }
@@ -152,6 +223,7 @@ impl<T: Float> Var<T> {
         self.reduce(ReduceKind::Sum, Some(axes), true)
     }
     /// Mean of all elements.
+    #[track_caller]
     pub fn mean(&self) -> Var<T> {
         self.reduce(ReduceKind::Mean, None, false)
     }
@@ -166,7 +238,9 @@ impl<T: Float> Var<T> {
     pub fn mean_keepdim(&self, axes: &[isize]) -> Var<T> {
         self.reduce(ReduceKind::Mean, Some(axes), true)
     }
-    /// Product of all elements (the gradient is `y / x`: undefined where an element is 0).
+    /// Product of all elements. Its gradient is each element's product of the others,
+    /// computed without dividing by the element, so it is right where elements are 0.
+    #[track_caller]
     pub fn prod(&self) -> Var<T> {
         self.reduce(ReduceKind::Prod, None, false)
     }
@@ -214,6 +288,7 @@ impl<T: Float> Var<T> {
         self.reduce(ReduceKind::Min, Some(axes), true)
     }
     /// `ln Σ e^x` over all elements.
+    #[track_caller]
     pub fn logsumexp(&self) -> Var<T> {
         self.reduce(ReduceKind::LogSumExp, None, false)
     }
@@ -229,6 +304,7 @@ impl<T: Float> Var<T> {
         self.reduce(ReduceKind::LogSumExp, Some(axes), true)
     }
     /// Variance of all elements with the given correction (1 = unbiased).
+    #[track_caller]
     pub fn var(&self, correction: usize) -> Var<T> {
         self.reduce(ReduceKind::Var(correction), None, false)
     }
@@ -266,6 +342,7 @@ macro_rules! reduce_cases {
             $cases.push(case!($name, "two_axes", [$dom(&[2, 3, 4])], second: $second, |x| x[0].$axes(&[0, 2])));
             $cases.push(case!($name, "size1", [$dom(&[1, 4])], second: $second, |x| x[0].$axes(&[0])));
             $cases.push(case!($name, "transposed", [$dom(&[4, 3]).transposed()], second: $second, |x| x[0].$axes(&[1])));
+            $cases.push(case!($name, "empty", [$dom(&[0, 3])], second: $second, |x| x[0].$axes(&[1])));
         )*
     };
 }
@@ -274,7 +351,7 @@ macro_rules! reduce_cases {
 #[cfg(feature = "registry")]
 pub(crate) fn cases() -> Vec<crate::registry::GradcheckCase> {
     use crate::case;
-    use crate::registry::{positive, real};
+    use crate::registry::{positive, real, with_zeros};
     let mut v = vec![
         case!("var", "all_unbiased", [real(&[3, 4])], second: true, |x| x[0].var(1)),
         case!("var", "axis1_biased", [real(&[3, 4])], second: true, |x| x[0].var_axes(&[1], 0)),
@@ -289,7 +366,15 @@ pub(crate) fn cases() -> Vec<crate::registry::GradcheckCase> {
         "min", real, false, min, min_axes, min_keepdim;
         "logsumexp", real, true, logsumexp, logsumexp_axes, logsumexp_keepdim;
     }
-    v.push(case!("sum", "empty", [real(&[0, 3])], second: false, |x| x[0].sum_axes(&[0])));
+    v.push(case!("var", "empty", [real(&[0, 3])], second: true, |x| x[0].var_axes(&[1], 1)));
+    v.push(case!("sum", "empty_axis", [real(&[0, 3])], second: false, |x| x[0].sum_axes(&[0])));
+    // Factors of exactly zero, where the gradient used to be y / x = 0 / 0: one zero in a
+    // lane (its gradient is the product of the others), two (all zero), none.
+    v.push(
+        case!("prod", "with_zeros", [with_zeros(&[3, 4])], second: true, |x| x[0].prod_axes(&[1])),
+    );
+    v.push(case!("prod", "one_zero", [with_zeros(&[1, 3])], second: true, |x| x[0].prod()));
+    v.push(case!("sum_to_shape", "empty", [real(&[0, 3])], second: false, |x| x[0].sum_to_shape(&[1, 3]).square()));
     v.push(case!("sum_to_shape", "broadcast_back", [real(&[2, 3, 4])], second: false, |x| x[0].sum_to_shape(&[3, 1])));
     v.push(case!("sum_to_shape", "leading_only", [real(&[2, 3])], second: false, |x| x[0].sum_to_shape(&[3]).square()));
     v.push(case!("sum_to_shape", "transposed", [real(&[4, 3]).transposed()], second: false, |x| x[0].sum_to_shape(&[1, 3]).square()));

@@ -3,7 +3,7 @@
 //! gradient back to where the element came from; none needs the input's values.
 
 use crate::operand::Operand;
-use crate::ops::{InputGrads, Op};
+use crate::ops::{op_names, InputGrads, Op};
 use crate::tape::record;
 use crate::var::Var;
 use engram_tensor::{
@@ -33,16 +33,14 @@ pub(crate) enum ShapeOp {
 }
 
 impl ShapeOp {
-    pub(crate) fn name(&self) -> &'static str {
-        match self {
-            ShapeOp::Reshape => "reshape",
-            ShapeOp::Permute(_) => "permute",
-            ShapeOp::BroadcastTo => "broadcast_to",
-            ShapeOp::Slice { .. } => "slice",
-            ShapeOp::Index(_) => "index",
-            ShapeOp::Concat { .. } => "concat",
-            ShapeOp::Pad(_) => "pad",
-        }
+    op_names! {
+        ShapeOp::Reshape => "reshape",
+        ShapeOp::Permute(_) => "permute",
+        ShapeOp::BroadcastTo => "broadcast_to",
+        ShapeOp::Slice { .. } => "slice",
+        ShapeOp::Index(_) => "index",
+        ShapeOp::Concat { .. } => "concat",
+        ShapeOp::Pad(_) => "pad",
     }
 
     pub(crate) fn vjp<T: Float, V: Operand<T>>(
@@ -171,6 +169,7 @@ impl<T: Float> Var<T> {
         self.shaped(ShapeOp::Reshape, value)
     }
     /// Collapses into one dimension.
+    #[track_caller]
     pub fn flatten(&self) -> Var<T> {
         self.reshape(&[self.value().numel()])
     }
@@ -222,10 +221,20 @@ impl<T: Float> Var<T> {
         let axis = normalize_axis("slice", axis, self.rank());
         self.shaped(ShapeOp::Slice { axis, start, step }, value)
     }
-    /// Elements `start..start + len` along `axis`.
+    /// Elements `start..start + len` along `axis`; the range must lie inside the axis
+    /// (see [`engram_tensor::Tensor::narrow`]).
     #[track_caller]
     pub fn narrow(&self, axis: isize, start: usize, len: usize) -> Var<T> {
-        self.slice(axis, start, start + len, 1)
+        let value = self.value().narrow(axis, start, len);
+        let axis = normalize_axis("narrow", axis, self.rank());
+        self.shaped(
+            ShapeOp::Slice {
+                axis,
+                start,
+                step: 1,
+            },
+            value,
+        )
     }
     /// Broadcasts to a larger shape (its gradient sums back).
     #[track_caller]
@@ -381,5 +390,24 @@ pub(crate) fn cases() -> Vec<crate::registry::GradcheckCase> {
         case!("index", "transposed_ranges", [real(&[4, 5]).transposed()], second: false, |x| x[0].index(s![1..-1, ..=2]).square()),
         case!("index", "empty_range", [real(&[3, 2])], second: false, |x| x[0].index(s![2..1]).square()),
         case!("pad", "size1", [real(&[1, 1])], second: false, |x| x[0].pad(&[(1, 1), (0, 0)], -1.0).square()),
+        case!("reshape", "empty", [real(&[0, 3])], second: false, |x| x[0].reshape(&[3, 0]).square()),
+        case!("squeeze", "empty", [real(&[0, 1, 3])], second: false, |x| x[0].squeeze(1).square()),
+        case!("unsqueeze", "empty", [real(&[0, 3])], second: false, |x| x[0].unsqueeze(0).square()),
+        case!("permute", "empty", [real(&[0, 2, 3])], second: false, |x| x[0].permute(&[2, 0, 1]).square()),
+        case!("transpose", "empty", [real(&[2, 0])], second: false, |x| x[0].t().square()),
+        case!("narrow", "empty", [real(&[0, 3])], second: false, |x| x[0].narrow(1, 1, 2).square()),
+        case!("narrow", "empty_range", [real(&[4, 3])], second: false, |x| x[0].narrow(0, 4, 0).square()),
+        case!("broadcast_to", "empty", [real(&[1, 3])], second: false, |x| x[0].broadcast_to(&[0, 3]).square()),
+        case!("concat", "empty", [real(&[0, 3]), real(&[0, 2])], second: false, |x| Var::concat(&[&x[0], &x[1]], 1).square()),
+        case!("stack", "empty", [real(&[0, 3]), real(&[0, 3])], second: false, |x| Var::stack(&[&x[0], &x[1]], 1).square()),
+        case!("split", "empty", [real(&[0, 4])], second: false, |x| {
+            let p = x[0].split(1, &[1, 3]);
+            p[0].square().sum().add(&p[1].sin().sum())
+        }),
+        case!("chunk", "empty", [real(&[0, 4])], second: false, |x| {
+            let p = x[0].chunk(1, 2);
+            p[0].square().sum().add(&p[1].sin().sum())
+        }),
+        case!("pad", "empty", [real(&[0, 2])], second: false, |x| x[0].pad(&[(1, 1), (0, 1)], 0.5).square()),
     ]
 }

@@ -2,7 +2,7 @@
 //! softmax `dx = y (g - Σ g y)`, log-softmax `dx = g - e^y Σ g`.
 
 use crate::operand::Operand;
-use crate::ops::{InputGrads, Op};
+use crate::ops::{op_names, InputGrads, Op};
 use crate::tape::record;
 use crate::var::Var;
 use engram_tensor::Float;
@@ -16,12 +16,9 @@ pub(crate) struct SoftmaxOp {
 }
 
 impl SoftmaxOp {
-    pub(crate) fn name(&self) -> &'static str {
-        if self.log {
-            "log_softmax"
-        } else {
-            "softmax"
-        }
+    op_names! {
+        SoftmaxOp { log: false, .. } => "softmax",
+        SoftmaxOp { log: true, .. } => "log_softmax",
     }
 
     pub(crate) fn vjp<T: Float, V: Operand<T>>(&self, y: &V, g: &V) -> InputGrads<V> {
@@ -72,6 +69,8 @@ pub(crate) fn cases() -> Vec<crate::registry::GradcheckCase> {
             ("last_axis", real(&[3, 5])),
             ("size1", real(&[1, 4])),
             ("transposed", real(&[5, 3]).transposed()),
+            ("empty", real(&[0, 4])),
+            ("empty_axis", real(&[3, 0])),
         ] {
             v.push(GradcheckCase {
                 op: name,
