@@ -43,8 +43,8 @@ struct Problem {
     /// `[N, 3]`.
     points: Tensor<f64>,
     correspondences: Vec<usize>,
-    /// Triangle corners of each correspondence (complicated variant).
-    corners: [Vec<usize>; 3],
+    /// The model's triangles, three vertex indices each (read by the complicated variant).
+    triangles: Vec<[usize; 3]>,
     model: Model,
     /// For each of the 3 × 25 pose-parameter entries, its source in `[0, 1, θ…]`.
     pose_map: Vec<usize>,
@@ -140,18 +140,16 @@ struct Used {
 }
 
 fn used_vertices(p: &Problem) -> Used {
-    let lists: Vec<&Vec<usize>> = if p.us.is_some() {
-        p.corners.iter().collect()
-    } else {
-        vec![&p.correspondences]
-    };
+    let corners = if p.us.is_some() { 3 } else { 1 };
+    let vertex = |k: usize, c: usize| if p.us.is_some() { p.triangles[c][k] } else { c };
     let mut slot_of = vec![usize::MAX; p.model.base_positions.shape()[1]];
     let mut vertices = Vec::new();
-    let slots = lists
-        .iter()
-        .map(|list| {
-            list.iter()
-                .map(|&v| {
+    let slots = (0..corners)
+        .map(|k| {
+            p.correspondences
+                .iter()
+                .map(|&c| {
+                    let v = vertex(k, c);
                     if slot_of[v] == usize::MAX {
                         slot_of[v] = vertices.len();
                         vertices.push(v);
@@ -340,30 +338,26 @@ pub fn prepare(function: &str, input: &Value) -> Result<Box<dyn Workload>, EvalE
     })?;
     let us_raw = field(input, "us")?;
     let complicated = us_raw.as_array().is_some_and(|a| !a.is_empty());
-    let mut corners = [Vec::new(), Vec::new(), Vec::new()];
+    let mut triangles = Vec::new();
     let us = if complicated {
         let us = matrix(us_raw, "us")?;
         require(us.shape() == [n, 2], || {
             format!("`us` must be [{n}][2], got {:?}", us.shape())
         })?;
-        let triangles = field(model, "triangles")?
+        let listed = field(model, "triangles")?
             .as_array()
             .ok_or_else(|| EvalError::BadInput("`triangles` must be an array".into()))?;
-        for &c in &correspondences {
-            let tri = indices(
-                triangles.get(c).ok_or_else(|| {
-                    EvalError::BadInput(format!("correspondence {c} names no triangle"))
-                })?,
-                "triangles",
-            )?;
+        for triangle in listed {
+            let tri = indices(triangle, "triangles")?;
             require(
                 tri.len() == 3 && tri.iter().all(|&v| v < vertex_count),
                 || "each triangle needs 3 valid vertex indices".into(),
             )?;
-            for k in 0..3 {
-                corners[k].push(tri[k]);
-            }
+            triangles.push([tri[0], tri[1], tri[2]]);
         }
+        require(correspondences.iter().all(|&c| c < triangles.len()), || {
+            "a correspondence names no triangle".into()
+        })?;
         Some(us)
     } else {
         require(correspondences.iter().all(|&c| c < vertex_count), || {
@@ -376,7 +370,7 @@ pub fn prepare(function: &str, input: &Value) -> Result<Box<dyn Workload>, EvalE
         us,
         points,
         correspondences,
-        corners,
+        triangles,
         model: Model {
             parents,
             base_relatives: matrices(field(model, "base_relatives")?, "base_relatives", BONES)?,
