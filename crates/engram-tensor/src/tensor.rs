@@ -191,6 +191,11 @@ impl<T: Element> Tensor<T> {
 
     /// The elements in row-major order, borrowed when the tensor is contiguous.
     pub fn as_slice(&self) -> Option<&[T]> {
+        if self.numel() == 0 {
+            // A view of nothing may carry an offset past the end of empty storage (a
+            // select or narrow along a non-empty axis of an empty tensor).
+            return Some(&[]);
+        }
         self.is_contiguous()
             .then(|| &self.data()[self.offset..self.offset + self.numel()])
     }

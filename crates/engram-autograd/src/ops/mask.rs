@@ -198,5 +198,10 @@ pub(crate) fn cases() -> Vec<crate::registry::GradcheckCase> {
         case!("triu", "square", [real(&[3, 3])], second: false, |x| x[0].triu(0).square()),
         case!("triu", "wide_below_diagonal", [real(&[2, 3, 5])], second: false, |x| x[0].triu(-1).square()),
         case!("triu", "tall_transposed", [real(&[3, 4]).transposed()], second: false, |x| x[0].triu(1).exp()),
+        case!("masked_fill", "empty", [real(&[0, 3])], second: false, |x| {
+            x[0].masked_fill(&Tensor::from_vec(vec![true, false, true], &[3]), 1.0).square()
+        }),
+        case!("tril", "empty", [real(&[0, 3, 3])], second: false, |x| x[0].tril(0).square()),
+        case!("triu", "empty", [real(&[2, 0, 3])], second: false, |x| x[0].triu(0).square()),
     ]
 }

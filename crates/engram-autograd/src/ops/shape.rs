@@ -385,6 +385,7 @@ pub(crate) fn cases() -> Vec<crate::registry::GradcheckCase> {
         case!("select", "axis0", [real(&[3, 4])], second: false, |x| x[0].select(0, 1).square()),
         case!("select", "negative_transposed", [real(&[4, 3]).transposed()], second: false, |x| x[0].select(-1, -1).exp()),
         case!("select", "size1", [real(&[1, 3, 2])], second: false, |x| x[0].select(0, 0).square()),
+        case!("select", "empty", [real(&[3, 0])], second: false, |x| x[0].select(0, 1).square()),
         case!("index", "row_then_prefix", [real(&[2, 3, 4])], second: false, |x| x[0].index(s![1, .., ..2]).square()),
         case!("index", "negative_and_step", [real(&[3, 7])], second: false, |x| x[0].index(s![-1, 1..;3]).exp()),
         case!("index", "transposed_ranges", [real(&[4, 5]).transposed()], second: false, |x| x[0].index(s![1..-1, ..=2]).square()),

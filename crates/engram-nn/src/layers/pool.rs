@@ -40,7 +40,7 @@ pub struct MaxPool2d {
 /// let cx = Context::<f32>::eval();
 /// let x = cx.input(Tensor::ones(&[1, 1, 4, 4]));
 /// let exclusive = AvgPool2d::new(3).stride(2).padding(1).count_include_pad(false);
-/// assert_eq!(exclusive.forward(&cx, &x).to_vec(), vec![1.0; 4]);
+/// assert_eq!(exclusive.forward(&cx, &x).value().to_vec(), vec![1.0; 4]);
 /// ```
 #[derive(Module, Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AvgPool2d {
