@@ -1,6 +1,8 @@
 //! Multi-head attention, PyTorch's `nn.MultiheadAttention`: the same parameters
 //! (`in_proj_weight` `[3E, E]`, `in_proj_bias`, `out_proj.weight`, `out_proj.bias`), the
-//! same layouts (`[L, B, E]`, or `[B, L, E]` with `batch_first`) and masks.
+//! same layouts (`[L, B, E]`, or `[B, L, E]` with `batch_first`) and masks. The math is
+//! [`crate::functional::multi_head_attention`]; the module holds the parameters (the output
+//! projection is a [`Linear`]), turns the layout to batch first and builds the mask.
 //!
 //! ```
 //! use engram_nn::attention::{AttentionOptions, MultiHeadAttention};
@@ -25,7 +27,10 @@
 //! ```
 
 use crate::context::Context;
-use crate::functional::attention::{additive_mask, scaled_dot_product_attention};
+use crate::functional::attention::additive_mask;
+use crate::functional::{multi_head_attention, AttentionProjections};
+use crate::init;
+use crate::layers::Linear;
 use crate::parameter::Parameter;
 use crate::Module;
 use engram_autograd::Var;
@@ -107,34 +112,23 @@ impl<T: Float> AttentionOptions<T> {
     }
 }
 
-/// An affine map `x Wᵀ + b` with PyTorch's `nn.Linear` parameter names and layout.
-// Replace with the shared `Linear` module of the feed-forward layers once both are merged.
-#[derive(Module, Debug)]
-pub(crate) struct Proj<T: Float> {
-    pub(crate) weight: Parameter<T>,
-    pub(crate) bias: Option<Parameter<T>>,
+/// Multi-head attention's parameters as Vars of one step, lent to
+/// [`AttentionProjections`].
+pub(crate) struct ProjectionVars<T: Float> {
+    in_proj_weight: Var<T>,
+    in_proj_bias: Option<Var<T>>,
+    out_proj_weight: Var<T>,
+    out_proj_bias: Option<Var<T>>,
 }
 
-impl<T: Float> Proj<T> {
-    /// `nn.Linear`'s initialisation: weight and bias from U(-1/√in, 1/√in).
-    pub(crate) fn new(input: usize, output: usize, rng: &mut impl Rng) -> Proj<T> {
-        let bound = T::of(1.0 / (input as f64).sqrt());
-        Proj {
-            weight: Parameter::new(Tensor::rand_uniform(&[output, input], -bound, bound, rng)),
-            bias: Some(Parameter::new(Tensor::rand_uniform(
-                &[output],
-                -bound,
-                bound,
-                rng,
-            ))),
-        }
-    }
-
-    pub(crate) fn forward(&self, cx: &Context<T>, x: &Var<T>) -> Var<T> {
-        let y = x.matmul(&cx.param(&self.weight).t());
-        match &self.bias {
-            Some(b) => y.add(&cx.param(b)),
-            None => y,
+impl<T: Float> ProjectionVars<T> {
+    /// The Vars, borrowed as the functional form takes them.
+    pub(crate) fn projections(&self) -> AttentionProjections<'_, T> {
+        AttentionProjections {
+            in_proj_weight: &self.in_proj_weight,
+            in_proj_bias: self.in_proj_bias.as_ref(),
+            out_proj_weight: &self.out_proj_weight,
+            out_proj_bias: self.out_proj_bias.as_ref(),
         }
     }
 }
@@ -145,7 +139,7 @@ impl<T: Float> Proj<T> {
 pub struct MultiHeadAttention<T: Float = f32> {
     in_proj_weight: Parameter<T>,
     in_proj_bias: Option<Parameter<T>>,
-    out_proj: Proj<T>,
+    out_proj: Linear<T>,
     embed_dim: usize,
     num_heads: usize,
     dropout: f64,
@@ -163,14 +157,12 @@ impl<T: Float> MultiHeadAttention<T> {
                  num_heads ({num_heads})"
             );
         }
-        let xavier = T::of((6.0 / (4 * embed_dim) as f64).sqrt());
-        let mut out_proj = Proj::new(embed_dim, embed_dim, rng);
+        let mut out_proj = Linear::new(embed_dim, embed_dim, rng);
         out_proj.bias = Some(Parameter::new(Tensor::zeros(&[embed_dim])));
         MultiHeadAttention {
-            in_proj_weight: Parameter::new(Tensor::rand_uniform(
+            in_proj_weight: Parameter::new(init::xavier_uniform(
                 &[3 * embed_dim, embed_dim],
-                -xavier,
-                xavier,
+                1.0,
                 rng,
             )),
             in_proj_bias: Some(Parameter::new(Tensor::zeros(&[3 * embed_dim]))),
@@ -254,32 +246,22 @@ impl<T: Float> MultiHeadAttention<T> {
                 value.shape()
             );
         }
-        let (b, l, s, h) = (qs[0], qs[1], ks[1], self.num_heads);
-        let weight = cx.param(&self.in_proj_weight);
-        let bias = self.in_proj_bias.as_ref().map(|p| cx.param(p));
-        let project = |x: &Var<T>, i: usize, len: usize| {
-            let y = x.matmul(&weight.narrow(0, i * e, e).t());
-            let y = match &bias {
-                Some(bias) => y.add(&bias.narrow(0, i * e, e)),
-                None => y,
-            };
-            y.reshape(&[b, len, h, e / h]).permute(&[0, 2, 1, 3])
-        };
-        let mask = self.mask(options, b, l, s);
+        let (b, l, s) = (qs[0], qs[1], ks[1]);
+        let mask = self.mask("MultiHeadAttention::forward", options, b, l, s);
+        let vars = self.projection_vars(cx);
         let mut rng = cx.rng();
         let dropout = (cx.is_training() && self.dropout > 0.0)
             .then_some((self.dropout, &mut *rng as &mut dyn rand::RngCore));
-        let (out, weights) = scaled_dot_product_attention(
-            &project(&q, 0, l),
-            &project(&k, 1, s),
-            &project(&v, 2, s),
+        let (out, weights) = multi_head_attention(
+            &q,
+            &k,
+            &v,
+            self.num_heads,
+            &vars.projections(),
             mask.as_ref(),
             dropout,
         );
         drop(rng);
-        let out = self
-            .out_proj
-            .forward(cx, &out.permute(&[0, 2, 1, 3]).reshape(&[b, l, e]));
         let out = if self.batch_first {
             out
         } else {
@@ -295,10 +277,22 @@ impl<T: Float> MultiHeadAttention<T> {
         (out, weights)
     }
 
-    /// The key padding and attention masks as one additive mask `[B, 1 or H, L, S]`.
+    /// The parameters as Vars of this step.
+    pub(crate) fn projection_vars(&self, cx: &Context<T>) -> ProjectionVars<T> {
+        ProjectionVars {
+            in_proj_weight: cx.param(&self.in_proj_weight),
+            in_proj_bias: self.in_proj_bias.as_ref().map(|p| cx.param(p)),
+            out_proj_weight: cx.param(&self.out_proj.weight),
+            out_proj_bias: self.out_proj.bias.as_ref().map(|p| cx.param(p)),
+        }
+    }
+
+    /// The key padding and attention masks as one additive mask `[B, 1 or H, L, S]`;
+    /// `op` names the caller in a shape error.
     #[track_caller]
-    fn mask(
+    pub(crate) fn mask(
         &self,
+        op: &str,
         options: &AttentionOptions<T>,
         b: usize,
         l: usize,
@@ -308,8 +302,8 @@ impl<T: Float> MultiHeadAttention<T> {
         let padding = options.key_padding_mask.as_ref().map(|m| {
             if m.shape() != [b, s] {
                 panic!(
-                    "engram: `MultiHeadAttention::forward`: key_padding_mask must be [batch, \
-                     source length] = [{b}, {s}], got {:?}",
+                    "engram: `{op}`: key_padding_mask must be [batch, source length] = [{b}, \
+                     {s}], got {:?}",
                     m.shape()
                 );
             }
@@ -321,8 +315,8 @@ impl<T: Float> MultiHeadAttention<T> {
                 [ml, ms] if (*ml, *ms) == (l, s) => m.reshape(&[1, 1, l, s]),
                 [bh, ml, ms] if (*bh, *ml, *ms) == (b * h, l, s) => m.reshape(&[b, h, l, s]),
                 other => panic!(
-                    "engram: `MultiHeadAttention::forward`: attn_mask must be [L, S] = [{l}, {s}] \
-                     or [B·heads, L, S] = [{}, {l}, {s}], got {other:?}",
+                    "engram: `{op}`: attn_mask must be [L, S] = [{l}, {s}] or [B·heads, L, S] = \
+                     [{}, {l}, {s}], got {other:?}",
                     b * h
                 ),
             }

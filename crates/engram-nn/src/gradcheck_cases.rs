@@ -9,5 +9,6 @@ pub fn gradcheck_cases() -> Vec<GradcheckCase> {
     cases.extend(crate::loss::cases());
     cases.extend(crate::functional::rnn::cases());
     cases.extend(crate::functional::attention::cases());
+    cases.extend(crate::functional::transformer::cases());
     cases
 }

@@ -2,6 +2,9 @@
 //! and a two-layer feed-forward block, each with a residual connection and layer norm,
 //! after (`norm_first = false`, the default) or before (pre-norm) the block. Parameter
 //! names are PyTorch's (`self_attn.in_proj_weight`, `linear1.weight`, `norm1.weight`, ...).
+//! The math is [`crate::functional::transformer_encoder_layer`]; the module holds a
+//! [`MultiHeadAttention`], two [`Linear`]s and two [`LayerNorm`]s, turns the layout to
+//! batch first and builds the mask.
 //!
 //! ```
 //! use engram_nn::attention::AttentionOptions;
@@ -21,64 +24,26 @@
 //! assert_eq!(y.shape(), &[2, 7, 16]);
 //! ```
 
-use crate::attention::{AttentionOptions, MultiHeadAttention, Proj};
+use crate::attention::{AttentionOptions, MultiHeadAttention};
 use crate::context::Context;
-use crate::functional::attention::dropout;
+use crate::functional::{transformer_encoder_layer, EncoderLayerOptions, EncoderLayerWeights};
+use crate::layers::{LayerNorm, Linear};
 use crate::parameter::Parameter;
 use crate::Module;
 use engram_autograd::Var;
-use engram_tensor::{Float, Tensor};
+use engram_tensor::Float;
 use rand::Rng;
 
-/// The feed-forward block's activation, PyTorch's `activation=` ("relu" or "gelu").
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Activation {
-    /// ReLU, the default.
-    #[default]
-    Relu,
-    /// GELU with the exact (erf) form, as PyTorch's `"gelu"`.
-    Gelu,
-}
-
-/// Layer norm over the last axis with PyTorch's `nn.LayerNorm` parameter names.
-// Replace with the shared `LayerNorm` module of the feed-forward layers once merged.
-#[derive(Module, Debug)]
-struct Norm<T: Float> {
-    weight: Parameter<T>,
-    bias: Parameter<T>,
-}
-
-impl<T: Float> Norm<T> {
-    fn new(features: usize) -> Norm<T> {
-        Norm {
-            weight: Parameter::new(Tensor::ones(&[features])),
-            bias: Parameter::new(Tensor::zeros(&[features])),
-        }
-    }
-
-    /// `(x - mean) / √(var + eps) · weight + bias`, with the biased variance.
-    fn forward(&self, cx: &Context<T>, x: &Var<T>, eps: f64) -> Var<T> {
-        let centred = x.sub(&x.mean_keepdim(&[-1]));
-        let std = centred
-            .square()
-            .mean_keepdim(&[-1])
-            .add_scalar(T::of(eps))
-            .sqrt();
-        centred
-            .div(&std)
-            .mul(&cx.param(&self.weight))
-            .add(&cx.param(&self.bias))
-    }
-}
+pub use crate::functional::Activation;
 
 /// One Transformer encoder layer, PyTorch's `nn.TransformerEncoderLayer`.
 #[derive(Module, Debug)]
 pub struct TransformerEncoderLayer<T: Float = f32> {
     self_attn: MultiHeadAttention<T>,
-    linear1: Proj<T>,
-    linear2: Proj<T>,
-    norm1: Norm<T>,
-    norm2: Norm<T>,
+    linear1: Linear<T>,
+    linear2: Linear<T>,
+    norm1: LayerNorm<T>,
+    norm2: LayerNorm<T>,
     dropout: f64,
     #[module(skip)]
     activation: Activation,
@@ -95,10 +60,10 @@ impl<T: Float> TransformerEncoderLayer<T> {
     pub fn new(d_model: usize, nhead: usize, dim_feedforward: usize, rng: &mut impl Rng) -> Self {
         TransformerEncoderLayer {
             self_attn: MultiHeadAttention::new(d_model, nhead, rng).dropout(0.1),
-            linear1: Proj::new(d_model, dim_feedforward, rng),
-            linear2: Proj::new(dim_feedforward, d_model, rng),
-            norm1: Norm::new(d_model),
-            norm2: Norm::new(d_model),
+            linear1: Linear::new(d_model, dim_feedforward, rng),
+            linear2: Linear::new(dim_feedforward, d_model, rng),
+            norm1: LayerNorm::new(&[d_model]),
+            norm2: LayerNorm::new(&[d_model]),
             dropout: 0.1,
             activation: Activation::Relu,
             layer_norm_eps: 1e-5,
@@ -124,6 +89,8 @@ impl<T: Float> TransformerEncoderLayer<T> {
     /// Sets the layer norms' epsilon.
     pub fn layer_norm_eps(mut self, eps: f64) -> Self {
         self.layer_norm_eps = eps;
+        self.norm1 = self.norm1.eps(eps);
+        self.norm2 = self.norm2.eps(eps);
         self
     }
 
@@ -144,29 +111,57 @@ impl<T: Float> TransformerEncoderLayer<T> {
     /// masks from `options` (its weights are not returned).
     #[track_caller]
     pub fn forward(&self, cx: &Context<T>, src: &Var<T>, options: &AttentionOptions<T>) -> Var<T> {
-        let eps = self.layer_norm_eps;
-        let attend = |x: &Var<T>| {
-            let options = options.clone().need_weights(false);
-            let (y, _) = self.self_attn.forward(cx, x, x, x, &options);
-            dropout(cx, &y, self.dropout)
-        };
-        let feed_forward = |x: &Var<T>| {
-            let hidden = self.linear1.forward(cx, x);
-            let hidden = match self.activation {
-                Activation::Relu => hidden.relu(),
-                Activation::Gelu => hidden.gelu(),
-            };
-            let y = self
-                .linear2
-                .forward(cx, &dropout(cx, &hidden, self.dropout));
-            dropout(cx, &y, self.dropout)
-        };
-        if self.norm_first {
-            let x = src.add(&attend(&self.norm1.forward(cx, src, eps)));
-            x.add(&feed_forward(&self.norm2.forward(cx, &x, eps)))
+        let e = self.self_attn.embed_dim();
+        if src.rank() != 3 || src.shape()[2] != e {
+            panic!(
+                "engram: `TransformerEncoderLayer::forward`: src must be {} with E = {e}, got {:?}",
+                if self.batch_first {
+                    "[B, L, E]"
+                } else {
+                    "[L, B, E]"
+                },
+                src.shape()
+            );
+        }
+        let x = if self.batch_first {
+            src.clone()
         } else {
-            let x = self.norm1.forward(cx, &src.add(&attend(src)), eps);
-            self.norm2.forward(cx, &x.add(&feed_forward(&x)), eps)
+            src.transpose(0, 1)
+        };
+        let (b, l) = (x.shape()[0], x.shape()[1]);
+        let mask = self
+            .self_attn
+            .mask("TransformerEncoderLayer::forward", options, b, l, l);
+        let param = |p: &Parameter<T>| cx.param(p);
+        let optional = |p: &Option<Parameter<T>>| p.as_ref().map(param);
+        let self_attn = self.self_attn.projection_vars(cx);
+        let (linear1, linear1_bias) = (param(&self.linear1.weight), optional(&self.linear1.bias));
+        let (linear2, linear2_bias) = (param(&self.linear2.weight), optional(&self.linear2.bias));
+        let (norm1, norm1_bias) = (optional(&self.norm1.weight), optional(&self.norm1.bias));
+        let (norm2, norm2_bias) = (optional(&self.norm2.weight), optional(&self.norm2.bias));
+        let weights = EncoderLayerWeights {
+            self_attn: self_attn.projections(),
+            linear1_weight: &linear1,
+            linear1_bias: linear1_bias.as_ref(),
+            linear2_weight: &linear2,
+            linear2_bias: linear2_bias.as_ref(),
+            norm1_weight: norm1.as_ref(),
+            norm1_bias: norm1_bias.as_ref(),
+            norm2_weight: norm2.as_ref(),
+            norm2_bias: norm2_bias.as_ref(),
+        };
+        let layer_options = EncoderLayerOptions {
+            num_heads: self.self_attn.num_heads(),
+            activation: self.activation,
+            layer_norm_eps: self.layer_norm_eps,
+            norm_first: self.norm_first,
+            dropout: self.dropout,
+        };
+        let y = transformer_encoder_layer(cx, &x, &weights, &layer_options, mask.as_ref());
+        if self.batch_first {
+            y
+        } else {
+            y.transpose(0, 1)
         }
     }
 }

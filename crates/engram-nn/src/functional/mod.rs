@@ -26,11 +26,15 @@ mod linear;
 mod norm;
 mod pool;
 pub mod rnn;
+pub(crate) mod transformer;
 
 pub use activation::{
     elu, gelu, gelu_tanh, leaky_relu, log_softmax, relu, sigmoid, silu, softmax, softplus, tanh,
 };
-pub use attention::{additive_mask, causal_mask, scaled_dot_product_attention};
+pub use attention::{
+    additive_mask, causal_mask, multi_head_attention, scaled_dot_product_attention,
+    AttentionProjections,
+};
 pub use conv::{conv1d, conv2d};
 pub use dropout::dropout;
 pub use embedding::embedding;
@@ -38,6 +42,9 @@ pub use linear::linear;
 pub use norm::{batch_norm, layer_norm};
 pub use pool::{adaptive_avg_pool2d, avg_pool2d, flatten, max_pool2d};
 pub use rnn::{gru, gru_cell, lstm, lstm_cell, rnn, rnn_cell, CellWeights, Nonlinearity};
+pub use transformer::{
+    transformer_encoder_layer, Activation, EncoderLayerOptions, EncoderLayerWeights,
+};
 
 #[cfg(feature = "registry")]
 use engram_autograd::registry::GradcheckCase;
