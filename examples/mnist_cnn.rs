@@ -71,17 +71,20 @@ fn mnist() -> Result<Data, DataError> {
     Ok((train_x, train_y, test_x, test_y, "MNIST 10k"))
 }
 
-/// Fashion-MNIST's own 60,000 / 10,000 split, from the Debian package's folder.
-fn fashion() -> Result<Data, Box<dyn std::error::Error>> {
+/// Fashion-MNIST's own 60,000 / 10,000 split, from the Debian package's folder; when the
+/// package is missing, says how to install it and exits.
+fn fashion() -> Result<Data, DataError> {
     let read = |split| match datasets::fashion_mnist::<f32>(FASHION_MNIST_DIR, split) {
-        Ok(data) => Ok(data.into_tensors()),
-        Err(DataError::NotFound { path, .. }) => Err(format!(
-            "Fashion-MNIST is not installed ({} is missing).\n\
-             Install Debian's package, which puts it in {FASHION_MNIST_DIR}:\n\
-             \n    sudo apt-get install dataset-fashion-mnist\n",
-            path.display()
-        )),
-        Err(other) => Err(other.to_string()),
+        Err(DataError::NotFound { path, .. }) => {
+            eprintln!(
+                "Fashion-MNIST is not installed ({} is missing).\n\
+                 Install Debian's package, which puts it in {FASHION_MNIST_DIR}:\n\n    \
+                 sudo apt-get install dataset-fashion-mnist",
+                path.display()
+            );
+            std::process::exit(1);
+        }
+        other => other.map(|data| data.into_tensors()),
     };
     let (train_x, train_y) = read(Split::Train)?;
     let (test_x, test_y) = read(Split::Test)?;
