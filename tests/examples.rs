@@ -8,12 +8,15 @@ use std::path::PathBuf;
 use std::process::Command;
 
 /// Every example, by name; a new example is added here too.
-const EXAMPLES: [&str; 5] = [
+const EXAMPLES: [&str; 8] = [
     "xor",
     "linear_regression",
     "keras_style",
     "digits_mlp",
     "digits_cnn",
+    "custom_op",
+    "hessian",
+    "mnist_cnn",
 ];
 
 /// `target/<profile>/examples/`, where `cargo test` put the example binaries.

@@ -9,9 +9,17 @@ on the same machine in the same session.
 The splits are seeded 80/20 permutations drawn by torch, not the ChaCha8 permutation the
 Rust examples draw, so accuracies differ by a few test images. Threads: torch's default
 (every core), as Engram's kernels use every core.
+
+Each run's figures are also written to `torch_times.json` in the folder the examples
+write to (`$ENGRAM_EXAMPLE_OUT`, else `engram-examples-out/` in the working directory, so
+run it from the repository root), as `{"lenet": {"seconds_per_epoch": 1.23, "accuracy":
+0.98}, ...}` keyed by the names above; a run of some models keeps the others' entries.
+`cargo run --release --example mnist_cnn` prints the `lenet` time beside Engram's.
 """
 
 import gzip
+import json
+import os
 import pathlib
 import sys
 import time
@@ -21,6 +29,7 @@ import torch
 from torch import nn
 
 DATA = pathlib.Path(__file__).resolve().parents[2] / "data"
+OUT = pathlib.Path(os.environ.get("ENGRAM_EXAMPLE_OUT", "engram-examples-out"))
 
 
 def digits():
@@ -52,6 +61,7 @@ def split(x, y, train, seed=42):
 
 
 def train(name, model, data, epochs):
+    """Trains `model` and returns its seconds per epoch and test accuracy."""
     xtr, ytr, xte, yte = data
     torch.manual_seed(0)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
@@ -70,18 +80,30 @@ def train(name, model, data, epochs):
         accuracy = (model(xte).argmax(1) == yte).float().mean().item()
     print(f"{name}: {epochs} epochs, test accuracy {100 * accuracy:.2f}%, {seconds:.1f} s "
           f"({seconds / epochs:.2f} s/epoch), torch {torch.__version__}, {torch.get_num_threads()} threads")
+    return {"seconds_per_epoch": seconds / epochs, "accuracy": accuracy}
+
+
+def record(results):
+    """Merges `results` into OUT/torch_times.json, keeping entries of models not run."""
+    OUT.mkdir(parents=True, exist_ok=True)
+    path = OUT / "torch_times.json"
+    merged = json.loads(path.read_text()) if path.is_file() else {}
+    merged.update(results)
+    path.write_text(json.dumps(merged, indent=2) + "\n")
+    print(f"wrote {path}")
 
 
 def main():
     torch.manual_seed(0)
     chosen = sys.argv[1:] or ["mlp", "cnn", "lenet"]
+    results = {}
     if "mlp" in chosen or "cnn" in chosen:
         x, y = digits()
         n_train = round(0.8 * len(x))
         if "mlp" in chosen:
             torch.manual_seed(0)
             mlp = nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 10))
-            train("digits MLP 64-128-10", mlp, split(x, y, n_train), 50)
+            results["mlp"] = train("digits MLP 64-128-10", mlp, split(x, y, n_train), 50)
         if "cnn" in chosen:
             torch.manual_seed(0)
             cnn = nn.Sequential(
@@ -89,7 +111,7 @@ def main():
                 nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(),
                 nn.MaxPool2d(2), nn.Flatten(),
                 nn.Linear(32 * 4 * 4, 128), nn.ReLU(), nn.Linear(128, 10))
-            train("digits CNN", cnn, split(x.reshape(-1, 1, 8, 8), y, n_train), 30)
+            results["cnn"] = train("digits CNN", cnn, split(x.reshape(-1, 1, 8, 8), y, n_train), 30)
     if "lenet" in chosen:
         x, y = mnist10k()
         torch.manual_seed(0)
@@ -97,7 +119,8 @@ def main():
             nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
             nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
             nn.Linear(16 * 5 * 5, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10))
-        train("LeNet-5 on MNIST 10k (8k/2k)", lenet, split(x, y, 8000), 20)
+        results["lenet"] = train("LeNet-5 on MNIST 10k (8k/2k)", lenet, split(x, y, 8000), 20)
+    record(results)
 
 
 if __name__ == "__main__":
