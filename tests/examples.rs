@@ -8,12 +8,15 @@ use std::path::PathBuf;
 use std::process::Command;
 
 /// Every example, by name; a new example is added here too.
-const EXAMPLES: [&str; 5] = [
+const EXAMPLES: [&str; 8] = [
     "xor",
     "linear_regression",
     "keras_style",
     "digits_mlp",
     "digits_cnn",
+    "activations_and_optimizers",
+    "char_lstm",
+    "tiny_transformer",
 ];
 
 /// `target/<profile>/examples/`, where `cargo test` put the example binaries.
@@ -52,5 +55,9 @@ fn every_example_runs_on_a_one_epoch_budget() {
     assert!(
         out.path().join("digits_cnn.svg").is_file(),
         "digits_cnn wrote no curves"
+    );
+    assert!(
+        out.path().join("activations_and_optimizers.svg").is_file(),
+        "activations_and_optimizers wrote no curves"
     );
 }
