@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 /// Every example, by name; a new example is added here too.
-const EXAMPLES: [&str; 8] = [
+const EXAMPLES: [&str; 11] = [
     "xor",
     "linear_regression",
     "keras_style",
@@ -17,6 +17,9 @@ const EXAMPLES: [&str; 8] = [
     "custom_op",
     "hessian",
     "mnist_cnn",
+    "activations_and_optimizers",
+    "char_lstm",
+    "tiny_transformer",
 ];
 
 /// `target/<profile>/examples/`, where `cargo test` put the example binaries.
@@ -55,5 +58,9 @@ fn every_example_runs_on_a_one_epoch_budget() {
     assert!(
         out.path().join("digits_cnn.svg").is_file(),
         "digits_cnn wrote no curves"
+    );
+    assert!(
+        out.path().join("activations_and_optimizers.svg").is_file(),
+        "activations_and_optimizers wrote no curves"
     );
 }
