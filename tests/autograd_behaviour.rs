@@ -484,3 +484,25 @@ fn var_gradient_without_degrees_of_freedom_is_nan() {
     assert!(v.value().item().is_nan());
     assert!(grad(&v, &[&x])[0].to_vec().iter().all(|g| g.is_nan()));
 }
+
+/// The backward sweep adds a slice's gradient into its region of the input's gradient in
+/// place: overlapping narrows, a stepped slice, the time steps of a split and a direct use
+/// of the same input (whose gradient the accumulator may share) must still add up, in
+/// plain and in recorded (grad of grad) sweeps alike.
+#[test]
+fn slices_of_one_input_accumulate_their_gradients() {
+    let tape = Tape::<f64>::new();
+    let x = tape.leaf(Tensor::from_vec((0..12).map(f64::from).collect(), &[6, 2]));
+    let steps = x.split(0, &[1; 6]);
+    let loss = x.narrow(0, 0, 3).sum()
+        + x.narrow(0, 1, 3).sum() * 2.0
+        + x.slice(0, 1, 6, 2).sum() * 10.0
+        + steps[5].sum() * 100.0
+        + x.sum();
+    // Per row: 1 (direct) + 1 (rows 0-2) + 2 (rows 1-3) + 10 (rows 1, 3, 5) + 100 (row 5).
+    let per_row = [2.0, 14.0, 4.0, 13.0, 1.0, 111.0];
+    let want: Vec<f64> = per_row.iter().flat_map(|&r| [r, r]).collect();
+    assert_eq!(grad(&loss, &[&x])[0].to_vec(), want);
+    let recorded = grad_graph(&loss, None, &[&x]).remove(0);
+    assert_eq!(recorded.value().to_vec(), want);
+}

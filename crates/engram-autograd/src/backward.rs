@@ -41,6 +41,18 @@ fn sweep<T: Float, V: Operand<T>>(
         if !needs.contains(&true) {
             continue;
         }
+        if let Some(geometry) = node.op.slice_geometry() {
+            // A slice's gradient goes straight into its region of the input's gradient.
+            let p = node.parents[0];
+            let shape = nodes[p - lo].value.shape();
+            slots[p - lo] = Some(V::accumulate_slice(
+                slots[p - lo].take(),
+                &g,
+                shape,
+                geometry,
+            ));
+            continue;
+        }
         let xs: SmallVec<[V; 2]> = node.parents.iter().map(|&p| input(p)).collect();
         let grads = node.op.vjp(&xs, &input(i), &g, &needs);
         for (k, gk) in grads.into_iter().enumerate() {

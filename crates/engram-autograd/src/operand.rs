@@ -95,6 +95,25 @@ pub trait Operand<T: Float>: Clone {
     fn mul_const(&self, c: Tensor<T>) -> Self {
         self.mul(&self.lift(c))
     }
+
+    /// `acc + unslice(g)`: the gradient `g` of a slice (from `start`, every `step`-th
+    /// position along `axis`) added into `acc`, what an input of `shape` has gathered so
+    /// far (`None`: nothing yet). This form pads `g` to the input's shape and adds, which
+    /// records the padding when the backward pass is itself recorded; plain tensors add
+    /// `g` into the slice's region in place instead, so that `T` slices of one input (an
+    /// RNN's time steps) cost O(T) rather than O(T²).
+    fn accumulate_slice(
+        acc: Option<Self>,
+        g: &Self,
+        shape: &[usize],
+        (axis, start, step): (usize, usize, usize),
+    ) -> Self {
+        let padded = crate::ops::shape::unslice(g, shape, axis, start, step);
+        match acc {
+            Some(acc) => acc.add(&padded),
+            None => padded,
+        }
+    }
 }
 
 macro_rules! forward_all {
@@ -226,6 +245,32 @@ impl<T: Float> Operand<T> for Tensor<T> {
             .into_iter()
             .map(|g| g.map(|v| v.value().clone()))
             .collect()
+    }
+    fn accumulate_slice(
+        acc: Option<Self>,
+        g: &Self,
+        shape: &[usize],
+        (axis, start, step): (usize, usize, usize),
+    ) -> Self {
+        let mut acc = acc.unwrap_or_else(|| Tensor::zeros(shape));
+        let g = g.contiguous();
+        let src = g.as_slice().expect("contiguous");
+        let outer: usize = shape[..axis].iter().product();
+        let inner: usize = shape[axis + 1..].iter().product();
+        let (dim, len) = (shape[axis], g.shape()[axis]);
+        // Copies the accumulator first only if its storage is shared (with another
+        // gradient that an identity rule passed on) or it is a view.
+        let dst = acc.as_mut_slice();
+        for o in 0..outer {
+            for k in 0..len {
+                let to = (o * dim + start + k * step) * inner;
+                let from = (o * len + k) * inner;
+                for (d, s) in dst[to..to + inner].iter_mut().zip(&src[from..from + inner]) {
+                    *d += *s;
+                }
+            }
+        }
+        acc
     }
     forward_all!(self, Tensor<T>);
 }

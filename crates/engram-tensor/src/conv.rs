@@ -193,6 +193,27 @@ impl Window {
         let pos = (o * self.stride[i] + t * self.dilation[i]) as isize - self.padding[i] as isize;
         (pos >= 0 && (pos as usize) < size).then_some(pos as usize)
     }
+
+    /// For tap `t` along axis `i`, the output positions `lo..hi` (of `outputs`) whose
+    /// input coordinate falls inside `0..size`, and the coordinate of the first. Between
+    /// them every position reads `stride` further on, so the kernels copy whole runs
+    /// instead of testing each position against the padding.
+    #[inline]
+    fn inside(&self, i: usize, t: usize, size: usize, outputs: usize) -> (usize, usize, usize) {
+        let (stride, offset) = (self.stride[i], t * self.dilation[i]);
+        // Input coordinate of output o: o·stride + offset − padding.
+        let lo = self.padding[i].saturating_sub(offset).div_ceil(stride);
+        let reach = size + self.padding[i];
+        let hi = if reach > offset {
+            ((reach - offset - 1) / stride + 1).min(outputs)
+        } else {
+            0
+        };
+        if lo >= hi {
+            return (0, 0, 0);
+        }
+        (lo, hi, lo * stride + offset - self.padding[i])
+    }
 }
 
 #[track_caller]
@@ -224,18 +245,24 @@ impl<T: Float> Tensor<T> {
         let l = ho * wo;
         let block = kh * kw * l;
         let mut out = vec![T::zero(); checked_numel("unfold", &[n, c, kh, kw, ho, wo])];
+        let sx = window.stride[1];
         fill_groups(&mut out, block, 1, |plane, dst| {
             let img = &src[plane * h * w..(plane + 1) * h * w];
             for i in 0..kh {
                 for j in 0..kw {
                     let row = &mut dst[(i * kw + j) * l..(i * kw + j + 1) * l];
+                    let (lo, hi, ix) = window.inside(1, j, w, wo);
                     for oy in 0..ho {
                         let Some(iy) = window.source(0, oy, i, h) else {
                             continue;
                         };
-                        for ox in 0..wo {
-                            if let Some(ix) = window.source(1, ox, j, w) {
-                                row[oy * wo + ox] = img[iy * w + ix];
+                        let to = &mut row[oy * wo + lo..oy * wo + hi];
+                        let from = &img[iy * w + ix..];
+                        if sx == 1 {
+                            to.copy_from_slice(&from[..hi - lo]);
+                        } else {
+                            for (k, value) in to.iter_mut().enumerate() {
+                                *value = from[k * sx];
                             }
                         }
                     }
@@ -269,18 +296,26 @@ impl<T: Float> Tensor<T> {
         let src = cols.as_slice().expect("contiguous");
         let block = kh * kw * l;
         let mut out = vec![T::zero(); checked_numel("fold", &[n, channels, h, w])];
+        let sx = window.stride[1];
         fill_groups(&mut out, h * w, block / (h * w).max(1), |plane, img| {
             let cols = &src[plane * block..(plane + 1) * block];
             for i in 0..kh {
                 for j in 0..kw {
                     let row = &cols[(i * kw + j) * l..(i * kw + j + 1) * l];
+                    let (lo, hi, ix) = window.inside(1, j, w, wo);
                     for oy in 0..ho {
                         let Some(iy) = window.source(0, oy, i, h) else {
                             continue;
                         };
-                        for ox in 0..wo {
-                            if let Some(ix) = window.source(1, ox, j, w) {
-                                img[iy * w + ix] += row[oy * wo + ox];
+                        let from = &row[oy * wo + lo..oy * wo + hi];
+                        let to = &mut img[iy * w + ix..];
+                        if sx == 1 {
+                            for (value, add) in to.iter_mut().zip(from) {
+                                *value += *add;
+                            }
+                        } else {
+                            for (k, add) in from.iter().enumerate() {
+                                to[k * sx] += *add;
                             }
                         }
                     }
@@ -442,6 +477,62 @@ mod tests {
                 .to_vec(),
             vec![5.0, 16.0, 24.0]
         );
+    }
+
+    /// unfold's run copies against a per-element reference, and fold against unfold's
+    /// adjoint, over windows whose taps fall wholly or partly in the padding.
+    #[test]
+    fn unfold_and_fold_match_per_element_loops_across_windows() {
+        let x = iota(&[2, 2, 5, 6]).map(|v| (v * 0.41).sin());
+        for kernel in [[1, 1], [2, 3], [3, 3]] {
+            for stride in [[1, 1], [2, 3]] {
+                for padding in [[0, 0], [1, 2], [2, 3]] {
+                    for dilation in [[1, 1], [2, 1]] {
+                        let win = Window {
+                            kernel,
+                            stride,
+                            padding,
+                            dilation,
+                        };
+                        let Some([ho, wo]) =
+                            std::panic::catch_unwind(|| win.output_size("t", [5, 6])).ok()
+                        else {
+                            continue;
+                        };
+                        let cols = x.unfold(&win);
+                        for b in 0..2 {
+                            for c in 0..2 {
+                                for i in 0..kernel[0] {
+                                    for j in 0..kernel[1] {
+                                        for oy in 0..ho {
+                                            for ox in 0..wo {
+                                                let want = match (
+                                                    win.source(0, oy, i, 5),
+                                                    win.source(1, ox, j, 6),
+                                                ) {
+                                                    (Some(iy), Some(ix)) => x.get(&[b, c, iy, ix]),
+                                                    _ => 0.0,
+                                                };
+                                                let row = (c * kernel[0] + i) * kernel[1] + j;
+                                                assert_eq!(
+                                                    cols.get(&[b, row, oy * wo + ox]),
+                                                    want,
+                                                    "{win:?}"
+                                                );
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                        let y = cols.map(|v| (v * 1.7 + 0.3).cos());
+                        let lhs = cols.mul(&y).sum().item();
+                        let rhs = x.mul(&y.fold(&win, 2, [5, 6])).sum().item();
+                        assert!((lhs - rhs).abs() < 1e-10, "{win:?}: {lhs} vs {rhs}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]

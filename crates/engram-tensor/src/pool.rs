@@ -113,6 +113,15 @@ fn check_pool(op: &str, shape: &[usize], options: &Pool2dOptions) -> [usize; 2] 
     window.output_size(op, [shape[2], shape[3]])
 }
 
+/// The input coordinates `0..size` that a window starting at `start − padding` and
+/// `kernel` long covers.
+#[inline]
+fn clipped(start: usize, padding: usize, kernel: usize, size: usize) -> std::ops::Range<usize> {
+    let lo = start.saturating_sub(padding);
+    let hi = (start + kernel).saturating_sub(padding).min(size);
+    lo..hi.max(lo)
+}
+
 impl<T: Float> Tensor<T> {
     /// Max pooling over `[N, C, H, W]`; also returns, per output, the flat index `y·W + x`
     /// of its maximum within the input plane (the first one on ties; padding never wins).
@@ -134,31 +143,24 @@ impl<T: Float> Tensor<T> {
         fill_groups(&mut best, ho * wo, kernel[0] * kernel[1], |plane, out| {
             let img = &src[plane * h * w..(plane + 1) * h * w];
             for oy in 0..ho {
+                let rows = clipped(oy * stride[0], padding[0], kernel[0], h);
                 for ox in 0..wo {
-                    let mut pick: Option<(T, usize)> = None;
-                    for i in 0..kernel[0] {
-                        let iy = (oy * stride[0] + i) as isize - padding[0] as isize;
-                        if iy < 0 || iy as usize >= h {
-                            continue;
-                        }
-                        for j in 0..kernel[1] {
-                            let ix = (ox * stride[1] + j) as isize - padding[1] as isize;
-                            if ix < 0 || ix as usize >= w {
-                                continue;
-                            }
-                            let at = iy as usize * w + ix as usize;
-                            let v = img[at];
-                            let better = match pick {
-                                None => true,
-                                Some((b, _)) => !b.is_nan() && (v.is_nan() || v > b),
-                            };
-                            if better {
-                                pick = Some((v, at));
+                    let cols = clipped(ox * stride[1], padding[1], kernel[1], w);
+                    // Padding is at most half the kernel, so every window sees input; the
+                    // first element starts the search, and ties keep the first maximum.
+                    let mut at = rows.start * w + cols.start;
+                    let mut top = img[at];
+                    for iy in rows.clone() {
+                        let row = &img[iy * w..(iy + 1) * w];
+                        for ix in cols.clone() {
+                            let v = row[ix];
+                            if !top.is_nan() && (v.is_nan() || v > top) {
+                                top = v;
+                                at = iy * w + ix;
                             }
                         }
                     }
-                    out[oy * wo + ox] = pick
-                        .expect("padding is at most half the kernel, so every window sees input");
+                    out[oy * wo + ox] = (top, at);
                 }
             }
         });

@@ -62,6 +62,14 @@ pub(crate) enum Op<T: Float> {
 }
 
 impl<T: Float> Op<T> {
+    /// `(axis, start, step)` when this op is a slice along one axis.
+    pub(crate) fn slice_geometry(&self) -> Option<(usize, usize, usize)> {
+        match self {
+            Op::Shape(s) => s.slice_geometry(),
+            _ => None,
+        }
+    }
+
     /// The op's name, for messages.
     pub(crate) fn name(&self) -> &str {
         match self {

@@ -33,6 +33,14 @@ pub(crate) enum ShapeOp {
 }
 
 impl ShapeOp {
+    /// `(axis, start, step)` of a slice, which the backward sweep accumulates in place.
+    pub(crate) fn slice_geometry(&self) -> Option<(usize, usize, usize)> {
+        match *self {
+            ShapeOp::Slice { axis, start, step } => Some((axis, start, step)),
+            _ => None,
+        }
+    }
+
     op_names! {
         ShapeOp::Reshape => "reshape",
         ShapeOp::Permute(_) => "permute",
@@ -116,7 +124,7 @@ fn unindex<T: Float, V: Operand<T>>(g: &V, in_shape: &[usize], steps: &[IndexSte
 }
 
 /// Puts a slice's gradient back into zeros of the input's shape.
-fn unslice<T: Float, V: Operand<T>>(
+pub(crate) fn unslice<T: Float, V: Operand<T>>(
     g: &V,
     in_shape: &[usize],
     axis: usize,
