@@ -26,7 +26,7 @@ use engram_autograd::registry::{all_cases, GradcheckCase};
 use engram_autograd::{gradcheck, gradgradcheck, GradcheckOptions, GradcheckReport};
 use engram_tensor::{seeded_rng, Float, Tensor};
 use serde::Serialize;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 /// Which derivatives to check.
@@ -277,41 +277,22 @@ impl SweepReport {
         }
     }
 
-    /// Writes the report as JSON, atomically: to a temporary file beside `path`, then renamed.
+    /// Writes the report as JSON through the one safe writer every Engram file goes
+    /// through (`engram::nn::files::write_atomically`): a temporary file beside `path`,
+    /// fsynced and renamed, and never over a link, a FIFO or a device.
     pub fn write_json(&self, path: &Path) -> Result<(), ReportError> {
         let text = serde_json::to_string_pretty(self).map_err(ReportError::Encode)?;
-        let mut tmp = PathBuf::from(path);
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "report".into());
-        tmp.set_file_name(format!(".{name}.tmp"));
-        let io = |source| ReportError::Io {
-            path: path.to_path_buf(),
-            source,
-        };
-        std::fs::write(&tmp, text).map_err(io)?;
-        std::fs::rename(&tmp, path).map_err(|source| {
-            let _ = std::fs::remove_file(&tmp);
-            ReportError::Io {
-                path: path.to_path_buf(),
-                source,
-            }
-        })
+        engram::nn::files::write_atomically(path, text.as_bytes())?;
+        Ok(())
     }
 }
 
 /// Why a report could not be written.
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
-    /// The file could not be written.
-    #[error("cannot write the report to {path}: {source}")]
-    Io {
-        /// The path asked for.
-        path: PathBuf,
-        /// The underlying error.
-        source: std::io::Error,
-    },
+    /// The file could not be written (or `path` names something that is not replaced).
+    #[error("cannot write the report: {0}")]
+    Write(#[from] engram::nn::files::WriteError),
     /// The report could not be encoded (a bug).
     #[error("cannot encode the report: {0}")]
     Encode(serde_json::Error),

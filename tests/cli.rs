@@ -78,3 +78,30 @@ fn bad_arguments_fail_with_a_message() {
     assert!(!unwritable.status.success());
     assert!(String::from_utf8_lossy(&unwritable.stderr).contains("cannot write the report"));
 }
+
+/// `--json` over a symbolic link is refused and the link and its target stay as they were
+/// (it used to rename a temporary file over the link).
+#[cfg(unix)]
+#[test]
+fn the_json_report_never_replaces_a_link() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("target.json");
+    std::fs::write(&target, "untouched").unwrap();
+    let link = dir.path().join("report.json");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let out = engram(&[
+        "gradcheck",
+        "--filter",
+        "exp/matrix",
+        "--json",
+        link.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("symbolic link"), "{stderr}");
+    assert!(std::fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "untouched");
+}

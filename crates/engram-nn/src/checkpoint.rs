@@ -55,16 +55,27 @@
 //! std::fs::remove_dir_all(&dir).unwrap();
 //! ```
 
+use crate::files::WriteError;
 use crate::module::{named_buffers_mut, Module};
 use crate::optim::Optimizer;
 use engram_tensor::{Float, Tensor};
 use indexmap::IndexMap;
 use safetensors::tensor::{Dtype, SafeTensorError, SafeTensors, TensorView};
 use std::collections::{BTreeMap, HashMap};
-use std::fs::{self, OpenOptions};
-use std::io::{self, Write};
+use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+
+impl From<WriteError> for CheckpointError {
+    fn from(e: WriteError) -> Self {
+        match e {
+            WriteError::Io { path, source } => CheckpointError::Io { path, source },
+            WriteError::NotARegularFile { path, kind } => {
+                CheckpointError::NotARegularFile { path, kind }
+            }
+        }
+    }
+}
 
 /// The prefix of optimizer-state tensors in a checkpoint.
 pub const OPTIMIZER_PREFIX: &str = "optimizer/";
@@ -240,7 +251,7 @@ impl<'a, T: Float> Checkpoint<'a, T> {
             path: Some(path.to_path_buf()),
             reason: format!("could not serialize: {e:?}"),
         })?;
-        write_atomically(path, &bytes)
+        crate::files::write_atomically(path, &bytes).map_err(CheckpointError::from)
     }
 }
 
@@ -288,7 +299,7 @@ fn load_impl<T: Float>(
     if !meta.is_file() {
         return Err(CheckpointError::NotARegularFile {
             path: path.to_path_buf(),
-            kind: kind_of(&meta.file_type()),
+            kind: crate::files::kind_of(&meta.file_type()),
         });
     }
     let bytes = fs::read(path).map_err(|source| CheckpointError::Io {
@@ -470,92 +481,4 @@ fn decode<T: Float>(
             .collect(),
     };
     Ok(Tensor::from_vec(values, view.shape()))
-}
-
-fn kind_of(file_type: &fs::FileType) -> &'static str {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::FileTypeExt;
-        if file_type.is_fifo() {
-            return "FIFO";
-        }
-        if file_type.is_socket() {
-            return "socket";
-        }
-        if file_type.is_block_device() || file_type.is_char_device() {
-            return "device";
-        }
-    }
-    if file_type.is_symlink() {
-        "symbolic link"
-    } else if file_type.is_dir() {
-        "directory"
-    } else {
-        "special file"
-    }
-}
-
-/// Writes `bytes` to `path` by way of a temporary file in the same directory (so the
-/// rename cannot cross file systems), fsynced before the rename, with the directory fsynced
-/// after it so the rename itself survives a crash.
-pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), CheckpointError> {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let io_error = |source| CheckpointError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    match fs::symlink_metadata(path) {
-        Ok(meta) if !meta.file_type().is_file() => {
-            return Err(CheckpointError::NotARegularFile {
-                path: path.to_path_buf(),
-                kind: kind_of(&meta.file_type()),
-            })
-        }
-        Ok(_) => {}
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(e) => return Err(io_error(e)),
-    }
-    let Some(file_name) = path.file_name() else {
-        return Err(io_error(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "the path names no file",
-        )));
-    };
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let temporary = dir.join(format!(
-        ".{}.{}-{}.tmp",
-        file_name.to_string_lossy(),
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let written = (|| {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&temporary)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        drop(file);
-        fs::rename(&temporary, path)
-    })();
-    if let Err(e) = written {
-        // The temporary file is ours and useless now; failing to remove it changes nothing.
-        let _ = fs::remove_file(&temporary);
-        return Err(io_error(e));
-    }
-    sync_directory(dir).map_err(io_error)
-}
-
-#[cfg(unix)]
-fn sync_directory(dir: &Path) -> io::Result<()> {
-    fs::File::open(dir)?.sync_all()
-}
-
-#[cfg(not(unix))]
-fn sync_directory(_: &Path) -> io::Result<()> {
-    // Only Unix lets a directory be opened and fsynced; elsewhere the rename is the end.
-    Ok(())
 }

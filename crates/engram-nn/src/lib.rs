@@ -88,6 +88,7 @@ pub mod attention;
 pub mod checkpoint;
 mod context;
 pub mod data;
+pub mod files;
 pub mod functional;
 #[cfg(feature = "registry")]
 mod gradcheck_cases;

@@ -102,7 +102,7 @@ impl History {
 /// Writes through the checkpoint writer, so curves get the same guarantees as models: a
 /// temporary file fsynced and renamed over `path`, never replacing a non-regular file.
 fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    crate::checkpoint::write_atomically(path, bytes).map_err(std::io::Error::other)
+    crate::files::write_atomically(path, bytes).map_err(std::io::Error::other)
 }
 
 #[cfg(test)]
