@@ -91,6 +91,9 @@ pub trait Operand<T: Float>: Clone {
         grad: &Self,
     ) -> Vec<Option<Self>>;
 
+    /// `on_true` where `mask` holds, else `on_false` (broadcasting), differentiable in both.
+    fn select_where(mask: &Tensor<bool>, on_true: &Self, on_false: &Self) -> Self;
+
     /// `self · c` for a constant tensor `c` (a mask, a fixed factor).
     fn mul_const(&self, c: Tensor<T>) -> Self {
         self.mul(&self.lift(c))
@@ -221,6 +224,9 @@ impl<T: Float> Operand<T> for Tensor<T> {
     fn value(&self) -> &Tensor<T> {
         self
     }
+    fn select_where(mask: &Tensor<bool>, on_true: &Self, on_false: &Self) -> Self {
+        Tensor::where_cond(mask, on_true, on_false)
+    }
     fn lift(&self, t: Tensor<T>) -> Self {
         t
     }
@@ -278,6 +284,9 @@ impl<T: Float> Operand<T> for Tensor<T> {
 impl<T: Float> Operand<T> for Var<T> {
     fn value(&self) -> &Tensor<T> {
         Var::value(self)
+    }
+    fn select_where(mask: &Tensor<bool>, on_true: &Self, on_false: &Self) -> Self {
+        Var::where_cond(mask, on_true, on_false)
     }
     fn lift(&self, t: Tensor<T>) -> Self {
         Var::constant(t)

@@ -115,7 +115,19 @@ impl ReduceOp {
                 );
                 gb.mul_const(hit.div(&ties))
             }
-            ReduceKind::LogSumExp => gb.mul(&x.sub(&unreduce(y)).exp()),
+            ReduceKind::LogSumExp => {
+                // The weights are softmax(x) = e^(x − y). A lane of nothing but −∞ has
+                // y = −∞ and −∞ − (−∞) = NaN: its weights are 0 (no element can move y),
+                // so shift such lanes by 0 instead of by y.
+                let yb = unreduce(y);
+                let empty = yb.value().map(|v| v == T::neg_infinity());
+                let shift = if empty.to_vec().contains(&true) {
+                    V::select_where(&empty, &yb.lift(Tensor::zeros(yb.value().shape())), &yb)
+                } else {
+                    yb
+                };
+                gb.mul(&x.sub(&shift).exp())
+            }
             ReduceKind::Var(c) => {
                 let axes: Vec<isize> = reduced.iter().map(|&d| d as isize).collect();
                 let centered = x.sub(&x.mean_keepdim(&axes));
