@@ -5,7 +5,10 @@
 //! (`tools/check_safetensors_torch.py`).
 
 use engram_nn::checkpoint::{self, Checkpoint, CheckpointError};
-use engram_nn::optim::{AdamW, AdamWOptions, Group, Optimizer, Sgd, SgdOptions};
+use engram_nn::optim::{
+    Adagrad, AdagradOptions, Adam, AdamOptions, AdamW, AdamWOptions, Group, Optimizer, RmsProp,
+    RmsPropOptions, Sgd, SgdOptions,
+};
 use engram_nn::schedule::{warmup, CosineAnnealingLr, Scheduler};
 use engram_nn::{Buffer, Context, Module, Parameter};
 use engram_tensor::{Float, Tensor};
@@ -289,6 +292,92 @@ fn sgd_momentum_state_survives_a_checkpoint() {
     checkpoint::load_with_optimizer(&path, &mut second, &mut optimizer).unwrap();
     train(&mut second, &mut optimizer, 3);
     assert_eq!(bits(second.state_dict()), bits(straight.state_dict()));
+}
+
+/// Six steps straight, against three steps, a checkpoint into a fresh model and a fresh
+/// optimizer from `make`, and three more: the weights must agree bit for bit, and the
+/// checkpoint must hold each of `buffers` for every parameter.
+fn assert_resume_is_exact<O: Optimizer<f64>>(name: &str, make: impl Fn() -> O, buffers: &[&str]) {
+    let scratch = Scratch::new(name);
+    let path = scratch.path("optimizer.safetensors");
+    let mut straight = tiny::<f64>(3);
+    let mut optimizer = make();
+    train(&mut straight, &mut optimizer, 6);
+
+    let mut first = tiny::<f64>(3);
+    let mut optimizer = make();
+    train(&mut first, &mut optimizer, 3);
+    let state = optimizer.state_dict(&first);
+    for buffer in buffers {
+        for (param, _) in first.named_parameters() {
+            let key = format!("{buffer}.{param}");
+            assert!(
+                state.contains_key(&key),
+                "{name}: no {key} in {:?}",
+                state.keys()
+            );
+        }
+    }
+    Checkpoint::new(&first)
+        .optimizer(&optimizer)
+        .save(&path)
+        .unwrap();
+    let mut second = tiny::<f64>(4);
+    let mut optimizer = make();
+    checkpoint::load_with_optimizer(&path, &mut second, &mut optimizer).unwrap();
+    train(&mut second, &mut optimizer, 3);
+    assert_eq!(
+        bits(second.state_dict()),
+        bits(straight.state_dict()),
+        "{name}: resumed training differs"
+    );
+}
+
+#[test]
+fn adam_amsgrad_state_survives_a_checkpoint() {
+    let adam = || {
+        Adam::new(AdamOptions {
+            lr: 0.05,
+            weight_decay: 0.01,
+            amsgrad: true,
+            ..Default::default()
+        })
+    };
+    assert_resume_is_exact(
+        "adam",
+        adam,
+        &["exp_avg", "exp_avg_sq", "max_exp_avg_sq", "step"],
+    );
+}
+
+#[test]
+fn rmsprop_centered_momentum_state_survives_a_checkpoint() {
+    let rmsprop = || {
+        RmsProp::new(RmsPropOptions {
+            lr: 0.01,
+            momentum: 0.9,
+            centered: true,
+            ..Default::default()
+        })
+    };
+    assert_resume_is_exact(
+        "rmsprop",
+        rmsprop,
+        &["square_avg", "momentum_buffer", "grad_avg", "step"],
+    );
+}
+
+#[test]
+fn adagrad_state_survives_a_checkpoint() {
+    let adagrad = || {
+        Adagrad::new(AdagradOptions {
+            lr: 0.1,
+            lr_decay: 0.01,
+            initial_accumulator_value: 0.1,
+            ..Default::default()
+        })
+    };
+    assert_resume_is_exact("adagrad", adagrad, &["sum", "step"]);
 }
 
 fn assert_unchanged<T: Float>(model: &Tiny<T>, seed: u64) {

@@ -15,8 +15,10 @@ use engram_nn::schedule::{
     warmup, CosineAnnealingLr, ExponentialLr, LinearLr, Mode, MultiStepLr, PlateauOptions,
     ReduceLrOnPlateau, Schedule, Scheduler, StepLr, ThresholdMode,
 };
-use engram_nn::{Grads, Module, Parameter};
+use engram_nn::{Context, Forward, Grads, Linear, Module, Parameter};
 use engram_tensor::{Float, Tensor};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
 use serde_json::Value;
 
 const FIXTURES: &str = include_str!("fixtures/nn/optim.json");
@@ -379,4 +381,26 @@ fn clipping_matches_pytorch() {
         }
     }
     assert_eq!(cases.len(), 4);
+}
+
+#[test]
+fn sgd_recovers_the_coefficients_of_a_noisy_line() {
+    // 200 points of y = 3x + 2 with N(0, 0.1²) noise: least squares is within about 0.01
+    // of the true coefficients, so SGD must get within 0.05.
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    let x = Tensor::<f64>::rand_uniform(&[200, 1], -1.0, 1.0, &mut rng);
+    let noise = Tensor::<f64>::rand_normal(&[200, 1], 0.0, 0.1, &mut rng);
+    let y = x.mul_scalar(3.0).add_scalar(2.0).add(&noise);
+    let mut line = Linear::<f64>::new(1, 1, &mut rng);
+    let mut optimizer = Sgd::new(SgdOptions::new(0.1));
+    let cx = Context::train(0);
+    for _ in 0..500 {
+        let prediction = line.forward(&cx, &cx.input(x.clone()));
+        let grads = cx.backward((prediction - cx.input(y.clone())).square().mean());
+        optimizer.step(&mut line, &grads);
+    }
+    let slope = line.weight.value().item();
+    let intercept = line.bias.as_ref().unwrap().value().item();
+    assert!((slope - 3.0).abs() < 0.05, "slope {slope}");
+    assert!((intercept - 2.0).abs() < 0.05, "intercept {intercept}");
 }

@@ -327,3 +327,30 @@ impl<T: Float> MultiHeadAttention<T> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    #[test]
+    fn projections_start_xavier_uniform_and_biases_at_zero() {
+        let e = 32;
+        let mha = MultiHeadAttention::<f64>::new(e, 4, &mut ChaCha8Rng::seed_from_u64(19));
+        let state = mha.state_dict();
+        // in_proj_weight is [3E, E]: xavier bound √(6 / (fan_in + fan_out)) = √(6 / (E + 3E)).
+        let w = &state["in_proj_weight"];
+        assert_eq!(w.shape(), &[3 * e, e]);
+        let bound = (6.0 / (4 * e) as f64).sqrt();
+        assert!(w.max().item() <= bound && w.min().item() >= -bound);
+        assert!(w.max().item() > 0.95 * bound && w.min().item() < -0.95 * bound);
+        // out_proj.weight is an nn.Linear default: U(±1/√E).
+        let out = &state["out_proj.weight"];
+        let out_bound = 1.0 / (e as f64).sqrt();
+        assert!(out.max().item() <= out_bound && out.min().item() >= -out_bound);
+        assert!(out.max().item() > 0.95 * out_bound);
+        assert_eq!(state["in_proj_bias"].to_vec(), vec![0.0; 3 * e]);
+        assert_eq!(state["out_proj.bias"].to_vec(), vec![0.0; e]);
+    }
+}

@@ -317,6 +317,64 @@ mod tests {
     }
 
     #[test]
+    fn zeros_ones_and_constant_fill_every_element() {
+        let shape = [3, 1, 4];
+        for (t, value) in [
+            (zeros::<f64>(&shape), 0.0),
+            (ones::<f64>(&shape), 1.0),
+            (constant::<f64>(&shape, -2.5), -2.5),
+        ] {
+            assert_eq!(t.shape(), &shape);
+            assert_eq!(t.to_vec(), vec![value; 12]);
+        }
+        assert_eq!(constant::<f32>(&[2], 0.1).to_vec(), vec![0.1f32; 2]);
+        assert_eq!(zeros::<f32>(&[0, 3]).numel(), 0);
+    }
+
+    /// Mean and (unbiased) standard deviation of every element, by scalar sums.
+    fn moments(t: &Tensor<f64>) -> (f64, f64) {
+        let v = t.to_vec();
+        let n = v.len() as f64;
+        let mean = v.iter().sum::<f64>() / n;
+        let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
+        (mean, var.sqrt())
+    }
+
+    #[test]
+    fn uniform_stays_in_its_interval_with_uniform_moments() {
+        let (low, high) = (-0.5, 1.5);
+        let u = uniform::<f64>(&[200, 300], low, high, &mut rng());
+        assert_eq!(u.shape(), &[200, 300]);
+        assert!(u.min().item() >= low && u.max().item() < high);
+        assert!(u.min().item() < low + 0.01 && u.max().item() > high - 0.01);
+        let (mean, std) = moments(&u);
+        let expected_std = (high - low) / 12f64.sqrt();
+        // Five standard errors of the mean of 60 000 draws, and 2% of the spread.
+        assert!(
+            (mean - 0.5).abs() < 5.0 * expected_std / 60_000f64.sqrt(),
+            "mean {mean}"
+        );
+        assert!((std / expected_std - 1.0).abs() < 0.02, "std {std}");
+    }
+
+    #[test]
+    fn normal_has_the_requested_mean_and_std() {
+        let (m, s) = (3.0, 0.25);
+        let n = normal::<f64>(&[200, 300], m, s, &mut rng());
+        assert_eq!(n.shape(), &[200, 300]);
+        let (mean, std) = moments(&n);
+        assert!((mean - m).abs() < 5.0 * s / 60_000f64.sqrt(), "mean {mean}");
+        assert!((std / s - 1.0).abs() < 0.02, "std {std}");
+        // About 0.27% of normal draws lie beyond three standard deviations.
+        let beyond = n
+            .to_vec()
+            .iter()
+            .filter(|v| (*v - m).abs() > 3.0 * s)
+            .count();
+        assert!((60..=270).contains(&beyond), "{beyond} draws beyond 3 sd");
+    }
+
+    #[test]
     #[should_panic(expected = "at least 2 dimensions")]
     fn fans_of_a_vector_are_refused() {
         fan_in_and_fan_out(&[5]);

@@ -361,3 +361,43 @@ impl<T: Float> GRU<T> {
 recurrent_module!(RNN);
 recurrent_module!(LSTM);
 recurrent_module!(GRU);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    /// Every parameter lies in `±1/√hidden` and reaches within 20% of both ends.
+    #[track_caller]
+    fn assert_uniform_within_one_over_sqrt_hidden(module: &impl Module<f64>, hidden: usize) {
+        let bound = 1.0 / (hidden as f64).sqrt();
+        let mut count = 0;
+        for (name, p) in module.named_parameters() {
+            let (min, max) = (p.value().min().item(), p.value().max().item());
+            assert!(
+                min >= -bound && max <= bound,
+                "{name}: [{min}, {max}] outside ±{bound}"
+            );
+            assert!(
+                min < -0.8 * bound && max > 0.8 * bound,
+                "{name}: [{min}, {max}]"
+            );
+            count += 1;
+        }
+        assert_eq!(
+            count, 8,
+            "two layers of weight_ih, weight_hh, bias_ih, bias_hh"
+        );
+    }
+
+    #[test]
+    fn rnn_and_gru_init_is_uniform_within_one_over_sqrt_hidden() {
+        let mut rng = ChaCha8Rng::seed_from_u64(23);
+        let options = RecurrentOptions::default().num_layers(2);
+        let rnn = RNN::<f64>::new(5, 64, Nonlinearity::Tanh, options, &mut rng);
+        assert_uniform_within_one_over_sqrt_hidden(&rnn, 64);
+        let gru = GRU::<f64>::new(5, 36, options, &mut rng);
+        assert_uniform_within_one_over_sqrt_hidden(&gru, 36);
+    }
+}

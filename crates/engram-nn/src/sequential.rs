@@ -1,4 +1,25 @@
 //! `Sequential`: layers applied in order, named by position as `torch.nn.Sequential`.
+//!
+//! A stack nests like any other layer, and its parameters are named by their path, so
+//! `state_dict` keys read as PyTorch's (`1.0.weight` is the first layer of the second).
+//!
+//! ```
+//! use engram_nn::{Context, Dropout, Forward, Linear, Module, Sequential, Tanh};
+//! use engram_tensor::Tensor;
+//! use rand::SeedableRng;
+//!
+//! let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+//! let block = Sequential::new().add(Linear::new(8, 8, &mut rng)).add(Tanh);
+//! let model = Sequential::<f32>::new()
+//!     .add(Linear::new(4, 8, &mut rng))
+//!     .add(block)
+//!     .add(Dropout::new(0.1))
+//!     .add(Linear::new(8, 1, &mut rng));
+//! let keys: Vec<String> = model.state_dict().keys().cloned().collect();
+//! assert_eq!(keys, ["0.weight", "0.bias", "1.0.weight", "1.0.bias", "3.weight", "3.bias"]);
+//! let cx = Context::eval();
+//! assert_eq!(model.forward(&cx, &cx.input(Tensor::ones(&[5, 4]))).shape(), &[5, 1]);
+//! ```
 
 use crate::context::Context;
 use crate::module::{Forward, Module, Visitor, VisitorMut};

@@ -191,3 +191,194 @@ impl<T: Float> Forward<T> for LogSoftmax {
         functional::log_softmax(input, self.dim)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use engram_tensor::Tensor;
+
+    /// Inputs on both sides of zero, zero itself, and a few far out where a naive formula
+    /// overflows or cancels.
+    fn inputs() -> Vec<f64> {
+        let mut xs: Vec<f64> = (-12..=12).map(|k| k as f64 * 0.25).collect();
+        xs.extend([-12.0, -7.5, 7.5, 12.0]);
+        xs
+    }
+
+    /// `erf` by its Maclaurin series, exact to ~1e-13 for `|z| ≤ 2.2`, which covers
+    /// `x / √2` for `|x| ≤ 3`.
+    fn erf(z: f64) -> f64 {
+        let (mut term, mut sum) = (z, z);
+        for n in 1..80 {
+            term *= -z * z / n as f64;
+            sum += term / (2 * n + 1) as f64;
+        }
+        2.0 / std::f64::consts::PI.sqrt() * sum
+    }
+
+    fn sigmoid(x: f64) -> f64 {
+        1.0 / (1.0 + (-x).exp())
+    }
+
+    /// Runs `layer` on `xs` (shape `[len]`) and checks it against `op` (the function it
+    /// wraps, bit for bit) and `formula` (f64 scalar math, to 1e-12).
+    #[track_caller]
+    fn check(
+        layer: impl Forward<f64>,
+        op: impl Fn(&Var<f64>) -> Var<f64>,
+        formula: impl Fn(f64) -> f64,
+        xs: &[f64],
+    ) {
+        let cx = Context::<f64>::eval();
+        let x = cx.input(Tensor::from_vec(xs.to_vec(), &[xs.len()]));
+        let got = layer.forward(&cx, &x).value().to_vec();
+        assert_eq!(got, op(&x).value().to_vec(), "layer and function differ");
+        for (&xi, &yi) in xs.iter().zip(&got) {
+            let expected = formula(xi);
+            assert!(
+                (yi - expected).abs() <= 1e-12 * expected.abs().max(1.0),
+                "at x = {xi}: got {yi}, formula {expected}"
+            );
+        }
+    }
+
+    #[test]
+    fn relu_is_max_of_x_and_zero() {
+        check(ReLU, functional::relu, |x| x.max(0.0), &inputs());
+    }
+
+    #[test]
+    fn silu_is_x_times_sigmoid() {
+        check(SiLU, functional::silu, |x| x * sigmoid(x), &inputs());
+    }
+
+    #[test]
+    fn sigmoid_is_the_logistic_function() {
+        check(Sigmoid, functional::sigmoid, sigmoid, &inputs());
+    }
+
+    #[test]
+    fn tanh_is_the_hyperbolic_tangent() {
+        let tanh = |x: f64| (1.0 - (-2.0 * x).exp()) / (1.0 + (-2.0 * x).exp());
+        check(Tanh, functional::tanh, tanh, &inputs());
+    }
+
+    #[test]
+    fn softplus_is_log_of_one_plus_exp() {
+        check(
+            Softplus,
+            functional::softplus,
+            |x| x.exp().ln_1p(),
+            &inputs(),
+        );
+    }
+
+    #[test]
+    fn gelu_is_x_times_the_normal_cdf() {
+        let xs: Vec<f64> = inputs().into_iter().filter(|x| x.abs() <= 3.0).collect();
+        let gelu = |x: f64| x * 0.5 * (1.0 + erf(x / 2f64.sqrt()));
+        check(GELU::new(), functional::gelu, gelu, &xs);
+        check(GELU::default(), functional::gelu, gelu, &xs);
+    }
+
+    #[test]
+    fn gelu_tanh_is_the_tanh_approximation() {
+        let c = (2.0 / std::f64::consts::PI).sqrt();
+        let gelu_tanh = |x: f64| 0.5 * x * (1.0 + (c * (x + 0.044715 * x * x * x)).tanh());
+        check(GELU::tanh(), functional::gelu_tanh, gelu_tanh, &inputs());
+    }
+
+    #[test]
+    fn leaky_relu_scales_negatives_by_its_slope() {
+        for slope in [0.01, 0.2] {
+            let layer = if slope == 0.01 {
+                LeakyReLU::default()
+            } else {
+                LeakyReLU::new(slope)
+            };
+            let op = move |x: &Var<f64>| functional::leaky_relu(x, slope);
+            check(
+                layer,
+                op,
+                |x| if x > 0.0 { x } else { slope * x },
+                &inputs(),
+            );
+        }
+    }
+
+    #[test]
+    fn elu_is_alpha_times_expm1_below_zero() {
+        for alpha in [1.0, 0.7] {
+            let layer = if alpha == 1.0 {
+                ELU::default()
+            } else {
+                ELU::new(alpha)
+            };
+            let op = move |x: &Var<f64>| functional::elu(x, alpha);
+            let elu = |x: f64| if x > 0.0 { x } else { alpha * (x.exp() - 1.0) };
+            check(layer, op, elu, &inputs());
+        }
+    }
+
+    /// `[2, 3]` logits, with one row large enough that a naive `exp` overflows.
+    fn logits() -> Tensor<f64> {
+        Tensor::from_vec(vec![0.5, -1.0, 2.0, 800.0, 799.0, 797.5], &[2, 3])
+    }
+
+    /// `log softmax` of `logits()` along `dim` (0 or 1), by max-shifted scalar math.
+    fn log_softmax_by_hand(dim: usize) -> Vec<f64> {
+        let x = logits().to_vec();
+        let at = |i: usize, j: usize| x[i * 3 + j];
+        let mut out = vec![0.0; 6];
+        let (outer, inner) = if dim == 1 { (2, 3) } else { (3, 2) };
+        for o in 0..outer {
+            let idx = |k: usize| if dim == 1 { (o, k) } else { (k, o) };
+            let m = (0..inner)
+                .map(|k| at(idx(k).0, idx(k).1))
+                .fold(f64::MIN, f64::max);
+            let lse = m
+                + (0..inner)
+                    .map(|k| (at(idx(k).0, idx(k).1) - m).exp())
+                    .sum::<f64>()
+                    .ln();
+            for k in 0..inner {
+                let (i, j) = idx(k);
+                out[i * 3 + j] = at(i, j) - lse;
+            }
+        }
+        out
+    }
+
+    #[track_caller]
+    fn assert_close(got: &[f64], expected: &[f64]) {
+        for (a, b) in got.iter().zip(expected) {
+            assert!(
+                (a - b).abs() <= 1e-12 * b.abs().max(1.0),
+                "{got:?} vs {expected:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn softmax_normalises_exp_along_its_dim() {
+        let cx = Context::<f64>::eval();
+        let x = cx.input(logits());
+        for (dim, axis) in [(-1, 1), (1, 1), (0, 0), (-2, 0)] {
+            let got = Softmax::new(dim).forward(&cx, &x).value().to_vec();
+            assert_eq!(got, functional::softmax(&x, dim).value().to_vec());
+            let expected: Vec<f64> = log_softmax_by_hand(axis).iter().map(|v| v.exp()).collect();
+            assert_close(&got, &expected);
+        }
+    }
+
+    #[test]
+    fn log_softmax_subtracts_logsumexp_along_its_dim() {
+        let cx = Context::<f64>::eval();
+        let x = cx.input(logits());
+        for (dim, axis) in [(-1, 1), (1, 1), (0, 0), (-2, 0)] {
+            let got = LogSoftmax::new(dim).forward(&cx, &x).value().to_vec();
+            assert_eq!(got, functional::log_softmax(&x, dim).value().to_vec());
+            assert_close(&got, &log_softmax_by_hand(axis));
+        }
+    }
+}

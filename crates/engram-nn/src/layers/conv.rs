@@ -326,3 +326,59 @@ impl<T: Float> Forward<T> for Conv1d<T> {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use engram_tensor::Tensor;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    fn rng() -> ChaCha8Rng {
+        ChaCha8Rng::seed_from_u64(13)
+    }
+
+    /// Every value of `t` lies in `[-bound, bound]` and both ends come within 5% of it.
+    #[track_caller]
+    fn assert_fills(what: &str, t: &Tensor<f64>, bound: f64) {
+        let (min, max) = (t.min().item(), t.max().item());
+        assert!(
+            min >= -bound && max <= bound,
+            "{what}: [{min}, {max}] outside ±{bound}"
+        );
+        assert!(
+            min < -0.95 * bound && max > 0.95 * bound,
+            "{what}: [{min}, {max}] well inside ±{bound}"
+        );
+    }
+
+    #[test]
+    fn conv1d_weight_and_bias_are_uniform_within_one_over_sqrt_fan_in() {
+        // fan_in = in_channels / groups · kernel = 4 · 3.
+        let conv = Conv1dConfig::new(8, 400, 3)
+            .groups(2)
+            .init::<f64>(&mut rng());
+        assert_eq!(conv.weight.shape(), &[400, 4, 3]);
+        let bound = 1.0 / 12f64.sqrt();
+        assert_fills("Conv1d weight", conv.weight.value(), bound);
+        assert_fills("Conv1d bias", conv.bias.as_ref().unwrap().value(), bound);
+    }
+
+    #[test]
+    fn conv2d_bias_is_uniform_within_one_over_sqrt_fan_in() {
+        // fan_in = in_channels / groups · kernel area = 4 · 9.
+        let conv = Conv2dConfig::new(8, 400, 3)
+            .groups(2)
+            .init::<f64>(&mut rng());
+        assert_fills(
+            "Conv2d bias",
+            conv.bias.as_ref().unwrap().value(),
+            1.0 / 6.0,
+        );
+        assert!(Conv2dConfig::new(8, 4, 3)
+            .bias(false)
+            .init::<f64>(&mut rng())
+            .bias
+            .is_none());
+    }
+}

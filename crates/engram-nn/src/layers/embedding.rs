@@ -83,3 +83,22 @@ impl<T: Float> Embedding<T> {
         functional::embedding(ids, &cx.param(&self.weight), self.padding_idx)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    #[test]
+    fn table_is_drawn_from_the_standard_normal() {
+        let emb = Embedding::<f64>::new(1000, 64, &mut ChaCha8Rng::seed_from_u64(17));
+        let v = emb.weight.value().to_vec();
+        let n = v.len() as f64;
+        let mean = v.iter().sum::<f64>() / n;
+        let std = (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
+        // Five standard errors of the mean of 64 000 draws; 2% on the spread.
+        assert!(mean.abs() < 5.0 / n.sqrt(), "mean {mean}");
+        assert!((std - 1.0).abs() < 0.02, "std {std}");
+    }
+}

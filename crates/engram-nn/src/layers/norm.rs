@@ -182,3 +182,79 @@ impl<T: Float, const D: usize> Forward<T> for BatchNorm<T, D> {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    /// Per-channel `(mean, unbiased variance)` of `x` shaped `[N, C, rest..]`, by scalar
+    /// loops over the raw data.
+    fn channel_stats(x: &Tensor<f64>) -> Vec<(f64, f64)> {
+        let shape = x.shape();
+        let (n, c) = (shape[0], shape[1]);
+        let rest: usize = shape[2..].iter().product();
+        let data = x.to_vec();
+        (0..c)
+            .map(|ch| {
+                let values: Vec<f64> = (0..n)
+                    .flat_map(|i| (0..rest).map(move |r| (i * c + ch) * rest + r))
+                    .map(|k| data[k])
+                    .collect();
+                let count = values.len() as f64;
+                let mean = values.iter().sum::<f64>() / count;
+                let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (count - 1.0);
+                (mean, var)
+            })
+            .collect()
+    }
+
+    /// Two training calls on `bn` with inputs shaped `shape`; the running statistics must
+    /// follow `running = (1 - m) · running + m · batch_stat` from mean 0 and variance 1.
+    fn check_running_statistics<const D: usize>(bn: BatchNorm<f64, D>, m: f64, shape: &[usize]) {
+        let mut rng = ChaCha8Rng::seed_from_u64(21);
+        let c = shape[1];
+        let (mut mean, mut var) = (vec![0.0; c], vec![1.0; c]);
+        let cx = Context::train(0);
+        for shift in [3.0, -1.5] {
+            let x = Tensor::<f64>::randn(shape, &mut rng)
+                .mul_scalar(2.0)
+                .add_scalar(shift);
+            bn.forward(&cx, &cx.input(x.clone()));
+            cx.reset();
+            for (ch, (batch_mean, batch_var)) in channel_stats(&x).into_iter().enumerate() {
+                mean[ch] = (1.0 - m) * mean[ch] + m * batch_mean;
+                var[ch] = (1.0 - m) * var[ch] + m * batch_var;
+            }
+        }
+        for (what, got, expected) in [
+            ("running_mean", bn.running_mean.get().to_vec(), mean),
+            ("running_var", bn.running_var.get().to_vec(), var),
+        ] {
+            for (a, b) in got.iter().zip(&expected) {
+                assert!((a - b).abs() < 1e-12, "{what}: {got:?} vs {expected:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn running_statistics_follow_a_non_default_momentum() {
+        check_running_statistics(BatchNorm2d::new(3).momentum(0.35), 0.35, &[4, 3, 2, 5]);
+        check_running_statistics(BatchNorm1d::new(2).momentum(0.8), 0.8, &[5, 2, 3]);
+        check_running_statistics(BatchNorm1d::new(4).momentum(0.01), 0.01, &[6, 4]);
+    }
+
+    #[test]
+    fn norms_start_at_unit_scale_zero_shift_and_unit_running_variance() {
+        let ln = LayerNorm::<f64>::new(&[3, 4]);
+        assert_eq!(ln.weight.as_ref().unwrap().value().to_vec(), vec![1.0; 12]);
+        assert_eq!(ln.bias.as_ref().unwrap().value().to_vec(), vec![0.0; 12]);
+        assert_eq!(ln.weight.as_ref().unwrap().shape(), &[3, 4]);
+        let bn = BatchNorm2d::<f64>::new(5);
+        assert_eq!(bn.weight.as_ref().unwrap().value().to_vec(), vec![1.0; 5]);
+        assert_eq!(bn.bias.as_ref().unwrap().value().to_vec(), vec![0.0; 5]);
+        assert_eq!(bn.running_mean.get().to_vec(), vec![0.0; 5]);
+        assert_eq!(bn.running_var.get().to_vec(), vec![1.0; 5]);
+    }
+}

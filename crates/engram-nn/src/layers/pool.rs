@@ -129,7 +129,24 @@ macro_rules! pool_builders {
 pool_builders!(MaxPool2d, max_pool2d);
 pool_builders!(AvgPool2d, avg_pool2d);
 
-/// Average pooling to a fixed `[oh, ow]` output, as `torch.nn.AdaptiveAvgPool2d`.
+/// Average pooling to a fixed `[oh, ow]` output, as `torch.nn.AdaptiveAvgPool2d`: output
+/// cell `(i, j)` averages input rows `⌊i·H/oh⌋..⌈(i+1)·H/oh⌉` and the columns likewise, so
+/// bins may overlap when the sizes do not divide.
+///
+/// ```
+/// use engram_nn::{AdaptiveAvgPool2d, Context, Forward};
+/// use engram_tensor::Tensor;
+/// let cx = Context::<f64>::eval();
+/// // 4 × 6 into 2 × 3: each output averages a 2 × 2 block.
+/// let x = cx.input(Tensor::arange(0.0, 24.0, 1.0).reshape(&[1, 1, 4, 6]));
+/// let y = AdaptiveAvgPool2d::new([2, 3]).forward(&cx, &x);
+/// assert_eq!(y.shape(), &[1, 1, 2, 3]);
+/// assert_eq!(y.value().to_vec(), vec![3.5, 5.5, 7.5, 15.5, 17.5, 19.5]);
+/// // 5 columns into 3: the bins 0..2, 1..4 and 3..5 overlap.
+/// let row = cx.input(Tensor::from_vec(vec![0.0, 3.0, 6.0, 9.0, 12.0], &[1, 1, 1, 5]));
+/// let y = AdaptiveAvgPool2d::new([1, 3]).forward(&cx, &row);
+/// assert_eq!(y.value().to_vec(), vec![1.5, 6.0, 10.5]);
+/// ```
 #[derive(Module, Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AdaptiveAvgPool2d {
     /// The output's `[H, W]`.
@@ -152,6 +169,18 @@ impl<T: Float> Forward<T> for AdaptiveAvgPool2d {
 
 /// Merges dimensions `start_dim..=end_dim`, as `torch.nn.Flatten` (default 1 to -1: every
 /// dimension but the batch).
+///
+/// ```
+/// use engram_nn::{Context, Flatten, Forward};
+/// use engram_tensor::Tensor;
+/// let cx = Context::<f32>::eval();
+/// let x = cx.input(Tensor::arange(0.0, 120.0, 1.0).reshape(&[2, 3, 4, 5]));
+/// let y = Flatten::new().forward(&cx, &x);
+/// assert_eq!(y.shape(), &[2, 60]);
+/// assert_eq!(y.value().to_vec(), x.value().to_vec()); // the order is kept
+/// let middle = Flatten { start_dim: 1, end_dim: 2 };
+/// assert_eq!(middle.forward(&cx, &x).shape(), &[2, 12, 5]);
+/// ```
 #[derive(Module, Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Flatten {
     /// First dimension merged.
