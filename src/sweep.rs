@@ -341,12 +341,24 @@ mod tests {
             serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         assert_eq!(back["passed"], report.passed);
         assert_eq!(back["cases"][0]["op"], "softmax");
-        assert!(!dir.join(".report.json.tmp").exists());
+        let leftovers = std::fs::read_dir(&dir)
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .ends_with(".tmp")
+            })
+            .count();
+        assert_eq!(leftovers, 0, "a temporary file was left beside the report");
         let err = report
             .write_json(&dir.join("missing").join("r.json"))
             .unwrap_err();
         assert!(
-            err.to_string().starts_with("cannot write the report to"),
+            err.to_string()
+                .starts_with("cannot write the report: cannot write")
+                && err.to_string().contains("missing"),
             "{err}"
         );
         std::fs::remove_dir_all(&dir).unwrap();

@@ -1,0 +1,74 @@
+//! A seeded training run gives bitwise the same parameters on 1 thread and on 2, and on a
+//! rerun (issue 15, item 6): kernels cut work into fixed chunks, never by thread count,
+//! and dropout masks and shuffles come from the user's seed.
+
+use engram::nn::loss::{cross_entropy, CrossEntropyOptions};
+use engram::prelude::*;
+use rand::seq::SliceRandom;
+
+fn on_threads<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap()
+        .install(f)
+}
+
+/// Fifteen Adam steps of a small CNN with dropout on shuffled batches of 128 UCI digits
+/// (large enough that the kernels split their work); every parameter's bits at the end.
+fn train() -> Vec<(String, Vec<u32>)> {
+    let digits = datasets::digits::<f32>(datasets::data_dir()).expect("bundled digits");
+    let (x, y) = digits.to_batch();
+    let x = x.mul_scalar(1.0 / 16.0).reshape(&[x.shape()[0], 1, 8, 8]);
+    let mut rng = seeded_rng(5);
+    let mut model = Sequential::new()
+        .add(Conv2dConfig::new(1, 16, 3).padding(1).init(&mut rng))
+        .add(ReLU)
+        .add(MaxPool2d::new(2))
+        .add(Flatten::new())
+        .add(Dropout::new(0.3))
+        .add(Linear::new(16 * 4 * 4, 10, &mut rng));
+    let mut adam = Adam::new(AdamOptions {
+        lr: 1e-2,
+        ..Default::default()
+    });
+    let cx = Context::train(11);
+    let mut order: Vec<usize> = (0..x.shape()[0]).collect();
+    order.shuffle(&mut seeded_rng(7));
+    for step in 0..15 {
+        let rows: Vec<usize> = (0..128)
+            .map(|i| order[(step * 128 + i) % order.len()])
+            .collect();
+        let batch = cx.input(x.index_select(0, &rows));
+        let labels = y.index_select(0, &rows);
+        let loss = cross_entropy(
+            &model.forward(&cx, &batch),
+            &labels,
+            &CrossEntropyOptions::default(),
+        );
+        let grads = cx.backward(loss);
+        adam.step(&mut model, &grads);
+    }
+    model
+        .named_parameters()
+        .into_iter()
+        .map(|(name, p)| {
+            (
+                name,
+                p.value().to_vec().iter().map(|v| v.to_bits()).collect(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn training_is_bitwise_identical_on_one_and_two_threads_and_on_a_rerun() {
+    let one = on_threads(1, train);
+    let two = on_threads(2, train);
+    let again = on_threads(2, train);
+    assert_eq!(one.len(), 4);
+    for ((name, a), ((_, b), (_, c))) in one.iter().zip(two.iter().zip(&again)) {
+        assert!(a == b, "{name} differs between 1 and 2 threads");
+        assert!(b == c, "{name} differs between two runs");
+    }
+}
