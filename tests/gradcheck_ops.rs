@@ -51,11 +51,13 @@ fn every_op_with_curvature_passes_gradgradcheck() {
 }
 
 /// The default options follow the dtype: in f32 they are loose enough for rounding, and
-/// every case passes with them.
+/// every case, ops, layers and losses alike (what `engram gradcheck --dtype f32` runs),
+/// passes with them.
 #[test]
 fn every_op_passes_gradcheck_in_f32_with_default_options() {
     let mut failures = Vec::new();
-    for (i, case) in all_cases().iter().enumerate() {
+    let cases: Vec<_> = all_cases().into_iter().chain(gradcheck_cases()).collect();
+    for (i, case) in cases.iter().enumerate() {
         let report = gradcheck(
             case.f32,
             &inputs::<f32>(case, i as u64),
