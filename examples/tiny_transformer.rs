@@ -19,10 +19,10 @@
 //! `ENGRAM_EXAMPLE_EPOCHS=N` scales the time as `char_lstm`'s N rounds; N = 1 is a smoke
 //! test of 5 steps scored on 64 validation windows.
 
+use engram::examples::language_model::{next_character_loss, sample, windows};
 use engram::nn::attention::AttentionOptions;
 use engram::nn::data::Vocabulary;
 use engram::nn::functional::causal_mask;
-use engram::nn::loss::{cross_entropy, CrossEntropyOptions};
 use engram::nn::optim::clip_grad_norm;
 use engram::nn::transformer::TransformerEncoderLayer;
 use engram::nn::{Embedding, LayerNorm};
@@ -84,55 +84,16 @@ impl TinyTransformer {
     }
 }
 
-/// A batch of `starts.len()` windows: the ids at `start..start + WINDOW` as input and the
-/// same window one character later as target, `[B, WINDOW]` each.
-fn windows(ids: &[usize], starts: &[usize]) -> (Tensor<usize>, Tensor<usize>) {
-    let input = starts.iter().flat_map(|&s| &ids[s..s + WINDOW]).copied();
-    let target = starts
-        .iter()
-        .flat_map(|&s| &ids[s + 1..s + WINDOW + 1])
-        .copied();
-    let shape = [starts.len(), WINDOW];
-    (
-        Tensor::from_vec(input.collect(), &shape),
-        Tensor::from_vec(target.collect(), &shape),
-    )
-}
-
-/// Mean cross-entropy of `[B, T, V]` logits against `[B, T]` targets.
-fn loss(logits: &Var, target: &Tensor<usize>) -> Var {
-    let vocab = logits.shape()[2];
-    let flat = target.reshape(&[target.numel()]);
-    cross_entropy(
-        &logits.reshape(&[flat.numel(), vocab]),
-        &flat,
-        &CrossEntropyOptions::default(),
-    )
-}
-
 /// Mean validation loss over non-overlapping windows of the held-out text.
 fn validation_loss(model: &TinyTransformer, ids: &[usize], starts: &[usize]) -> f64 {
     let cx = Context::eval();
     let mut total = 0.0;
     for batch in starts.chunks(BATCH) {
-        let (input, target) = windows(ids, batch);
+        let (input, target) = windows(ids, batch, WINDOW);
         let logits = model.forward(&cx, &input);
-        total += loss(&logits, &target).value().item() as f64 * batch.len() as f64;
+        total += next_character_loss(&logits, &target).value().item() as f64 * batch.len() as f64;
     }
     total / starts.len() as f64
-}
-
-/// An id drawn from `softmax(logits / temperature)`.
-fn sample(logits: &Tensor, temperature: f32, rng: &mut impl Rng) -> usize {
-    let probabilities = logits.mul_scalar(1.0 / temperature).softmax(-1).to_vec();
-    let mut u: f32 = rng.gen();
-    for (id, p) in probabilities.iter().enumerate() {
-        if u < *p {
-            return id;
-        }
-        u -= p;
-    }
-    probabilities.len() - 1
 }
 
 /// `length` characters after `prompt`, each from the model run over the last `WINDOW`.
@@ -243,9 +204,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let starts: Vec<usize> = (0..BATCH)
             .map(|_| rng.gen_range(0..train.len() - WINDOW))
             .collect();
-        let (input, target) = windows(train, &starts);
+        let (input, target) = windows(train, &starts, WINDOW);
         let logits = model.forward(&cx, &input);
-        let loss = loss(&logits, &target);
+        let loss = next_character_loss(&logits, &target);
         // loss.backward(); the logits Var must be gone before the tape is released.
         drop(logits);
         let mut grads = cx.backward(loss);
