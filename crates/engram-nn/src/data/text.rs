@@ -63,9 +63,11 @@ pub struct Vocabulary {
 }
 
 impl Vocabulary {
-    fn from_tokens(level: Level, mut tokens: Vec<String>) -> Self {
-        tokens.sort();
-        tokens.dedup();
+    fn from_tokens<'t>(level: Level, all: impl Iterator<Item = &'t str>) -> Self {
+        // Distinct first, then owned: a megabyte of text has a few dozen characters, and
+        // sorting a String per character took a second.
+        let distinct: std::collections::BTreeSet<&str> = all.collect();
+        let tokens: Vec<String> = distinct.into_iter().map(String::from).collect();
         let ids = tokens
             .iter()
             .enumerate()
@@ -89,15 +91,15 @@ impl Vocabulary {
 
     /// The distinct characters of `text`.
     pub fn characters(text: &str) -> Self {
-        Self::from_tokens(Level::Characters, text.chars().map(String::from).collect())
+        Self::from_tokens(
+            Level::Characters,
+            text.char_indices().map(|(i, c)| &text[i..i + c.len_utf8()]),
+        )
     }
 
     /// The distinct whitespace-separated words of `text`.
     pub fn words(text: &str) -> Self {
-        Self::from_tokens(
-            Level::Words,
-            text.split_whitespace().map(String::from).collect(),
-        )
+        Self::from_tokens(Level::Words, text.split_whitespace())
     }
 
     /// The number of tokens: a model's input and output size.
