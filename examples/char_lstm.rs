@@ -189,13 +189,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if !smoke {
         // What `tiny_transformer` reads: its training time and the figure to compare with.
         let record = engram::examples::output_dir()?.join("char_lstm_record.txt");
-        std::fs::write(
-            &record,
-            format!(
-                "validation_loss {valid_loss}\ntraining_seconds {training_seconds}\n\
-                 rounds {rounds}\nsteps {steps}\n"
-            ),
-        )?;
+        let text = format!(
+            "validation_loss {valid_loss}\ntraining_seconds {training_seconds}\n\
+             rounds {rounds}\nsteps {steps}\n"
+        );
+        engram::nn::files::write_atomically(&record, text.as_bytes())?;
         println!(
             "wrote the validation loss and training time to {}",
             record.display()

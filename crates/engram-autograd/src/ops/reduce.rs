@@ -119,9 +119,10 @@ impl ReduceOp {
                 // The weights are softmax(x) = e^(x − y). A lane of nothing but −∞ has
                 // y = −∞ and −∞ − (−∞) = NaN: its weights are 0 (no element can move y),
                 // so shift such lanes by 0 instead of by y.
+                // Checked on the reduced y, so the common case costs one pass over it.
                 let yb = unreduce(y);
-                let empty = yb.value().map(|v| v == T::neg_infinity());
-                let shift = if empty.to_vec().contains(&true) {
+                let shift = if y.value().to_vec().contains(&T::neg_infinity()) {
+                    let empty = yb.value().map(|v| v == T::neg_infinity());
                     V::select_where(&empty, &yb.lift(Tensor::zeros(yb.value().shape())), &yb)
                 } else {
                     yb
