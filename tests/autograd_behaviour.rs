@@ -149,6 +149,13 @@ fn custom_op_passes_gradcheck_and_gradgradcheck() {
     assert!(first.passed(), "{first}");
     let second = gradgradcheck(f, &[x], &o);
     assert!(second.passed(), "{second}");
+    // Each report names the check that made it, so a failure log says which order failed.
+    assert!(first.to_string().starts_with("gradcheck passed"), "{first}");
+    assert!(
+        second.to_string().starts_with("gradgradcheck passed"),
+        "{second}"
+    );
+    assert_eq!((first.order, second.order), (1, 2));
 }
 
 /// Loss of a 3-4-2 tanh MLP with softmax cross-entropy, parameters packed in one vector.

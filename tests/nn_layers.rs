@@ -8,6 +8,8 @@
 //! - Training: an MLP learns XOR; a small CNN reduces its loss (plain SGD by hand).
 //! - Evaluation: Dropout is the identity and BatchNorm uses its running statistics.
 
+mod common;
+use common::{indices, tensor};
 use engram::autograd::{gradcheck, gradgradcheck, GradcheckOptions};
 use engram::nn::{
     AdaptiveAvgPool2d, AvgPool2d, BatchNorm1d, BatchNorm2d, Context, Conv1dConfig, Conv2d,
@@ -27,42 +29,13 @@ fn fixture(name: &str) -> Value {
     all["cases"][name].clone()
 }
 
-fn shape(spec: &Value) -> Vec<usize> {
-    spec["shape"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_u64().unwrap() as usize)
-        .collect()
-}
-
-fn tensor(spec: &Value) -> Tensor<f64> {
-    let data = spec["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_f64().unwrap())
-        .collect();
-    Tensor::from_vec(data, &shape(spec))
-}
-
-fn indices(spec: &Value) -> Tensor<usize> {
-    let data = spec["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_u64().unwrap() as usize)
-        .collect();
-    Tensor::from_vec(data, &shape(spec))
-}
-
 fn attr(case: &Value, key: &str) -> usize {
     case["attrs"][key].as_u64().unwrap() as usize
 }
 
 #[track_caller]
 fn assert_close(what: &str, got: &Tensor<f64>, expected: &Value) {
-    let expected = tensor(expected);
+    let expected = tensor::<f64>(expected);
     assert_eq!(got.shape(), expected.shape(), "{what}: shape");
     let scale = expected.to_vec().iter().fold(1.0f64, |m, v| m.max(v.abs()));
     let worst = got

@@ -4,6 +4,8 @@
 //! differentiable input; Engram must agree in f64 to 1e-10 of the tensor's scale, and in
 //! f32 (the ±1e4-logit cases) to 1e-5 of it, with every value finite.
 
+mod common;
+use common::{indices, tensor};
 use engram::autograd::{vjp, Tape, Var};
 use engram::nn::loss::{
     bce_with_logits, binary_cross_entropy, cross_entropy, huber_loss, kl_div, l1_loss, mse_loss,
@@ -18,36 +20,6 @@ const FIXTURES: &str = include_str!("fixtures/nn/loss.json");
 fn cases() -> serde_json::Map<String, Value> {
     let doc: Value = serde_json::from_str(FIXTURES).unwrap();
     doc["cases"].as_object().unwrap().clone()
-}
-
-fn shape(spec: &Value) -> Vec<usize> {
-    spec["shape"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_u64().unwrap() as usize)
-        .collect()
-}
-
-/// A float tensor; JSON `null` (PyTorch's NaN) reads as NaN.
-fn tensor<T: Float>(spec: &Value) -> Tensor<T> {
-    let data = spec["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| T::of(v.as_f64().unwrap_or(f64::NAN)))
-        .collect();
-    Tensor::from_vec(data, &shape(spec))
-}
-
-fn classes(spec: &Value) -> Tensor<usize> {
-    let data = spec["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_u64().unwrap() as usize)
-        .collect();
-    Tensor::from_vec(data, &shape(spec))
 }
 
 /// `|got - want| <= rtol · max(1, max |want|)` elementwise, where PyTorch's entry is finite.
@@ -74,7 +46,7 @@ fn assert_close<T: Float>(what: &str, got: &Tensor<T>, want: &Tensor<T>, rtol: f
 /// The loss a case name stands for, on inputs `x` (and the case's constants).
 fn loss<T: Float>(name: &str, case: &Value, x: &[Var<T>]) -> Var<T> {
     let weight = || tensor::<T>(&case["weight"]);
-    let classes = || classes(&case["classes"]);
+    let classes = || indices(&case["classes"]);
     match name {
         "mse_mean" => mse_loss(&x[0], &x[1], Reduction::Mean),
         "mse_none" => mse_loss(&x[0], &x[1], Reduction::None),

@@ -6,6 +6,8 @@
 //! Engram loads the parameters by name, runs the same inputs and must agree in f64 to
 //! 1e-10 of each tensor's scale.
 
+mod common;
+use common::{bools, tensor};
 use engram::autograd::{grad, Var};
 use engram::nn::attention::{AttentionOptions, AttnMask, MultiHeadAttention};
 use engram::nn::functional::Nonlinearity;
@@ -28,35 +30,6 @@ fn case(name: &str) -> Value {
         }
     }
     panic!("no fixture case {name}")
-}
-
-fn bools(spec: &Value) -> Tensor<bool> {
-    let data = spec["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_bool().unwrap())
-        .collect();
-    Tensor::from_vec(data, &shape(spec))
-}
-
-fn shape(spec: &Value) -> Vec<usize> {
-    spec["shape"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_u64().unwrap() as usize)
-        .collect()
-}
-
-fn tensor(spec: &Value) -> Tensor<f64> {
-    let data = spec["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_f64().unwrap())
-        .collect();
-    Tensor::from_vec(data, &shape(spec))
 }
 
 #[track_caller]

@@ -7,6 +7,8 @@
 //! is a near-cancellation (a gradient entry of 1e-17 that is 0 in exact arithmetic);
 //! everything else agrees to about 1e-13.
 
+mod common;
+use common::tensor;
 use engram::autograd::registry::all_cases;
 use engram::autograd::{hvp, vjp, Var};
 use engram::tensor::{Conv2dOptions, Pool2dOptions, Tensor};
@@ -14,22 +16,6 @@ use serde_json::Value;
 
 const FIXTURES: &str = include_str!("fixtures/oracle.json");
 const RTOL: f64 = 1e-10;
-
-fn tensor(spec: &Value) -> Tensor<f64> {
-    let data = spec["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_f64().unwrap())
-        .collect();
-    let shape: Vec<usize> = spec["shape"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_u64().unwrap() as usize)
-        .collect();
-    Tensor::from_vec(data, &shape)
-}
 
 /// Softmax cross-entropy of `logits` `[N, C]` against the class of each row, averaged
 /// over the rows: `-mean_n log_softmax(logits)[n, rows[n]]`, as the JAX composites define it.

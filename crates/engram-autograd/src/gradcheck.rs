@@ -114,6 +114,8 @@ pub struct GradcheckReport {
     pub tolerances: Tolerances,
     /// The options asked for.
     pub options: GradcheckOptions,
+    /// Which derivatives were checked: 1 by [`gradcheck`], 2 by [`gradgradcheck`].
+    pub order: usize,
 }
 
 /// The larger of two errors, where NaN counts as larger than anything (`f64::max` would
@@ -152,7 +154,12 @@ impl fmt::Display for GradcheckReport {
         let t = &self.tolerances;
         writeln!(
             f,
-            "gradcheck {} (eps {:e}, atol {:e}, rtol {:e})",
+            "{} {} (eps {:e}, atol {:e}, rtol {:e})",
+            if self.order == 2 {
+                "gradgradcheck"
+            } else {
+                "gradcheck"
+            },
             if self.passed() { "passed" } else { "FAILED" },
             t.eps,
             t.atol,
@@ -321,6 +328,7 @@ pub fn gradcheck<T: Float>(
         non_finite_output: first_non_finite(y.value()),
         tolerances,
         options: *options,
+        order: 1,
     }
 }
 
@@ -392,5 +400,6 @@ pub fn gradgradcheck<T: Float>(
         non_finite_output: first_non_finite(y.value()),
         tolerances,
         options: *options,
+        order: 2,
     }
 }

@@ -118,10 +118,41 @@ pub fn conv1d_as_conv2d(
     weight: &[usize],
     options: &Conv1dOptions,
 ) -> Conv2dOptions {
+    let op = "conv1d";
     if input.len() != 3 || weight.len() != 3 {
         shape_error(
-            "conv1d",
+            op,
             format!("expected input [N, C, L] and weight [O, C/groups, k], got input {input:?} and weight {weight:?}"),
+        );
+    }
+    // Checked here in one dimension, so a conv1d mistake reads in the caller's terms
+    // rather than as a conv2d over a height-1 plane.
+    check_groups(op, input, weight, options.groups);
+    let (kernel, length) = (weight[2], input[2]);
+    for (what, value) in [
+        ("kernel", kernel),
+        ("stride", options.stride),
+        ("dilation", options.dilation),
+    ] {
+        if value == 0 {
+            shape_error(op, format!("{what} must be at least 1, got 0"));
+        }
+    }
+    let span = options
+        .dilation
+        .checked_mul(kernel - 1)
+        .and_then(|s| s.checked_add(1));
+    let padded = options
+        .padding
+        .checked_mul(2)
+        .and_then(|p| p.checked_add(length));
+    if !matches!((span, padded), (Some(span), Some(padded)) if padded >= span) {
+        shape_error(
+            op,
+            format!(
+                "a window of {kernel} (dilation {}) does not fit an input of length {length} padded by {}",
+                options.dilation, options.padding
+            ),
         );
     }
     Conv2dOptions {
@@ -368,10 +399,24 @@ pub fn conv2d_geometry(
         );
     }
     let g = options.groups;
+    check_groups(op, input, weight, g);
+    let window = Window {
+        kernel: [weight[2], weight[3]],
+        stride: options.stride,
+        padding: options.padding,
+        dilation: options.dilation,
+    };
+    (window, g)
+}
+
+/// Checks that `groups` splits the input's channels (axis 1) and the weight's outputs
+/// (axis 0) evenly and that the weight's axis 1 holds one group's channels.
+#[track_caller]
+fn check_groups(op: &str, input: &[usize], weight: &[usize], g: usize) {
     if g == 0
         || !input[1].is_multiple_of(g)
         || !weight[0].is_multiple_of(g)
-        || weight[1] * g != input[1]
+        || weight[1].checked_mul(g) != Some(input[1])
     {
         shape_error(
             op,
@@ -381,13 +426,6 @@ pub fn conv2d_geometry(
             ),
         );
     }
-    let window = Window {
-        kernel: [weight[2], weight[3]],
-        stride: options.stride,
-        padding: options.padding,
-        dilation: options.dilation,
-    };
-    (window, g)
 }
 
 #[cfg(test)]
@@ -557,6 +595,38 @@ mod tests {
     fn conv2d_channel_mismatch_panics() {
         Tensor::<f32>::zeros(&[1, 3, 5, 5])
             .conv2d(&Tensor::zeros(&[4, 2, 3, 3]), Conv2dOptions::default());
+    }
+
+    #[test]
+    #[should_panic(expected = "`conv1d`: input [2, 4, 9] and weight [6, 3, 3] with groups=2")]
+    fn conv1d_channel_mismatch_names_conv1d_and_its_shapes() {
+        let x = Tensor::<f64>::zeros(&[2, 4, 9]);
+        x.conv1d(
+            &Tensor::zeros(&[6, 3, 3]),
+            Conv1dOptions::default().groups(2),
+        );
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "`conv1d`: a window of 5 (dilation 2) does not fit an input of length 6 padded by 1"
+    )]
+    fn conv1d_oversized_window_names_conv1d() {
+        let x = Tensor::<f64>::zeros(&[1, 1, 6]);
+        x.conv1d(
+            &Tensor::zeros(&[1, 1, 5]),
+            Conv1dOptions::default().padding(1).dilation(2),
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "`conv1d`: stride must be at least 1, got 0")]
+    fn conv1d_zero_stride_names_conv1d() {
+        let x = Tensor::<f64>::zeros(&[1, 1, 6]);
+        x.conv1d(
+            &Tensor::zeros(&[1, 1, 2]),
+            Conv1dOptions::default().stride(0),
+        );
     }
 
     #[test]

@@ -1,0 +1,49 @@
+//! Readers for the JSON fixtures the oracle scripts write (`tools/oracle/*.py`,
+//! `tools/numpy_fixtures.py`): a tensor is `{"shape": [..], "data": [..]}` in row-major
+//! order. Shared by the fixture tests, each of which uses a subset: hence the allow.
+#![allow(dead_code)]
+
+use engram::tensor::{Float, Tensor};
+use serde_json::Value;
+
+/// A JSON array of non-negative integers.
+pub fn usizes(v: &Value) -> Vec<usize> {
+    v.as_array()
+        .expect("fixture: an array of integers")
+        .iter()
+        .map(|x| x.as_u64().expect("fixture: a non-negative integer") as usize)
+        .collect()
+}
+
+/// The `shape` of a tensor spec.
+pub fn shape(spec: &Value) -> Vec<usize> {
+    usizes(&spec["shape"])
+}
+
+/// A float tensor; JSON `null` (how Python's `json` cannot write NaN, so the scripts
+/// write `null`) reads as NaN.
+pub fn tensor<T: Float>(spec: &Value) -> Tensor<T> {
+    let data = spec["data"]
+        .as_array()
+        .expect("fixture: `data` array")
+        .iter()
+        .map(|v| T::of(v.as_f64().unwrap_or(f64::NAN)))
+        .collect();
+    Tensor::from_vec(data, &shape(spec))
+}
+
+/// An index tensor (class labels, gather indices).
+pub fn indices(spec: &Value) -> Tensor<usize> {
+    Tensor::from_vec(usizes(&spec["data"]), &shape(spec))
+}
+
+/// A boolean mask tensor.
+pub fn bools(spec: &Value) -> Tensor<bool> {
+    let data = spec["data"]
+        .as_array()
+        .expect("fixture: `data` array")
+        .iter()
+        .map(|v| v.as_bool().expect("fixture: a boolean"))
+        .collect();
+    Tensor::from_vec(data, &shape(spec))
+}
