@@ -203,11 +203,11 @@ impl<T: Float> Tape<T> {
     /// let tape = Tape::<f64>::new();
     /// tape.set_growth_check(GrowthCheck::Panic { after: 3 });
     /// let w = Tensor::from_vec(vec![1.0, 2.0], &[2]);
-    /// let forgets_to_clear = std::panic::catch_unwind(|| {
+    /// let forgets_to_clear = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
     ///     for _ in 0..10 {
     ///         tape.leaf(w.clone()).square().sum().backward(); // and no `tape.clear()`
     ///     }
-    /// });
+    /// }));
     /// assert!(forgets_to_clear.is_err());
     /// assert_eq!(tape.stats().growing_passes, 4);
     /// ```
