@@ -19,8 +19,8 @@ pub use engram_tensor as tensor;
 /// The names most programs use.
 pub mod prelude {
     pub use engram_autograd::{
-        grad, grad_graph, gradcheck, hvp, jvp, jvp_graph, value_and_grad, vjp, GradcheckOptions,
-        Gradients, Tape, Var,
+        detect_anomaly, grad, grad_graph, gradcheck, hvp, jvp, jvp_graph, value_and_grad, vjp,
+        AnomalyMode, GradcheckOptions, Gradients, Tape, Var,
     };
     pub use engram_nn::checkpoint;
     pub use engram_nn::data::{

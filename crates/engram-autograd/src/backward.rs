@@ -3,6 +3,7 @@
 //! (differentiable gradients), and built on those, `jvp` (forward-mode product by the
 //! double-vjp trick) and `hvp`.
 
+use crate::anomaly::{self, is_anomaly_enabled, AnomalyMode, Blame, VjpSite};
 use crate::operand::Operand;
 use crate::refs::Refs;
 use crate::tape::{Node, Tape};
@@ -22,6 +23,15 @@ fn sweep<T: Float, V: Operand<T>>(
     input: impl Fn(usize) -> V,
     keep: impl Fn(usize, &Node<T>) -> bool,
 ) -> Vec<(usize, V)> {
+    // Read once: a pass is checked as a whole or not at all. A recorded pass
+    // (`grad_graph`) records ops of its own, in its rules and in summing gradients; with
+    // the forward checks off while it runs, a non-finite gradient is caught below and
+    // blamed on the node whose rule made it, not on the internals of that rule.
+    let anomaly = is_anomaly_enabled();
+    let _quiet = anomaly.then(AnomalyMode::disable);
+    if anomaly {
+        anomaly::check_seed(seed.value());
+    }
     let mut slots: Vec<Option<V>> = (0..nodes.len()).map(|_| None).collect();
     slots[nodes.len() - 1] = Some(seed);
     let mut kept = Vec::new();
@@ -45,16 +55,25 @@ fn sweep<T: Float, V: Operand<T>>(
             // A slice's gradient goes straight into its region of the input's gradient.
             let p = node.parents[0];
             let shape = nodes[p - lo].value.shape();
-            slots[p - lo] = Some(V::accumulate_slice(
-                slots[p - lo].take(),
-                &g,
-                shape,
-                geometry,
-            ));
+            let sum = V::accumulate_slice(slots[p - lo].take(), &g, shape, geometry);
+            if anomaly {
+                let site = VjpSite {
+                    op: node.op.name(),
+                    at: node.location,
+                    input_shapes: vec![shape],
+                };
+                anomaly::check_gradient(&site, 0, sum.value(), Blame::Sum);
+            }
+            slots[p - lo] = Some(sum);
             continue;
         }
         let xs: SmallVec<[V; 2]> = node.parents.iter().map(|&p| input(p)).collect();
         let grads = node.op.vjp(&xs, &input(i), &g, &needs);
+        let site = anomaly.then(|| VjpSite {
+            op: node.op.name(),
+            at: node.location,
+            input_shapes: xs.iter().map(|x| x.value().shape()).collect(),
+        });
         for (k, gk) in grads.into_iter().enumerate() {
             let Some(gk) = gk else { continue };
             if !needs[k] {
@@ -70,10 +89,20 @@ fn sweep<T: Float, V: Operand<T>>(
                     nodes[p - lo].value.shape()
                 );
             }
-            slots[p - lo] = Some(match slots[p - lo].take() {
-                Some(prev) => prev.add(&gk),
+            if let Some(site) = &site {
+                anomaly::check_gradient(site, k, gk.value(), Blame::Rule);
+            }
+            let sum = match slots[p - lo].take() {
+                Some(prev) => {
+                    let sum = prev.add(&gk);
+                    if let Some(site) = &site {
+                        anomaly::check_gradient(site, k, sum.value(), Blame::Sum);
+                    }
+                    sum
+                }
                 None => gk,
-            });
+            };
+            slots[p - lo] = Some(sum);
         }
     }
     kept
@@ -81,6 +110,7 @@ fn sweep<T: Float, V: Operand<T>>(
 
 /// Runs the first-order sweep on plain tensors: nothing is recorded. The node list is
 /// moved out of the tape for the sweep and put back after, even if the sweep panics.
+#[track_caller]
 fn sweep_tensors<T: Float>(
     tape: &Tape<T>,
     (lo, root): (usize, usize),
@@ -96,6 +126,7 @@ fn sweep_tensors<T: Float>(
             self.tape.inner.borrow_mut().nodes = std::mem::take(&mut self.nodes);
         }
     }
+    tape.count_pass();
     let guard = PutBack {
         tape,
         nodes: std::mem::take(&mut tape.inner.borrow_mut().nodes),
@@ -114,12 +145,14 @@ fn sweep_tensors<T: Float>(
 /// gradients it returns can be differentiated again. Only nodes `lo..=root` are copied
 /// out; any node's value is handed to the rules as a tracked Var, so that derivatives
 /// with respect to nodes below `lo` (an outer level of nesting) still flow through.
+#[track_caller]
 fn sweep_vars<T: Float>(
     tape: &Tape<T>,
     (lo, root): (usize, usize),
     seed: Var<T>,
     keep: impl Fn(usize, &Node<T>) -> bool,
 ) -> Vec<(usize, Var<T>)> {
+    tape.count_pass();
     let snapshot: Vec<Node<T>> = tape.inner.borrow().nodes[lo..=root].to_vec();
     let input = |i: usize| {
         let (value, tracked) = if i >= lo {

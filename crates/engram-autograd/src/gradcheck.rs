@@ -192,7 +192,8 @@ impl fmt::Display for GradcheckReport {
     }
 }
 
-fn unravel(mut flat: usize, shape: &[usize]) -> Vec<usize> {
+/// The multi-index of the `flat`-th element in row-major order.
+pub(crate) fn unravel(mut flat: usize, shape: &[usize]) -> Vec<usize> {
     let mut idx = vec![0; shape.len()];
     for d in (0..shape.len()).rev() {
         idx[d] = flat % shape[d];

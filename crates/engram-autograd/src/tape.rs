@@ -1,11 +1,14 @@
 //! The tape: a Wengert list of nodes, each holding its value, its parents' indices and the
 //! op that made it. Recording appends; `backward` walks it once in reverse.
 
+use crate::anomaly;
+use crate::growth::{Growth, GrowthCheck, TapeStats, Verdict};
 use crate::ops::Op;
 use crate::var::Var;
 use engram_tensor::{Float, Tensor};
 use smallvec::SmallVec;
 use std::cell::RefCell;
+use std::panic::Location;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -16,6 +19,8 @@ pub(crate) struct Node<T: Float> {
     pub(crate) value: Tensor<T>,
     /// False only for constants fed into a recorded op: they never receive a gradient.
     pub(crate) requires_grad: bool,
+    /// The user's code that recorded it (through `#[track_caller]`), for anomaly reports.
+    pub(crate) location: &'static Location<'static>,
 }
 
 pub(crate) struct TapeInner<T: Float> {
@@ -26,6 +31,7 @@ pub(crate) struct TapeInner<T: Float> {
     /// Bumped by `clear`, so a `Var` from before a clear is caught rather than misread.
     pub(crate) generation: u64,
     pub(crate) recording: bool,
+    pub(crate) growth: Growth,
 }
 
 /// A recording of operations on [`Var`]s. Cloning gives another handle to the same tape.
@@ -126,18 +132,25 @@ impl<T: Float> Tape<T> {
                 nodes: Vec::new(),
                 generation: 0,
                 recording: true,
+                growth: Growth::default(),
             })),
         }
     }
 
     /// A leaf that requires a gradient: a parameter or an input to differentiate by (as
     /// PyTorch's `requires_grad_()`). Named `leaf` rather than `var`, which is the variance.
+    #[track_caller]
     pub fn leaf(&self, value: Tensor<T>) -> Var<T> {
+        let location = Location::caller();
+        if anomaly::is_anomaly_enabled() {
+            anomaly::check_leaf(&value, location);
+        }
         let id = self.push(Node {
             op: Op::Leaf,
             parents: SmallVec::new(),
             value: value.clone(),
             requires_grad: true,
+            location,
         });
         Var::tracked(value, self.node_ref(id))
     }
@@ -166,6 +179,7 @@ impl<T: Float> Tape<T> {
         let mut inner = self.inner.borrow_mut();
         inner.nodes.clear();
         inner.generation += 1;
+        inner.growth.cleared();
     }
 
     /// Runs `f` without recording: every op inside gives constants. As `torch.no_grad()`.
@@ -178,6 +192,54 @@ impl<T: Float> Tape<T> {
     /// True unless inside [`Tape::no_grad`].
     pub fn is_recording(&self) -> bool {
         self.inner.borrow().recording
+    }
+
+    /// Sets what this tape does when it keeps growing across backward passes without a
+    /// [`clear`](Tape::clear): by default it warns once on stderr after 64 such passes.
+    ///
+    /// ```
+    /// use engram_autograd::{GrowthCheck, Tape};
+    /// use engram_tensor::Tensor;
+    /// let tape = Tape::<f64>::new();
+    /// tape.set_growth_check(GrowthCheck::Panic { after: 3 });
+    /// let w = Tensor::from_vec(vec![1.0, 2.0], &[2]);
+    /// let forgets_to_clear = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+    ///     for _ in 0..10 {
+    ///         tape.leaf(w.clone()).square().sum().backward(); // and no `tape.clear()`
+    ///     }
+    /// }));
+    /// assert!(forgets_to_clear.is_err());
+    /// assert_eq!(tape.stats().growing_passes, 4);
+    /// ```
+    pub fn set_growth_check(&self, check: GrowthCheck) {
+        self.inner.borrow_mut().growth.check = check;
+    }
+
+    /// How this tape has been used since its last [`clear`](Tape::clear): its nodes, its
+    /// backward passes and how many of those found it grown (see [`GrowthCheck`]).
+    pub fn stats(&self) -> TapeStats {
+        let inner = self.inner.borrow();
+        TapeStats {
+            nodes: inner.nodes.len(),
+            backward_passes: inner.growth.passes,
+            growing_passes: inner.growth.growing,
+            growth_warned: inner.growth.warned,
+        }
+    }
+
+    /// Counts a backward pass for the [`GrowthCheck`], and warns or panics as it says.
+    #[track_caller]
+    pub(crate) fn count_pass(&self) {
+        let verdict = {
+            let mut inner = self.inner.borrow_mut();
+            let len = inner.nodes.len();
+            inner.growth.pass(len)
+        };
+        match verdict {
+            Verdict::Fine => {}
+            Verdict::Warn(message) => eprintln!("{message}"),
+            Verdict::Panic(message) => panic!("{message}"),
+        }
     }
 
     /// True when both handles name the same tape.
@@ -241,6 +303,10 @@ pub(crate) fn record<T: Float>(op: Op<T>, inputs: &[&Var<T>], value: Tensor<T>) 
     if !tape.is_recording() {
         return Var::constant(value);
     }
+    let location = Location::caller();
+    if anomaly::is_anomaly_enabled() {
+        anomaly::check_forward(op.name(), location, inputs, &value);
+    }
     let parents: SmallVec<[usize; 2]> = inputs
         .iter()
         .map(|v| match v.node_ref() {
@@ -250,6 +316,7 @@ pub(crate) fn record<T: Float>(op: Op<T>, inputs: &[&Var<T>], value: Tensor<T>) 
                 parents: SmallVec::new(),
                 value: v.value().clone(),
                 requires_grad: false,
+                location,
             }),
         })
         .collect();
@@ -258,6 +325,7 @@ pub(crate) fn record<T: Float>(op: Op<T>, inputs: &[&Var<T>], value: Tensor<T>) 
         parents,
         value: value.clone(),
         requires_grad: true,
+        location,
     });
     Var::tracked(value, tape.node_ref(id))
 }
@@ -269,6 +337,7 @@ impl<T: Float> Clone for Node<T> {
             parents: self.parents.clone(),
             value: self.value.clone(),
             requires_grad: self.requires_grad,
+            location: self.location,
         }
     }
 }

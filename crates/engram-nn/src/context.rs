@@ -8,6 +8,7 @@ use engram_tensor::{Float, Tensor};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::cell::{RefCell, RefMut};
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 
 /// What one forward pass records on, and how layers should behave in it.
@@ -92,16 +93,19 @@ impl<T: Float> Context<T> {
 
     /// The parameter as a Var of this step: a leaf of the tape (the same leaf each time it
     /// is asked for in one step), or a constant when the context does not record or the
-    /// parameter is frozen.
+    /// parameter is frozen. The leaf is recorded at the caller's location (the layer's
+    /// `forward`), which anomaly mode reports for a parameter that went NaN.
+    #[track_caller]
     pub fn param(&self, parameter: &Parameter<T>) -> Var<T> {
         if !self.recording || !parameter.is_trainable() {
             return Var::constant(parameter.value().clone());
         }
-        self.bound
-            .borrow_mut()
-            .entry(parameter.id())
-            .or_insert_with(|| self.tape.leaf(parameter.value().clone()))
-            .clone()
+        match self.bound.borrow_mut().entry(parameter.id()) {
+            Entry::Occupied(bound) => bound.get().clone(),
+            Entry::Vacant(slot) => slot
+                .insert(self.tape.leaf(parameter.value().clone()))
+                .clone(),
+        }
     }
 
     /// A buffer's current value, as a constant.
