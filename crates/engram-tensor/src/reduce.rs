@@ -247,13 +247,76 @@ impl<T: Float> Tensor<T> {
     /// Sum over `axes`.
     #[track_caller]
     pub fn sum_axes(&self, axes: &[isize]) -> Tensor<T> {
-        self.reduce_lanes("sum", Some(axes), false, lane_sum)
+        self.sum_around_middle(axes, false)
+            .unwrap_or_else(|| self.reduce_lanes("sum", Some(axes), false, lane_sum))
     }
 
     /// As [`Self::sum_axes`], keeping each reduced axis as size 1 (`keepdims=True`).
     #[track_caller]
     pub fn sum_keepdim(&self, axes: &[isize]) -> Tensor<T> {
-        self.reduce_lanes("sum", Some(axes), true, lane_sum)
+        self.sum_around_middle(axes, true)
+            .unwrap_or_else(|| self.reduce_lanes("sum", Some(axes), true, lane_sum))
+    }
+
+    /// The sum of a contiguous tensor over leading axes, and possibly trailing ones, that
+    /// keeps a block of middle axes: `[A, B, C] → [B]`. This is every bias gradient (a
+    /// linear layer's `[batch, out] → [out]`, a convolution's `[N, C, H·W] → [C]`), which
+    /// lane by lane would walk columns with a stride; here each output accumulates whole
+    /// rows, or sums whole contiguous runs, so the loops vectorise. `None` when the
+    /// layout or the axes are not of that form (the general path handles them).
+    #[track_caller]
+    fn sum_around_middle(&self, axes: &[isize], keepdim: bool) -> Option<Tensor<T>> {
+        let rank = self.rank();
+        let reduced = normalize_axes("sum", axes, rank);
+        let kept: SmallVec<[usize; 6]> = (0..rank).filter(|d| !reduced.contains(d)).collect();
+        let (&first, &last) = (kept.first()?, kept.last()?);
+        // Only a leading reduction gains: a trailing-only one has contiguous lanes already.
+        if first == 0 || last + 1 - first != kept.len() || !self.is_contiguous() {
+            return None;
+        }
+        let shape = self.shape();
+        let (outer, middle, inner) = (
+            numel(&shape[..first]),
+            numel(&shape[first..=last]),
+            numel(&shape[last + 1..]),
+        );
+        let data = &self.data()[self.offset..self.offset + outer * middle * inner];
+        let fill = |start: usize, chunk: &mut [T]| {
+            if data.is_empty() {
+                return; // every output is an empty sum (or there is none)
+            }
+            for block in data.chunks_exact(middle * inner) {
+                if inner == 1 {
+                    for (o, &x) in chunk.iter_mut().zip(&block[start..]) {
+                        *o += x;
+                    }
+                } else {
+                    for (i, o) in chunk.iter_mut().enumerate() {
+                        let at = (start + i) * inner;
+                        *o += pairwise(&block[at..at + inner]);
+                    }
+                }
+            }
+        };
+        let mut out = vec![T::zero(); middle];
+        if outer * middle * inner >= PARALLEL_THRESHOLD && middle > 1 {
+            // Each thread owns a run of outputs and adds every block into it in order, so
+            // the result does not depend on the number of threads.
+            let per_chunk = (CHUNK / (outer * inner).max(1)).max(64);
+            out.par_chunks_mut(per_chunk)
+                .enumerate()
+                .for_each(|(i, c)| fill(i * per_chunk, c));
+        } else {
+            fill(0, &mut out);
+        }
+        let out_shape: Shape = if keepdim {
+            (0..rank)
+                .map(|d| if kept.contains(&d) { shape[d] } else { 1 })
+                .collect()
+        } else {
+            shape[first..=last].iter().copied().collect()
+        };
+        Some(Tensor::from_vec(out, &out_shape))
     }
 
     /// Mean of all elements (NaN for an empty tensor, as NumPy).
@@ -527,6 +590,33 @@ mod tests {
     #[should_panic(expected = "`max`: cannot reduce an empty axis (shape [0, 4])")]
     fn max_of_empty_panics() {
         Tensor::<f32>::zeros(&[0, 4]).max();
+    }
+
+    #[test]
+    fn sums_around_a_middle_block_match_lane_sums() {
+        // Leading-and-trailing reductions take the row-accumulating path; the general
+        // lane path (forced through a transposed copy) is the reference.
+        for (shape, axes) in [
+            (vec![5, 7], vec![0]),
+            (vec![3, 4, 6], vec![0, 2]),
+            (vec![2, 3, 4, 5], vec![0, 1, 3]),
+            (vec![2, 3, 4, 5], vec![0, 3]),
+            (vec![64, 3000], vec![0]),
+            (vec![0, 4], vec![0]),
+            (vec![3, 0, 2], vec![0, 2]),
+        ] {
+            let a = iota(&shape).map(|v| (v * 0.37).sin());
+            let axes: Vec<isize> = axes.iter().map(|&d| d as isize).collect();
+            let reference = a.reduce_lanes("sum", Some(&axes), true, lane_sum);
+            let fast = a.sum_keepdim(&axes);
+            assert_eq!(fast.shape(), reference.shape(), "{shape:?} over {axes:?}");
+            for (x, y) in fast.to_vec().iter().zip(reference.to_vec()) {
+                assert_relative_eq!(*x, y, max_relative = 1e-12, epsilon = 1e-12);
+            }
+            let dropped = a.sum_axes(&axes);
+            assert_eq!(dropped.to_vec(), fast.to_vec());
+            assert_eq!(dropped.numel(), fast.numel());
+        }
     }
 
     #[test]
