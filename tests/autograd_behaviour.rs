@@ -513,3 +513,40 @@ fn slices_of_one_input_accumulate_their_gradients() {
     let recorded = grad_graph(&loss, None, &[&x]).remove(0);
     assert_eq!(recorded.value().to_vec(), want);
 }
+
+/// A weight used transposed (`x @ w.t()`, as a linear layer does) gets its gradient in its
+/// own row-major layout, so an optimizer updates it without first copying a strided view;
+/// for a batch of sequences too, where the product is taken over the flattened batch.
+#[test]
+fn a_weight_used_transposed_gets_a_contiguous_gradient() {
+    for x_shape in [vec![5, 4], vec![2, 3, 4]] {
+        let tape = Tape::<f64>::new();
+        let n: usize = x_shape.iter().product();
+        let x = tape.leaf(Tensor::from_vec(
+            (0..n).map(|i| (i as f64 * 0.7).sin()).collect(),
+            &x_shape,
+        ));
+        let w = tape.leaf(Tensor::from_vec(
+            (0..12).map(|i| (i as f64 * 0.3).cos()).collect(),
+            &[3, 4],
+        ));
+        let y = x.matmul(&w.t()).square().sum();
+        let g = grad(&y, &[&x, &w]);
+        assert!(
+            g[1].is_contiguous(),
+            "weight gradient strides {:?}",
+            g[1].strides()
+        );
+        // Against the gradient through a weight stored already transposed (not a view).
+        let wt = tape.leaf(w.value().t().contiguous());
+        let y2 = x.matmul(&wt).square().sum();
+        let g2 = grad(&y2, &[&x, &wt]);
+        let (got, want) = (g[1].to_vec(), g2[1].t().contiguous().to_vec());
+        for (a, b) in got.iter().zip(&want) {
+            assert!((a - b).abs() <= 1e-12 * b.abs().max(1.0), "{a} vs {b}");
+        }
+        for (a, b) in g[0].to_vec().iter().zip(g2[0].to_vec()) {
+            assert!((a - b).abs() <= 1e-12 * b.abs().max(1.0), "{a} vs {b}");
+        }
+    }
+}

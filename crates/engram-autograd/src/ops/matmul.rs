@@ -8,7 +8,7 @@ use crate::operand::Operand;
 use crate::ops::{InputGrads, Op};
 use crate::tape::record;
 use crate::var::Var;
-use engram_tensor::Float;
+use engram_tensor::{Float, Tensor};
 use smallvec::smallvec;
 
 pub(crate) fn vjp<T: Float, V: Operand<T>>(a: &V, b: &V, g: &V, needs: &[bool]) -> InputGrads<V> {
@@ -30,16 +30,74 @@ pub(crate) fn vjp<T: Float, V: Operand<T>>(a: &V, b: &V, g: &V, needs: &[bool]) 
     g_shape.push(if sb.len() > 1 { sb[sb.len() - 1] } else { 1 });
     let g2 = g.reshape(&g_shape);
     smallvec![
-        needs[0].then(|| g2
-            .matmul(&b2.transpose(-2, -1))
-            .sum_to_shape(a2.value().shape())
-            .reshape(&sa)),
-        needs[1].then(|| a2
-            .transpose(-2, -1)
-            .matmul(&g2)
-            .sum_to_shape(b2.value().shape())
-            .reshape(&sb))
+        needs[0].then(|| {
+            let da = if in_own_layout(a2.value(), &g_shape) {
+                // (b gᵀ)ᵀ: the same product, laid out as `a` is (see `in_own_layout`).
+                b2.matmul(&g2.transpose(-2, -1)).transpose(-2, -1)
+            } else {
+                g2.matmul(&b2.transpose(-2, -1))
+            };
+            to_shape(da.sum_to_shape(a2.value().shape()), &sa)
+        }),
+        needs[1].then(|| {
+            let (k, n) = (
+                a2.value().shape()[a2.value().rank() - 1],
+                g_shape[g_shape.len() - 1],
+            );
+            let db = if sb.len() == 2 && sa.len() > 2 {
+                // A matrix applied to a batch (a linear layer on a sequence): one product
+                // over the flattened batch, instead of one per batch entry and their sum.
+                let rows = g2.value().numel() / n.max(1);
+                let (a_flat, g_flat) = (a2.reshape(&[rows, k]), g2.reshape(&[rows, n]));
+                flat_weight_gradient(&a_flat, &g_flat, b2.value())
+            } else if in_own_layout(b2.value(), &g_shape) {
+                flat_weight_gradient(&a2, &g2, b2.value())
+            } else {
+                a2.transpose(-2, -1).matmul(&g2)
+            };
+            to_shape(db.sum_to_shape(b2.value().shape()), &sb)
+        })
     ]
+}
+
+/// `v` in `shape`; unchanged (a view keeps its layout) when it has that shape already,
+/// where a reshape would copy a transposed gradient into row-major order.
+fn to_shape<T: Float, V: Operand<T>>(v: V, shape: &[usize]) -> V {
+    if v.value().shape() == shape {
+        v
+    } else {
+        v.reshape(shape)
+    }
+}
+
+/// `aᵀ g`, computed as `(gᵀ a)ᵀ` when `b` is stored transposed, so that its gradient has
+/// `b`'s own layout (see [`in_own_layout`]).
+fn flat_weight_gradient<T: Float, V: Operand<T>>(a: &V, g: &V, b: &Tensor<T>) -> V {
+    if column_major(b) {
+        g.transpose(-2, -1).matmul(a).transpose(-2, -1)
+    } else {
+        a.transpose(-2, -1).matmul(g)
+    }
+}
+
+/// True when an operand is a transposed view (a linear layer's `w.t()`) and its gradient
+/// needs no sum over broadcast batch axes (its batch shape is the output's). Its gradient is then computed as the transpose of a contiguous product,
+/// which the transpose's own vjp turns back into a contiguous gradient for the stored
+/// weight: the optimizer then updates it in place instead of copying a strided view
+/// every step.
+fn in_own_layout<T: Float>(x: &Tensor<T>, out_shape: &[usize]) -> bool {
+    column_major(x) && x.shape()[..x.rank() - 2] == out_shape[..out_shape.len() - 2]
+}
+
+/// The last two axes are stored column by column: a transposed contiguous matrix.
+fn column_major<T: Float>(x: &Tensor<T>) -> bool {
+    let (shape, strides) = (x.shape(), x.strides());
+    let r = shape.len();
+    r >= 2
+        && shape[r - 2] > 1
+        && shape[r - 1] > 1
+        && strides[r - 2] == 1
+        && strides[r - 1] == shape[r - 2]
 }
 
 impl<T: Float> Var<T> {
