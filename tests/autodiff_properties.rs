@@ -36,7 +36,10 @@ fn uniform(shape: &[usize], low: f64, high: f64, seed: u64) -> Tensor<f64> {
 fn away_from_zero(shape: &[usize], low: f64, high: f64, seed: u64) -> Tensor<f64> {
     let mut rng = seeded_rng(seed);
     let values = uniform(shape, low, high, seed ^ 0x5eed).to_vec();
-    let signed = values.into_iter().map(|v| if rng.gen() { v } else { -v }).collect();
+    let signed = values
+        .into_iter()
+        .map(|v| if rng.gen() { v } else { -v })
+        .collect();
     Tensor::from_vec(signed, shape)
 }
 
