@@ -172,7 +172,11 @@ fn check(
     prop_assume!(!(op.needs_elements() && reduced.iter().any(|&d| shape[d] == 0)));
     let stored = layout.store(&logical);
     let f = |v: &[Var<f64>]| op.on_var(&layout.view(&v[0]), axes);
-    assert_forward(&forward(&f, &[stored.clone()]), &out_shape, &expected)?;
+    assert_forward(
+        &forward(&f, std::slice::from_ref(&stored)),
+        &out_shape,
+        &expected,
+    )?;
     // Where the reduction is undefined (var without a degree of freedom, the mean of
     // nothing), the forward check above is the whole property.
     if expected.iter().all(|v| v.is_finite()) {
