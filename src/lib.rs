@@ -11,6 +11,12 @@
 //! ```
 
 pub mod examples;
+/// The GradBench protocol server that `engram gradbench` runs. It lives in the library,
+/// not the binary, only so that the fuzz target (`fuzz/`) can feed the very code the tool
+/// runs; it is not part of the API.
+#[cfg(feature = "cli")]
+#[doc(hidden)]
+pub mod gradbench;
 
 pub use engram_autograd as autograd;
 pub use engram_nn as nn;

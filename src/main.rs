@@ -3,10 +3,10 @@
 #[cfg(not(feature = "cli"))]
 compile_error!("the `engram` binary needs the `cli` feature (on by default)");
 
-mod gradbench;
 mod sweep;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use engram::gradbench;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;

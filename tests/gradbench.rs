@@ -321,6 +321,24 @@ fn malformed_messages_get_errors_and_the_tool_keeps_serving() {
     tool.still_serves();
 }
 
+/// Found by the protocol fuzzer (`fuzz/`): an `id` too long for a u64 came back as a
+/// different number. The default JSON parser may round such a number one ulp off, and
+/// the reply printed that value; parsed correctly rounded, the id survives the trip.
+#[test]
+fn an_id_too_long_for_an_integer_comes_back_as_the_number_sent() {
+    let mut tool = Tool::spawn();
+    let id = "3333333333333333333333333333333333333333333333333333333333333333333333333333332";
+    let line = format!(
+        r#"{{"id":{id},"kind":"evaluate","module":"hello","function":"square","input":1.5}}"#
+    );
+    let answer = tool.send_line(line.as_bytes());
+    // Rust's own `parse` rounds correctly: it is the reference.
+    let sent: f64 = id.parse().unwrap();
+    assert_eq!(answer["id"].as_f64(), Some(sent), "{answer}");
+    assert_eq!(answer["output"], 2.25, "{answer}");
+    tool.still_serves();
+}
+
 #[test]
 fn a_line_of_invalid_utf8_is_answered_and_the_next_served() {
     let mut tool = Tool::spawn();
