@@ -1,36 +1,30 @@
 //! Tape overhead and one training step, the two figures the autodiff issue sets goals for.
 //!
 //! - `tape_chain_10k_scalar_ops`: 10,002 scalar ops (`x · 1.0001`, `+ 0.0001`, `tanh`,
-//!   repeated), forward and backward; divide the median by 10,002 for ns per op.
+//!   repeated), forward and backward; criterion's elements per second are ops per second.
 //! - `tape_chain_10k_scalar_ops_anomaly_mode`: the same under `detect_anomaly`, every value
 //!   and gradient scanned for NaN and ±∞ (the figure without it shows the mode costs
 //!   nothing when off).
 //! - `mlp_784_512_512_10_b128_step`: forward, backward and SGD update of a ReLU MLP with
-//!   softmax cross-entropy on a batch of 128, f32.
+//!   softmax cross-entropy on a batch of 128, f32, on raw Vars: the tape without the layers
+//!   (`benches/steps.rs` times the same step built from engram-nn layers).
 
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use engram::autograd::{detect_anomaly, grad, Tape, Var};
 use engram::tensor::{seeded_rng, Tensor};
 
-const CHAIN_STEPS: usize = 3334;
-
-/// The chain, forward and backward, on a cleared tape; the gradient, so it is not elided.
-fn chain(tape: &Tape<f32>) -> f32 {
-    tape.clear();
-    let x = tape.leaf(Tensor::scalar(0.5f32));
-    let mut y = x.clone();
-    for _ in 0..CHAIN_STEPS {
-        y = (y * 1.0001 + 0.0001).tanh();
-    }
-    y.backward()[&x].item()
-}
+#[path = "workloads/tape.rs"]
+mod tape;
 
 fn tape_chain(c: &mut Criterion) {
-    let tape = Tape::<f32>::new();
+    let chain_tape = Tape::<f32>::new();
     let mut group = c.benchmark_group("tape");
-    group.bench_function("tape_chain_10k_scalar_ops", |b| b.iter(|| chain(&tape)));
+    group.throughput(Throughput::Elements(tape::TAPE_CHAIN_OPS as u64));
+    group.bench_function("tape_chain_10k_scalar_ops", |b| {
+        b.iter(|| tape::tape_chain(&chain_tape))
+    });
     group.bench_function("tape_chain_10k_scalar_ops_anomaly_mode", |b| {
-        b.iter(|| detect_anomaly(|| chain(&tape)))
+        b.iter(|| detect_anomaly(|| tape::tape_chain(&chain_tape)))
     });
     group.finish();
 }
