@@ -77,6 +77,7 @@ impl Float for f32 {
     fn erf(self) -> Self {
         libm::erff(self)
     }
+    #[track_caller]
     fn transcendental(f: Transcendental, src: &[Self], dst: &mut [MaybeUninit<Self>]) {
         vmath::apply_f32(vmath::level(), f, src, dst)
     }
@@ -95,6 +96,7 @@ impl Float for f64 {
     fn erf(self) -> Self {
         libm::erf(self)
     }
+    #[track_caller]
     fn transcendental(f: Transcendental, src: &[Self], dst: &mut [MaybeUninit<Self>]) {
         vmath::apply_f64(vmath::level(), f, src, dst)
     }

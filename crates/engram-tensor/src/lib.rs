@@ -30,9 +30,9 @@ mod slicing;
 mod softmax;
 mod strided;
 mod tensor;
-mod transcendental;
 #[cfg(test)]
 mod test_util;
+mod transcendental;
 mod view;
 mod vmath;
 

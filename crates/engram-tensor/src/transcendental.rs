@@ -132,9 +132,46 @@ impl<T: Float> Tensor<T> {
     }
 }
 
+/// `f(x)` for one value through the vectorised kernel, so that it agrees bitwise with
+/// the same function applied to a tensor.
+pub(crate) fn apply_one<T: Float>(f: Transcendental, x: T) -> T {
+    let mut y = [MaybeUninit::uninit()];
+    T::transcendental(f, &[x], &mut y);
+    // SAFETY: `transcendental` wrote the one element.
+    unsafe { y[0].assume_init() }
+}
+
+/// `ln Σ e^(x - m) + m` over the values `fold` visits in order (`fold(f)` calls `f` on each
+/// element): the exponentials go through the vectorised kernel in blocks, the sum runs in
+/// the visiting order.
+pub(crate) fn logsumexp_shifted<T: Float>(m: T, fold: impl FnOnce(&mut dyn FnMut(T))) -> T {
+    let mut shifted = [T::zero(); BLOCK];
+    let mut exps = [MaybeUninit::uninit(); BLOCK];
+    let (mut total, mut n) = (T::zero(), 0);
+    let mut flush = |shifted: &[T], total: T| {
+        let exps = &mut exps[..shifted.len()];
+        T::transcendental(Transcendental::Exp, shifted, exps);
+        // SAFETY: `transcendental` initialised every element of `exps`.
+        exps.iter()
+            .fold(total, |a, e| a + unsafe { e.assume_init() })
+    };
+    fold(&mut |x| {
+        shifted[n] = x - m;
+        n += 1;
+        if n == BLOCK {
+            total = flush(&shifted, total);
+            n = 0;
+        }
+    });
+    let total = flush(&shifted[..n], total);
+    m + apply_one(Transcendental::Ln, total)
+}
+
 #[cfg(test)]
 mod tests {
     use crate::tensor::Tensor;
+
+    type Op = fn(&Tensor<f64>) -> Tensor<f64>;
 
     fn bits(t: &Tensor<f64>) -> Vec<u64> {
         t.to_vec().iter().map(|v| v.to_bits()).collect()
@@ -142,10 +179,13 @@ mod tests {
 
     #[test]
     fn strided_views_and_single_elements_match_the_contiguous_result_bitwise() {
-        let x = Tensor::<f64>::from_vec((0..600).map(|i| i as f64 * 0.013 - 3.9).collect(), &[20, 30]);
+        let x = Tensor::<f64>::from_vec(
+            (0..600).map(|i| i as f64 * 0.013 - 3.9).collect(),
+            &[20, 30],
+        );
         let xt = x.transpose(0, 1);
         let unit = x.slice(1, 2, 29, 1);
-        let ops: [fn(&Tensor<f64>) -> Tensor<f64>; 8] = [
+        let ops: [Op; 8] = [
             |t| t.exp(),
             |t| t.abs().ln(),
             |t| t.tanh(),
@@ -166,7 +206,8 @@ mod tests {
 
     #[test]
     fn activations_agree_with_their_scalar_formulas() {
-        let x = Tensor::<f64>::from_vec((0..1000).map(|i| i as f64 * 0.017 - 8.5).collect(), &[1000]);
+        let x =
+            Tensor::<f64>::from_vec((0..1000).map(|i| i as f64 * 0.017 - 8.5).collect(), &[1000]);
         let c = (2.0 / std::f64::consts::PI).sqrt();
         for (i, &v) in x.to_vec().iter().enumerate() {
             let gelu = 0.5 * v * (1.0 + libm::erf(v / 2f64.sqrt()));
@@ -178,7 +219,10 @@ mod tests {
                 (x.silu().get(&[i]), silu),
             ] {
                 // Absolute: where GELU is tiny, `1 + erf` cancels in both.
-                assert!((got - want).abs() <= 1e-15 * v.abs().max(1.0), "at {v}: {got} vs {want}");
+                assert!(
+                    (got - want).abs() <= 1e-15 * v.abs().max(1.0),
+                    "at {v}: {got} vs {want}"
+                );
             }
         }
     }

@@ -143,7 +143,7 @@ macro_rules! scalar_lanes {
             }
             #[inline(always)]
             fn not_ge(self, o: Self) -> bool {
-                !(self >= o)
+                self < o || self.is_nan() || o.is_nan()
             }
             #[inline(always)]
             fn select(m: bool, on_true: Self, on_false: Self) -> Self {

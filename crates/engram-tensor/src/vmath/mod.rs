@@ -71,7 +71,11 @@ fn drive<V: Lanes>(src: &[V::E], dst: &mut [MaybeUninit<V::E>], kernel: impl Fn(
 where
     V::E: Constants,
 {
-    assert_eq!(src.len(), dst.len(), "vmath: source and destination lengths");
+    assert_eq!(
+        src.len(),
+        dst.len(),
+        "vmath: source and destination lengths"
+    );
     let full = src.len() - src.len() % V::N;
     let (s, d) = (src.as_ptr(), dst.as_mut_ptr().cast::<V::E>());
     let mut i = 0;
@@ -138,6 +142,7 @@ macro_rules! apply_for {
         $(#[$doc])*
         ///
         /// `level` must not exceed [`level()`].
+        #[track_caller]
         pub(crate) fn $name(
             level: Level,
             f: Transcendental,
@@ -145,6 +150,16 @@ macro_rules! apply_for {
             dst: &mut [MaybeUninit<$e>],
         ) {
             assert!(level <= self::level(), "vmath: {level:?} is not supported by this CPU");
+            if src.len() != dst.len() {
+                crate::shape::shape_error(
+                    "transcendental",
+                    format!(
+                        "{f:?}: the destination has {} elements, the source {}",
+                        dst.len(),
+                        src.len()
+                    ),
+                );
+            }
             match level {
                 Level::Scalar => run::<$e>(f, src, dst),
                 // SAFETY: the assertion above checked that the CPU supports the level.

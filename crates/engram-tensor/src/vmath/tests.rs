@@ -17,7 +17,11 @@ const ALL: [Transcendental; 5] = [
 fn levels() -> Vec<Level> {
     let mut out = vec![Level::Scalar];
     #[cfg(target_arch = "x86_64")]
-    out.extend([Level::Avx2, Level::Avx512].into_iter().filter(|&l| l <= level()));
+    out.extend(
+        [Level::Avx2, Level::Avx512]
+            .into_iter()
+            .filter(|&l| l <= level()),
+    );
     out
 }
 
@@ -25,14 +29,18 @@ fn run64(level: Level, f: Transcendental, x: &[f64]) -> Vec<f64> {
     let mut out = vec![MaybeUninit::uninit(); x.len()];
     apply_f64(level, f, x, &mut out);
     // SAFETY: `apply_f64` wrote every element.
-    out.into_iter().map(|v| unsafe { v.assume_init() }).collect()
+    out.into_iter()
+        .map(|v| unsafe { v.assume_init() })
+        .collect()
 }
 
 fn run32(level: Level, f: Transcendental, x: &[f32]) -> Vec<f32> {
     let mut out = vec![MaybeUninit::uninit(); x.len()];
     apply_f32(level, f, x, &mut out);
     // SAFETY: `apply_f32` wrote every element.
-    out.into_iter().map(|v| unsafe { v.assume_init() }).collect()
+    out.into_iter()
+        .map(|v| unsafe { v.assume_init() })
+        .collect()
 }
 
 fn reference(f: Transcendental, x: f64) -> f64 {
@@ -76,7 +84,11 @@ fn ulps32(y: f32, exact: f64) -> f64 {
         return if y.is_nan() { 0.0 } else { f64::INFINITY };
     }
     if (exact as f32).is_infinite() || y.is_infinite() {
-        return if y == exact as f32 { 0.0 } else { f64::INFINITY };
+        return if y == exact as f32 {
+            0.0
+        } else {
+            f64::INFINITY
+        };
     }
     let a = exact.abs();
     let ulp = if a < f32::MIN_POSITIVE as f64 {
@@ -93,14 +105,26 @@ fn every_level_gives_bitwise_the_same_results() {
     let mut rng = ChaCha8Rng::seed_from_u64(7);
     let mut x64: Vec<f64> = (0..4099).map(|_| rng.gen_range(-800.0..800.0)).collect();
     x64.extend((0..4099).map(|_| f64::from_bits(rng.gen())));
-    x64.extend([0.0, -0.0, f64::INFINITY, f64::NEG_INFINITY, f64::NAN, 1e-310, -1e-310]);
+    x64.extend([
+        0.0,
+        -0.0,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::NAN,
+        1e-310,
+        -1e-310,
+    ]);
     let x32: Vec<f32> = x64.iter().map(|&v| v as f32).collect();
     for f in ALL {
         let (want64, want32) = (run64(Level::Scalar, f, &x64), run32(Level::Scalar, f, &x32));
         for level in levels() {
             let (got64, got32) = (run64(level, f, &x64), run32(level, f, &x32));
             for (i, (a, b)) in got64.iter().zip(&want64).enumerate() {
-                assert!(ulps64(*a, *b) == 0, "{f:?} f64 {level:?} at {}: {a} vs {b}", x64[i]);
+                assert!(
+                    ulps64(*a, *b) == 0,
+                    "{f:?} f64 {level:?} at {}: {a} vs {b}",
+                    x64[i]
+                );
             }
             for (i, (a, b)) in got32.iter().zip(&want32).enumerate() {
                 assert!(
@@ -191,7 +215,10 @@ fn f64_exp_and_ln_are_within_1_ulp_of_libm() {
 
 #[test]
 fn f64_tanh_is_within_2_ulps_of_libm() {
-    for xs in [uniform(-20.0, 20.0, 1 << 21, 5), uniform(-1e-3, 1e-3, 1 << 18, 6)] {
+    for xs in [
+        uniform(-20.0, 20.0, 1 << 21, 5),
+        uniform(-1e-3, 1e-3, 1 << 18, 6),
+    ] {
         let (worst, at) = f64_max_ulps(Transcendental::Tanh, &xs);
         assert!(worst <= 2, "tanh f64: {worst} ulps from libm at {at:e}");
     }
@@ -201,7 +228,10 @@ fn f64_tanh_is_within_2_ulps_of_libm() {
 /// exact reference, measures the same kernel's own error.
 #[test]
 fn f64_erf_is_within_2_ulps_of_libm() {
-    for xs in [uniform(-7.0, 7.0, 1 << 21, 9), uniform(-1.5, 1.5, 1 << 20, 10)] {
+    for xs in [
+        uniform(-7.0, 7.0, 1 << 21, 9),
+        uniform(-1.5, 1.5, 1 << 20, 10),
+    ] {
         let (worst, at) = f64_max_ulps(Transcendental::Erf, &xs);
         assert!(worst <= 2, "erf f64: {worst} ulps from libm at {at:e}");
     }
@@ -211,7 +241,10 @@ fn f64_erf_is_within_2_ulps_of_libm() {
 /// the f32 sweep, against an exact reference, bounds the same kernel's error at 2 ulps.
 #[test]
 fn f64_sigmoid_is_within_3_ulps_of_the_libm_formula() {
-    for xs in [uniform(-745.0, 40.0, 1 << 21, 7), uniform(-2.0, 2.0, 1 << 20, 8)] {
+    for xs in [
+        uniform(-745.0, 40.0, 1 << 21, 7),
+        uniform(-2.0, 2.0, 1 << 20, 8),
+    ] {
         let (worst, at) = f64_max_ulps(Transcendental::Sigmoid, &xs);
         assert!(worst <= 3, "sigmoid f64: {worst} ulps from libm at {at:e}");
     }
@@ -252,12 +285,17 @@ fn special_values_are_exact() {
     for level in levels() {
         for (f, x, want) in cases {
             let got = run64(level, f, &[x])[0];
-            assert!(ulps64(got, want) == 0 && got.is_sign_negative() == want.is_sign_negative()
-                || got.is_nan() && want.is_nan(), "{f:?}({x}) f64 {level:?} = {got}, want {want}");
+            assert!(
+                ulps64(got, want) == 0 && got.is_sign_negative() == want.is_sign_negative()
+                    || got.is_nan() && want.is_nan(),
+                "{f:?}({x}) f64 {level:?} = {got}, want {want}"
+            );
             let got = run32(level, f, &[x as f32])[0];
             let want = want as f32;
-            assert!(got.to_bits() == want.to_bits() || got.is_nan() && want.is_nan(),
-                "{f:?}({x}) f32 {level:?} = {got}, want {want}");
+            assert!(
+                got.to_bits() == want.to_bits() || got.is_nan() && want.is_nan(),
+                "{f:?}({x}) f32 {level:?} = {got}, want {want}"
+            );
         }
         for f in ALL {
             assert!(run64(level, f, &[f64::NAN])[0].is_nan(), "{f:?}(NaN) f64");
@@ -270,18 +308,36 @@ fn special_values_are_exact() {
 fn exp_rounds_into_the_subnormal_range_and_ln_reads_subnormals() {
     for x in [-708.5, -720.0, -740.0, -744.4, -745.1] {
         let got = run64(level(), Transcendental::Exp, &[x])[0];
-        assert!(ulps64(got, x.exp()) <= 1, "exp({x}) = {got:e}, libm {:e}", x.exp());
+        assert!(
+            ulps64(got, x.exp()) <= 1,
+            "exp({x}) = {got:e}, libm {:e}",
+            x.exp()
+        );
     }
     for x in [-88.0f32, -95.0, -100.0, -103.0] {
         let got = run32(level(), Transcendental::Exp, &[x])[0];
-        assert!(ulps32(got, (x as f64).exp()) <= 1.0, "exp({x}) f32 = {got:e}");
+        assert!(
+            ulps32(got, (x as f64).exp()) <= 1.0,
+            "exp({x}) f32 = {got:e}"
+        );
     }
     for x in [5e-324, 1e-310, 2.2e-308] {
         let got = run64(level(), Transcendental::Ln, &[x])[0];
-        assert!(ulps64(got, x.ln()) <= 1, "ln({x:e}) = {got}, libm {}", x.ln());
+        assert!(
+            ulps64(got, x.ln()) <= 1,
+            "ln({x:e}) = {got}, libm {}",
+            x.ln()
+        );
     }
     for x in [1e-45f32, 1e-40, 1.1e-38] {
         let got = run32(level(), Transcendental::Ln, &[x])[0];
         assert!(ulps32(got, (x as f64).ln()) <= 1.0, "ln({x:e}) f32 = {got}");
     }
+}
+
+#[test]
+#[should_panic(expected = "`transcendental`: Exp: the destination has 2 elements, the source 3")]
+fn mismatched_lengths_name_the_function_and_both_lengths() {
+    let mut out = [MaybeUninit::uninit(); 2];
+    apply_f64(level(), Transcendental::Exp, &[1.0, 2.0, 3.0], &mut out);
 }
