@@ -199,13 +199,37 @@ mod x86 {
     // AVX2 types) or AVX-512F (the x8/x16 AVX-512 types), which the dispatcher checked
     // before entering the only code that uses these types; the loads and stores are
     // unaligned ones on pointers the caller vouches for.
+    /// Defines a bitwise operation on AVX-512 float registers through its integer form:
+    /// the float forms (`_mm512_and_pd` and the like) need AVX-512DQ, which the
+    /// dispatcher does not check for.
+    macro_rules! bitwise512 {
+        ($($name:ident = $int:ident on $t:ident via $to:ident, $from:ident;)*) => {$(
+            #[inline(always)]
+            unsafe fn $name(a: $t, b: $t) -> $t {
+                unsafe { $from($int($to(a), $to(b))) }
+            }
+        )*};
+    }
+
+    bitwise512! {
+        and_pd512 = _mm512_and_si512 on __m512d via _mm512_castpd_si512, _mm512_castsi512_pd;
+        or_pd512 = _mm512_or_si512 on __m512d via _mm512_castpd_si512, _mm512_castsi512_pd;
+        andnot_pd512 = _mm512_andnot_si512 on __m512d via _mm512_castpd_si512, _mm512_castsi512_pd;
+        and_ps512 = _mm512_and_si512 on __m512 via _mm512_castps_si512, _mm512_castsi512_ps;
+        or_ps512 = _mm512_or_si512 on __m512 via _mm512_castps_si512, _mm512_castsi512_ps;
+        andnot_ps512 = _mm512_andnot_si512 on __m512 via _mm512_castps_si512, _mm512_castsi512_ps;
+    }
+
     macro_rules! avx_lanes {
         (
             $ty:ident, $e:ty, $n:expr, mask $mask:ty,
             $load:ident, $store:ident, $set1:ident, $add:ident, $sub:ident, $mul:ident,
             $div:ident, $fma:ident, $max:ident, $min:ident, $and:ident, $or:ident,
-            $andnot:ident, cmp $cmp:ident, blend $blend:expr,
-            round $round:expr, pow2 $pow2:expr, expsig $expsig:expr
+            $andnot:ident, cmp $cmp:ident,
+            blend |$bm:ident, $bt:ident, $bf:ident| $blend:expr,
+            round |$rx:ident| $round:expr,
+            pow2 |$pn:ident| $pow2:expr,
+            expsig |$ex:ident| $expsig:expr
         ) => {
             impl Lanes for $ty {
                 type E = $e;
@@ -253,7 +277,8 @@ mod x86 {
                 }
                 #[inline(always)]
                 fn round(self) -> Self {
-                    $ty(($round)(self.0))
+                    let $rx = self.0;
+                    $ty($round)
                 }
                 #[inline(always)]
                 fn abs(self) -> Self {
@@ -277,15 +302,18 @@ mod x86 {
                 }
                 #[inline(always)]
                 fn select(m: $mask, on_true: Self, on_false: Self) -> Self {
-                    $ty(($blend)(m, on_true.0, on_false.0))
+                    let ($bm, $bt, $bf) = (m, on_true.0, on_false.0);
+                    $ty($blend)
                 }
                 #[inline(always)]
                 fn pow2(n: Self) -> Self {
-                    $ty(($pow2)(n.0))
+                    let $pn = n.0;
+                    $ty($pow2)
                 }
                 #[inline(always)]
                 fn exponent_significand(self) -> (Self, Self) {
-                    let (e, m) = ($expsig)(self.0);
+                    let $ex = self.0;
+                    let (e, m) = $expsig;
                     ($ty(e), $ty(m))
                 }
             }
@@ -343,7 +371,7 @@ mod x86 {
         F64x8, f64, 8, mask __mmask8,
         _mm512_loadu_pd, _mm512_storeu_pd, _mm512_set1_pd, _mm512_add_pd, _mm512_sub_pd,
         _mm512_mul_pd, _mm512_div_pd, _mm512_fmadd_pd, _mm512_max_pd, _mm512_min_pd,
-        _mm512_and_pd, _mm512_or_pd, _mm512_andnot_pd, cmp _mm512_cmp_pd_mask,
+        and_pd512, or_pd512, andnot_pd512, cmp _mm512_cmp_pd_mask,
         blend |m, t, f| unsafe { _mm512_mask_blend_pd(m, f, t) },
         round |x| unsafe { _mm512_roundscale_pd::<NEAREST>(x) },
         pow2 |n| unsafe {
@@ -367,7 +395,7 @@ mod x86 {
         F32x16, f32, 16, mask __mmask16,
         _mm512_loadu_ps, _mm512_storeu_ps, _mm512_set1_ps, _mm512_add_ps, _mm512_sub_ps,
         _mm512_mul_ps, _mm512_div_ps, _mm512_fmadd_ps, _mm512_max_ps, _mm512_min_ps,
-        _mm512_and_ps, _mm512_or_ps, _mm512_andnot_ps, cmp _mm512_cmp_ps_mask,
+        and_ps512, or_ps512, andnot_ps512, cmp _mm512_cmp_ps_mask,
         blend |m, t, f| unsafe { _mm512_mask_blend_ps(m, f, t) },
         round |x| unsafe { _mm512_roundscale_ps::<NEAREST>(x) },
         pow2 |n| unsafe {

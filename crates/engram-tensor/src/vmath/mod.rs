@@ -64,10 +64,50 @@ pub(crate) fn level() -> Level {
     })
 }
 
-/// Applies `kernel` to `src` register by register; the last partial register goes through
-/// a padded copy, so every element gets exactly the same arithmetic.
+/// One kernel, named by a type. `drive` calls it as `K::apply` so that it inlines straight
+/// into the `#[target_feature]` entry points: a function item passed as `impl Fn` is called
+/// through its `Fn::call` shim, which is compiled without the target features and so keeps
+/// every intrinsic an out-of-line call (5-10× slower than scalar code).
+trait Kernel {
+    /// The kernel on one register.
+    fn apply<V: Lanes>(x: V) -> V
+    where
+        V::E: Constants;
+}
+
+macro_rules! kernel_types {
+    ($($(#[$doc:meta])* $name:ident => $f:path;)*) => {$(
+        $(#[$doc])*
+        struct $name;
+        impl Kernel for $name {
+            #[inline(always)]
+            fn apply<V: Lanes>(x: V) -> V
+            where
+                V::E: Constants,
+            {
+                $f(x)
+            }
+        }
+    )*};
+}
+
+kernel_types! {
+    /// [`kernels::exp`].
+    ExpKernel => kernels::exp;
+    /// [`kernels::ln`].
+    LnKernel => kernels::ln;
+    /// [`kernels::tanh`].
+    TanhKernel => kernels::tanh;
+    /// [`kernels::sigmoid`].
+    SigmoidKernel => kernels::sigmoid;
+    /// [`kernels::erf`].
+    ErfKernel => kernels::erf;
+}
+
+/// Applies kernel `K` to `src` register by register; the last partial register goes
+/// through a padded copy, so every element gets exactly the same arithmetic.
 #[inline(always)]
-fn drive<V: Lanes>(src: &[V::E], dst: &mut [MaybeUninit<V::E>], kernel: impl Fn(V) -> V)
+fn drive<V: Lanes, K: Kernel>(src: &[V::E], dst: &mut [MaybeUninit<V::E>])
 where
     V::E: Constants,
 {
@@ -81,7 +121,7 @@ where
     let mut i = 0;
     while i < full {
         // SAFETY: `i + N <= full <= len` for both slices, which have the same length.
-        unsafe { kernel(V::load(s.add(i))).store(d.add(i)) };
+        unsafe { K::apply(V::load(s.add(i))).store(d.add(i)) };
         i += V::N;
     }
     if full < src.len() {
@@ -89,7 +129,7 @@ where
         let rest = src.len() - full;
         buf[..rest].copy_from_slice(&src[full..]);
         // SAFETY: `buf` holds 16 elements, at least `N` for every lane type.
-        unsafe { kernel(V::load(buf.as_ptr())).store(buf.as_mut_ptr()) };
+        unsafe { K::apply(V::load(buf.as_ptr())).store(buf.as_mut_ptr()) };
         for (o, &v) in dst[full..].iter_mut().zip(&buf) {
             o.write(v);
         }
@@ -103,11 +143,11 @@ where
     V::E: Constants,
 {
     match f {
-        Transcendental::Exp => drive::<V>(src, dst, kernels::exp),
-        Transcendental::Ln => drive::<V>(src, dst, kernels::ln),
-        Transcendental::Tanh => drive::<V>(src, dst, kernels::tanh),
-        Transcendental::Sigmoid => drive::<V>(src, dst, kernels::sigmoid),
-        Transcendental::Erf => drive::<V>(src, dst, kernels::erf),
+        Transcendental::Exp => drive::<V, ExpKernel>(src, dst),
+        Transcendental::Ln => drive::<V, LnKernel>(src, dst),
+        Transcendental::Tanh => drive::<V, TanhKernel>(src, dst),
+        Transcendental::Sigmoid => drive::<V, SigmoidKernel>(src, dst),
+        Transcendental::Erf => drive::<V, ErfKernel>(src, dst),
     }
 }
 
