@@ -231,7 +231,7 @@ impl<T: Float> Operand<T> for Tensor<T> {
         t
     }
     fn erf(&self) -> Self {
-        self.map(|x| x.erf())
+        Tensor::erf(self)
     }
     fn pad_zeros(&self, widths: &[(usize, usize)]) -> Self {
         self.pad(widths, T::zero())

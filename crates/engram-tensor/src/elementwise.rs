@@ -61,17 +61,6 @@ pub fn zip_map<A: Element, B: Element, R: Element>(
     Tensor::from_vec(out, &shape)
 }
 
-/// Numerically stable logistic function.
-#[inline]
-pub(crate) fn sigmoid_scalar<T: Float>(x: T) -> T {
-    if x >= T::zero() {
-        T::one() / (T::one() + (-x).exp())
-    } else {
-        let e = x.exp();
-        e / (T::one() + e)
-    }
-}
-
 /// `ln(1 + e^x)` without overflow for large `x`.
 #[inline]
 pub(crate) fn softplus_scalar<T: Float>(x: T) -> T {
@@ -99,10 +88,6 @@ macro_rules! unary_ops {
 unary_ops! {
     /// `-x`.
     neg => |x| -x;
-    /// `e^x`.
-    exp => |x| x.exp();
-    /// Natural logarithm.
-    ln => |x| x.ln();
     /// `ln(1 + x)`, accurate near 0.
     log1p => |x| x.ln_1p();
     /// `e^x - 1`, accurate near 0.
@@ -121,18 +106,8 @@ unary_ops! {
     sin => |x| x.sin();
     /// Cosine.
     cos => |x| x.cos();
-    /// Hyperbolic tangent.
-    tanh => |x| x.tanh();
-    /// Logistic sigmoid `1 / (1 + e^-x)`, stable for large |x|.
-    sigmoid => |x| sigmoid_scalar(x);
     /// `max(x, 0)`.
     relu => |x| if x > T::zero() { x } else { T::zero() };
-    /// GELU, exact form `x Φ(x) = ½x(1 + erf(x/√2))`.
-    gelu => |x| T::of(0.5) * x * (T::one() + (x * T::FRAC_1_SQRT_2()).erf());
-    /// GELU, tanh approximation `½x(1 + tanh(√(2/π)(x + 0.044715x³)))`.
-    gelu_tanh => |x| T::of(0.5) * x * (T::one() + (gelu_tanh_coefficient::<T>() * (x + T::of(0.044715) * x * x * x)).tanh());
-    /// SiLU (swish) `x σ(x)`.
-    silu => |x| x * sigmoid_scalar(x);
     /// `ln(1 + e^x)`, stable for large |x|.
     softplus => |x| softplus_scalar(x);
 }

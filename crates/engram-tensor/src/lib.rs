@@ -32,7 +32,9 @@ mod strided;
 mod tensor;
 #[cfg(test)]
 mod test_util;
+mod transcendental;
 mod view;
+mod vmath;
 
 pub use conv::{conv1d_as_conv2d, conv2d_geometry, Conv1dOptions, Conv2dOptions, Window};
 pub use element::{Element, Float};
@@ -51,3 +53,4 @@ pub use shape::{
 };
 pub use slicing::{index_steps, select_position, AxisIndex, IndexStep};
 pub use tensor::{Tensor, TensorError};
+pub use vmath::Transcendental;

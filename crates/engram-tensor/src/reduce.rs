@@ -9,6 +9,7 @@ use crate::parallel::{CHUNK, PARALLEL_THRESHOLD};
 use crate::shape::{normalize_axes, numel, shape_error, sum_to_shape_axes, Shape};
 use crate::strided::Walk;
 use crate::tensor::Tensor;
+use crate::transcendental::logsumexp_shifted;
 use rayon::prelude::*;
 use smallvec::SmallVec;
 
@@ -203,7 +204,7 @@ fn lane_logsumexp<T: Float>(l: &Lane<T>) -> T {
     if !m.is_finite() {
         return m;
     }
-    m + l.fold(T::zero(), |a, x| a + (x - m).exp()).ln()
+    logsumexp_shifted(m, |visit| l.fold((), |(), x| visit(x)))
 }
 
 /// Index of the first element that `better(candidate, best)` prefers; NaN beats everything.

@@ -107,7 +107,7 @@ impl<T: Float> UnaryOp<T> {
             GeluTanh => x.gelu_tanh(),
             Silu => x.silu(),
             Softplus => x.softplus(),
-            Erf => x.map(|v| v.erf()),
+            Erf => x.erf(),
             Powf(p) => x.powf(p),
             Powi(n) => x.powi(n),
             Clamp(lo, hi) => x.clamp(lo, hi),

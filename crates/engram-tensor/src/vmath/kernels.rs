@@ -1,0 +1,174 @@
+//! The polynomial kernels, written once over [`Lanes`] for both precisions; the constants
+//! that differ between f32 and f64 come from [`Constants`].
+//!
+//! Each kernel reduces its argument to a small interval where a truncated Taylor series
+//! is accurate to well below half an ulp, so the error left is the few roundings of the
+//! reconstruction; the measured bounds are asserted in `tests`.
+
+use super::constants::Constants;
+use super::lanes::Lanes;
+
+/// Evaluates the polynomial with coefficients `c` (highest degree first) at `x` (Horner).
+#[inline(always)]
+fn horner<V: Lanes>(x: V, c: &[V::E]) -> V {
+    let mut acc = V::splat(c[0]);
+    for &k in &c[1..] {
+        acc = acc.mul_add(x, V::splat(k));
+    }
+    acc
+}
+
+/// The Chebyshev series with coefficients `c` (highest degree first) at `t ∈ [-1, 1]`
+/// (Clenshaw's recurrence, stable where the monomial form would cancel).
+#[inline(always)]
+fn clenshaw<V: Lanes>(t: V, c: &[V::E]) -> V
+where
+    V::E: Constants,
+{
+    let two_t = t.add(t);
+    let (mut b1, mut b2) = (V::splat(V::E::ZERO), V::splat(V::E::ZERO));
+    for &k in &c[..c.len() - 1] {
+        (b1, b2) = (two_t.mul_add(b1, V::splat(k)).sub(b2), b1);
+    }
+    t.mul_add(b1, V::splat(c[c.len() - 1])).sub(b2)
+}
+
+/// `x = n ln 2 + r` with `n` an integer and `|r| <= ln 2 / 2` (Cody–Waite: `ln 2` split in
+/// two so that `n · LN2_HI` is exact).
+#[inline(always)]
+fn reduce_ln2<V: Lanes>(x: V) -> (V, V)
+where
+    V::E: Constants,
+{
+    let n = x.mul(V::splat(V::E::LOG2E)).round();
+    let r = n.mul_add(V::splat(V::E::NEG_LN2_HI), x);
+    let r = n.mul_add(V::splat(V::E::NEG_LN2_LO), r);
+    (n, r)
+}
+
+/// `e^x`. Beyond the clamps the result is ∞ or 0 anyway, and clamping keeps `2^n` in
+/// range; `2^n` is applied as two halves so that results in the subnormal range are
+/// rounded once, from the full-precision product.
+#[inline(always)]
+pub(crate) fn exp<V: Lanes>(x: V) -> V
+where
+    V::E: Constants,
+{
+    // `max`/`min` return their second operand for NaN, so NaN passes through.
+    let x = V::splat(V::E::EXP_MIN).max(x);
+    let x = V::splat(V::E::EXP_MAX).min(x);
+    let (n, r) = reduce_ln2(x);
+    let p = horner(r, V::E::EXP_TAYLOR);
+    let half = n.mul(V::splat(V::E::HALF)).round();
+    p.mul(V::pow2(half)).mul(V::pow2(n.sub(half)))
+}
+
+/// For `x <= 0` (or NaN): `2^n` and `p = e^r - 1` with `x = n ln 2 + r`, from which both
+/// `e^x = 2^n (1 + p)` and `e^x - 1` follow accurately.
+#[inline(always)]
+fn exp_parts_nonpositive<V: Lanes>(x: V) -> (V, V)
+where
+    V::E: Constants,
+{
+    let x = V::splat(V::E::EXPM1_MIN).max(x);
+    let (n, r) = reduce_ln2(x);
+    let taylor = V::E::EXP_TAYLOR;
+    // e^r - 1 = r + r² (1/2! + r/3! + …): the coefficients from 1/2! up.
+    let q = horner(r, &taylor[..taylor.len() - 2]);
+    (V::pow2(n), r.mul(r).mul_add(q, r))
+}
+
+/// Natural logarithm: `x = 2^k m` with `m ∈ [√½, √2)`, `f = m - 1`, `s = f / (2 + f)`,
+/// `ln(1 + f) = 2 atanh(s) = f - (f²/2 - s (f²/2 + T(s²)))`, summed so that the large
+/// terms are added last.
+#[inline(always)]
+pub(crate) fn ln<V: Lanes>(x: V) -> V
+where
+    V::E: Constants,
+{
+    let zero = V::splat(V::E::ZERO);
+    let one = V::splat(V::E::ONE);
+    // Subnormals are scaled into the normal range first.
+    let tiny = x.lt(V::splat(V::E::MIN_POSITIVE));
+    let xs = V::select(tiny, x.mul(V::splat(V::E::SUBNORMAL_SCALE)), x);
+    let k_adjust = V::select(tiny, V::splat(V::E::NEG_SUBNORMAL_SHIFT), zero);
+    let (e, m) = xs.exponent_significand();
+    let big = V::splat(V::E::SQRT_2).lt(m);
+    let m = V::select(big, m.mul(V::splat(V::E::HALF)), m);
+    let k = V::select(big, e.add(one), e)
+        .sub(V::splat(V::E::EXPONENT_BIAS))
+        .add(k_adjust);
+    let f = m.sub(one);
+    let s = f.div(f.add(V::splat(V::E::TWO)));
+    let z = s.mul(s);
+    let t = z.mul(horner(z, V::E::LN_ATANH));
+    let hfsq = V::splat(V::E::HALF).mul(f).mul(f);
+    let low = s.mul(hfsq.add(t)).add(k.mul(V::splat(V::E::LN2_LO)));
+    let y = k.mul_add(V::splat(V::E::LN2_HI), f.sub(hfsq.sub(low)));
+    let inf = V::splat(V::E::INFINITY);
+    let y = V::select(x.eq(inf), inf, y);
+    let y = V::select(x.eq(zero), V::splat(V::E::NEG_INFINITY), y);
+    V::select(x.not_ge(zero), V::splat(V::E::NAN), y)
+}
+
+/// Hyperbolic tangent, odd. Below `TANH_SERIES_MAX` its Taylor series `a + a³ P(a²)`,
+/// which is accurate to well under an ulp there; above, `1 - 2w / (1 + w)` with
+/// `w = e^(-2a) <= 0.29`, whose error shrinks with `w` and which saturates to 1 exactly.
+/// (`-u / (u + 2)` with `u = e^(-2a) - 1` serves both ranges in one formula, but doubles
+/// the error of `u` near 1: 2.5 ulps in f32.)
+#[inline(always)]
+pub(crate) fn tanh<V: Lanes>(x: V) -> V
+where
+    V::E: Constants,
+{
+    let a = x.abs();
+    let z = a.mul(a);
+    let series = a.mul(z).mul_add(horner(z, V::E::TANH_TAYLOR), a);
+    let (s, p) = exp_parts_nonpositive(a.mul(V::splat(V::E::NEG_TWO)));
+    let w = s.mul(p.add(V::splat(V::E::ONE)));
+    let tail = V::splat(V::E::ONE).sub(w.add(w).div(w.add(V::splat(V::E::ONE))));
+    V::select(a.lt(V::splat(V::E::TANH_SERIES_MAX)), series, tail).with_sign_of(x)
+}
+
+/// Logistic sigmoid with `e = e^(-|x|) ∈ (0, 1]`: `1 / (1 + e)` for `x >= 0` and
+/// `e / (1 + e)` below, so nothing overflows and small results keep their precision. The
+/// rounding of `d = 1 + e` (half an ulp of 1, up to a whole ulp of the result) is undone
+/// with its exact error `c = e - (d - 1)`: `num / (d + c) ≈ (num / d)(1 - c / d)`.
+#[inline(always)]
+pub(crate) fn sigmoid<V: Lanes>(x: V) -> V
+where
+    V::E: Constants,
+{
+    let one = V::splat(V::E::ONE);
+    let e = exp(V::splat(V::E::ZERO).sub(x.abs()));
+    let numerator = V::select(x.lt(V::splat(V::E::ZERO)), e, one);
+    let d = one.add(e);
+    let c = e.sub(d.sub(one));
+    let q = numerator.div(d);
+    q.mul(c.div(d)).mul_add(V::splat(V::E::NEG_ONE), q)
+}
+
+/// The error function, odd. Below 1 its Taylor series `a (c₀ + z Q(z))`, `z = a²`, with
+/// the leading product `a c₀` rounded last (and `c₀` carried in two parts); above,
+/// `1 - e^(-a²) R(a)` with `R = erfc · e^(a²)` a fitted Chebyshev series, and `a²` split
+/// into `h + l` exactly so that `e^(-a²) = e^(-h)(1 - l)` keeps full precision.
+#[inline(always)]
+pub(crate) fn erf<V: Lanes>(x: V) -> V
+where
+    V::E: Constants,
+{
+    let one = V::splat(V::E::ONE);
+    let a = x.abs();
+    let z = a.mul(a);
+    let small = z.mul_add(horner(z, V::E::ERF_TAYLOR), V::splat(V::E::ERF_C0_LO));
+    let series = a.mul_add(V::splat(V::E::ERF_C0_HI), a.mul(small));
+    let b = V::splat(V::E::ERFC_MAX).min(a);
+    let h = b.mul(b);
+    let l = b.mul_add(b, V::splat(V::E::ZERO).sub(h));
+    let e = exp(V::splat(V::E::ZERO).sub(h));
+    let e = e.mul(l).mul_add(V::splat(V::E::NEG_ONE), e);
+    let t = b.mul_add(V::splat(V::E::ERFC_SCALE), V::splat(V::E::ERFC_SHIFT));
+    let neg_r = V::splat(V::E::ZERO).sub(clenshaw(t, V::E::ERFC_CHEBYSHEV));
+    let tail = e.mul_add(neg_r, one);
+    V::select(a.lt(V::splat(V::E::ERF_SERIES_MAX)), series, tail).with_sign_of(x)
+}
