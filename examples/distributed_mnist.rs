@@ -45,7 +45,7 @@ fn accuracy(model: &Sequential, images: &Tensor, labels: &Tensor<usize>) -> f64 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let world = World::init()?; // distributed: join the job
     let (rank, ranks) = (world.rank(), world.size());
-    if GLOBAL_BATCH % ranks != 0 {
+    if !GLOBAL_BATCH.is_multiple_of(ranks) {
         return Err(format!("{ranks} processes do not divide the batch of {GLOBAL_BATCH}").into());
     }
     // The same seeded 8,000 / 2,000 split on every rank.

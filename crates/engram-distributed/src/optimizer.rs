@@ -173,6 +173,33 @@ mod tests {
     }
 
     #[test]
+    fn fit_trains_unchanged_through_the_wrapped_optimizer() {
+        use engram_nn::optim::{Adam, AdamOptions};
+        use engram_nn::train::{FitOptions, Loss, Metric, Model, Verbosity};
+        use engram_nn::{Linear, ReLU, Sequential, Sigmoid};
+        let mut rng = engram_tensor::seeded_rng(0);
+        let net = Sequential::<f32>::new()
+            .add(Linear::new(2, 8, &mut rng))
+            .add(ReLU)
+            .add(Linear::new(8, 1, &mut rng))
+            .add(Sigmoid);
+        let adam = Adam::new(AdamOptions {
+            lr: 0.05,
+            ..Default::default()
+        });
+        let mut model = Model::new(net).compile(
+            DistributedOptimizer::new(World::single(), adam),
+            Loss::binary_cross_entropy(),
+            &[Metric::Accuracy],
+        );
+        let x = Tensor::from_vec(vec![0., 0., 0., 1., 1., 0., 1., 1.], &[4, 2]);
+        let y = Tensor::from_vec(vec![0., 1., 1., 0.], &[4, 1]);
+        let options = FitOptions::new(300, 4).with_verbosity(Verbosity::Quiet);
+        let history = model.fit(&x, &y, options);
+        assert_eq!(history.last("accuracy"), Some(1.0));
+    }
+
+    #[test]
     #[should_panic(expected = "at least 1 micro-batch")]
     fn accumulating_zero_micro_batches_is_refused() {
         let _ =
