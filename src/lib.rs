@@ -19,6 +19,9 @@ pub mod examples;
 pub mod gradbench;
 
 pub use engram_autograd as autograd;
+/// Data-parallel training on MPI (the `distributed` feature).
+#[cfg(feature = "distributed")]
+pub use engram_distributed as distributed;
 pub use engram_nn as nn;
 pub use engram_tensor as tensor;
 
