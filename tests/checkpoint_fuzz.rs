@@ -63,17 +63,20 @@ fn mutation() -> impl Strategy<Value = Mutation> {
     ]
 }
 
+/// Applies one mutation. Mutations follow one another, so the bytes may already be
+/// truncated short (or to nothing): each applies to what is left, or to nothing.
 fn apply(mut bytes: Vec<u8>, m: &Mutation) -> Vec<u8> {
     let n = bytes.len();
     match m {
-        Mutation::Truncate(at) => bytes.truncate(at % n),
-        Mutation::Flip(at, x) => bytes[at % n] ^= x,
+        Mutation::Truncate(at) if n > 0 => bytes.truncate(at % n),
+        Mutation::Flip(at, x) if n > 0 => bytes[at % n] ^= x,
         Mutation::Insert(at, b) => {
             let at = at % (n + 1);
             bytes.splice(at..at, b.iter().copied());
         }
         // The first eight bytes are the header's length: claim anything.
-        Mutation::Header(len) => bytes[..8].copy_from_slice(&len.to_le_bytes()),
+        Mutation::Header(len) if n >= 8 => bytes[..8].copy_from_slice(&len.to_le_bytes()),
+        _ => {}
     }
     bytes
 }
