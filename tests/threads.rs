@@ -1,15 +1,9 @@
 //! Kernels give bitwise the same result on 1 thread and on several: work is cut into fixed
 //! chunks, never by thread count.
 
+mod common;
+use common::on_threads;
 use engram::tensor::{seeded_rng, Conv2dOptions, Pool2dOptions, Tensor};
-
-fn on_threads<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .unwrap()
-        .install(f)
-}
 
 fn bits(t: &Tensor<f32>) -> Vec<u32> {
     t.to_vec().iter().map(|x| x.to_bits()).collect()

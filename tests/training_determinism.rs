@@ -2,17 +2,11 @@
 //! rerun (issue 15, item 6): kernels cut work into fixed chunks, never by thread count,
 //! and dropout masks and shuffles come from the user's seed.
 
+mod common;
+use common::on_threads;
 use engram::nn::loss::{cross_entropy, CrossEntropyOptions};
 use engram::prelude::*;
 use rand::seq::SliceRandom;
-
-fn on_threads<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .unwrap()
-        .install(f)
-}
 
 /// Fifteen Adam steps of a small CNN with dropout on shuffled batches of 128 UCI digits
 /// (large enough that the kernels split their work); every parameter's bits at the end.

@@ -1,6 +1,7 @@
-//! Readers for the JSON fixtures the oracle scripts write (`tools/oracle/*.py`,
-//! `tools/numpy_fixtures.py`): a tensor is `{"shape": [..], "data": [..]}` in row-major
-//! order. Shared by the fixture tests, each of which uses a subset: hence the allow.
+//! Helpers shared by the integration tests, each of which uses a subset (hence the allow):
+//! readers for the JSON fixtures the oracle scripts write (`tools/oracle/*.py`,
+//! `tools/numpy_fixtures.py`; a tensor is `{"shape": [..], "data": [..]}` in row-major
+//! order), and a run on a pool of a given number of threads.
 #![allow(dead_code)]
 
 use engram::tensor::{Float, Tensor};
@@ -46,4 +47,14 @@ pub fn bools(spec: &Value) -> Tensor<bool> {
         .map(|v| v.as_bool().expect("fixture: a boolean"))
         .collect();
     Tensor::from_vec(data, &shape(spec))
+}
+
+/// Runs `f` on a rayon pool of exactly `threads` threads, so a test can compare results
+/// across thread counts within one process.
+pub fn on_threads<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .expect("a rayon pool")
+        .install(f)
 }
