@@ -12,11 +12,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use sweep::{run_sweep, CaseResult, Dtype, Order, SweepConfig, SweepReport};
 
-/// mimalloc keeps freed large blocks for reuse where glibc's malloc returns them to the
-/// OS: every large tensor then costs page faults again. Measured on `lse` n=640,000
-/// gradient; see the commit that added it.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+mod allocator;
 
 #[derive(Parser)]
 #[command(
@@ -70,6 +66,7 @@ enum DtypeArg {
 }
 
 fn main() -> ExitCode {
+    allocator::keep_freed_memory_mapped();
     let cli = Cli::parse();
     match cli.command {
         Command::Gradcheck(args) => gradcheck(args),

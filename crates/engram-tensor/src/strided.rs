@@ -138,6 +138,92 @@ impl<const N: usize> Walk<N> {
     }
 }
 
+/// Rows and columns of the square tiles [`Walk::gather`] copies a transposed plane in:
+/// 32 rows of 32 `f64` are 8 KiB, so a tile's source lines stay in L1 while it is read.
+const TILE: usize = 32;
+
+impl Walk<1> {
+    /// The walked elements of `src`, in logical (row-major) order.
+    ///
+    /// The two innermost (coalesced) dimensions are copied tile by tile: a transposed
+    /// view then reads each source cache line once per tile instead of once per element,
+    /// and short inner runs (a `[n, 2]` view of a `[2, n]` tensor) cost no per-run
+    /// bookkeeping.
+    pub(crate) fn gather<T: Copy>(&self, src: &[T]) -> Vec<T> {
+        let len = self.len();
+        let mut out = Vec::with_capacity(len);
+        if len == 0 {
+            return out;
+        }
+        let rank = self.shape.len();
+        let strides = &self.strides[0];
+        if rank == 1 {
+            let (base, step) = (self.offsets[0], strides[0]);
+            out.extend((0..len).map(|i| src[base + i * step]));
+            return out;
+        }
+        let (rows, cols) = (self.shape[rank - 2], self.shape[rank - 1]);
+        let (row_step, col_step) = (strides[rank - 2], strides[rank - 1]);
+        let plane = rows * cols;
+        out.resize(len, src[self.offsets[0]]);
+        let mut next = 0;
+        let mut copy_plane_at = |base: usize| {
+            let dst = &mut out[next..next + plane];
+            copy_plane(src, base, (rows, row_step), (cols, col_step), dst);
+            next += plane;
+        };
+        if rank == 2 {
+            copy_plane_at(self.offsets[0]);
+        } else {
+            // The leading dimensions, one plane per position.
+            let leading = Walk {
+                shape: self.shape[..rank - 2].into(),
+                strides: [strides[..rank - 2].into()],
+                offsets: self.offsets,
+            };
+            leading.for_each(|[base]| copy_plane_at(base));
+        }
+        out
+    }
+}
+
+/// Copies a `rows × cols` plane of `src`, starting at `base` with the given steps, into
+/// `dst` in row-major order.
+fn copy_plane<T: Copy>(
+    src: &[T],
+    base: usize,
+    (rows, row_step): (usize, usize),
+    (cols, col_step): (usize, usize),
+    dst: &mut [T],
+) {
+    if col_step == 1 {
+        for (r, line) in dst.chunks_exact_mut(cols).enumerate() {
+            let start = base + r * row_step;
+            line.copy_from_slice(&src[start..start + cols]);
+        }
+        return;
+    }
+    if col_step == 0 {
+        // A broadcast row: one value repeated.
+        for (r, line) in dst.chunks_exact_mut(cols).enumerate() {
+            line.fill(src[base + r * row_step]);
+        }
+        return;
+    }
+    for r0 in (0..rows).step_by(TILE) {
+        for c0 in (0..cols).step_by(TILE) {
+            let c1 = (c0 + TILE).min(cols);
+            for r in r0..(r0 + TILE).min(rows) {
+                let from = base + r * row_step + c0 * col_step;
+                let line = src[from..].iter().step_by(col_step);
+                for (slot, value) in dst[r * cols + c0..r * cols + c1].iter_mut().zip(line) {
+                    *slot = *value;
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -157,6 +243,40 @@ mod tests {
         let mut seen = vec![];
         w.for_each(|o| seen.push(o[0]));
         assert_eq!(seen, vec![0, 3, 1, 4, 2, 5]);
+    }
+
+    /// What `gather` must return: one element per logical position, in order.
+    fn gathered_one_by_one(w: &Walk<1>, src: &[u32]) -> Vec<u32> {
+        let mut out = vec![];
+        w.for_each(|[o]| out.push(src[o]));
+        out
+    }
+
+    #[test]
+    fn gather_matches_the_element_walk_across_tile_edges() {
+        let src: Vec<u32> = (0..200_000).collect();
+        // (shape, strides, offset): transposes whose planes end mid-tile, a short inner
+        // run, a permuted rank-3 view, a narrowed view with an offset, a broadcast
+        // (stride 0) axis, a rank-4 view, a strided vector and an empty view.
+        let cases: &[(&[usize], &[usize], usize)] = &[
+            (&[70, 45], &[1, 70], 0),
+            (&[1000, 2], &[1, 1000], 0),
+            (&[3, 33, 65], &[1, 195, 3], 0),
+            (&[5, 40, 31], &[2000, 1, 40], 17),
+            (&[4, 37, 6], &[0, 1, 37], 3),
+            (&[37, 6], &[1, 0], 3),
+            (&[2, 3, 33, 34], &[3 * 33 * 34, 1, 3 * 34, 3], 5),
+            (&[300], &[7], 11),
+            (&[4, 0, 3], &[1, 4, 4], 0),
+        ];
+        for &(shape, strides, offset) in cases {
+            let w = Walk::new(shape, [strides], [offset]);
+            assert_eq!(
+                w.gather(&src),
+                gathered_one_by_one(&w, &src),
+                "shape {shape:?} strides {strides:?}"
+            );
+        }
     }
 
     #[test]

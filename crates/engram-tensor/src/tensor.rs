@@ -213,10 +213,7 @@ impl<T: Element> Tensor<T> {
         if let Some(s) = self.as_slice() {
             return s.to_vec();
         }
-        let mut out = Vec::with_capacity(self.numel());
-        let data = self.data();
-        self.walk().for_each(|[o]| out.push(data[o]));
-        out
+        self.walk().gather(self.data())
     }
 
     /// This tensor itself if contiguous, else a contiguous copy.

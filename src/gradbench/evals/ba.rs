@@ -109,19 +109,30 @@ struct Batch {
     features: Tensor<f64>,
 }
 
+/// `[width, rows]` from the row-major `[_, width]` `table`: column `r` is the table's row
+/// `row_of(r)`. One pass, where a row gather followed by a transpose would take two.
+fn columns(table: &Tensor<f64>, rows: usize, row_of: impl Fn(usize) -> usize) -> Tensor<f64> {
+    let width = table.shape()[1];
+    let data = table.contiguous_data();
+    let mut out = vec![0.0; width * rows];
+    for r in 0..rows {
+        let row = &data[row_of(r) * width..][..width];
+        for (c, &v) in row.iter().enumerate() {
+            out[c * rows + r] = v;
+        }
+    }
+    Tensor::from_vec(out, &[width, rows])
+}
+
 fn batches(p: &Problem) -> impl Iterator<Item = Batch> + '_ {
-    let columns = |t: Tensor<f64>| t.t().contiguous();
     (0..p.p).step_by(BATCH).map(move |start| {
-        let end = (start + BATCH).min(p.p);
+        let rows = (start + BATCH).min(p.p) - start;
         Batch {
             start,
-            cameras: columns(p.cameras.index_select(0, &p.camera_of[start..end])),
-            points: columns(p.points.index_select(0, &p.point_of[start..end])),
-            weights: p
-                .weights
-                .narrow(0, start, end - start)
-                .reshape(&[1, end - start]),
-            features: columns(p.features.narrow(0, start, end - start)),
+            cameras: columns(&p.cameras, rows, |r| p.camera_of[start + r]),
+            points: columns(&p.points, rows, |r| p.point_of[start + r]),
+            weights: p.weights.narrow(0, start, rows).reshape(&[1, rows]),
+            features: columns(&p.features, rows, |r| start + r),
         }
     })
 }
@@ -147,7 +158,10 @@ fn objective(p: &Problem) -> Residuals {
         let w = c(&batch.weights);
         let err = reprojection(&c(&batch.cameras), &c(&batch.points), &w, &batch.features);
         // Back to one row per observation, as the residual vector is ordered.
-        r.reprojection.extend(err.value().t().contiguous().to_vec());
+        let err = err.value().contiguous_data().into_owned();
+        let (x, y) = err.split_at(err.len() / 2);
+        r.reprojection
+            .extend(x.iter().zip(y).flat_map(|(&x, &y)| [x, y]));
         r.weight.extend(weight_error(&w).value().to_vec());
     }
     r
@@ -193,12 +207,8 @@ fn jacobian(p: &Problem) -> Csr {
             let mut seed = vec![0.0; 2 * rows];
             seed[component * rows..(component + 1) * rows].fill(1.0);
             let g = vjp(&err, &Tensor::from_vec(seed, &[2, rows]), &[&cv, &xv, &wv]);
-            // One row per observation again: [rows, 11], [rows, 3], [rows, 1].
-            blocks.push(
-                g.iter()
-                    .map(|t| t.t().contiguous().to_vec())
-                    .collect::<Vec<_>>(),
-            );
+            // Still one column per observation: [11, rows], [3, rows], [1, rows].
+            blocks.push(g.iter().map(Tensor::to_vec).collect::<Vec<_>>());
         }
         w_grad.extend(grad(&weight_error(&wv).sum(), &[&wv]).remove(0).to_vec());
         for r in 0..rows {
@@ -207,11 +217,10 @@ fn jacobian(p: &Problem) -> Csr {
             for block in &blocks {
                 csr.rows.push(csr.rows.last().unwrap() + per_row);
                 csr.cols.extend((0..CAMERA).map(|j| CAMERA * cam_idx + j));
-                csr.vals
-                    .extend_from_slice(&block[0][r * CAMERA..(r + 1) * CAMERA]);
+                csr.vals.extend((0..CAMERA).map(|j| block[0][j * rows + r]));
                 csr.cols
                     .extend((0..3).map(|j| CAMERA * p.n + 3 * pt_idx + j));
-                csr.vals.extend_from_slice(&block[1][r * 3..(r + 1) * 3]);
+                csr.vals.extend((0..3).map(|j| block[1][j * rows + r]));
                 csr.cols.push(weight_column + i);
                 csr.vals.push(block[2][r]);
             }
