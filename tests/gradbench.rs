@@ -6,7 +6,7 @@
 //! send. Bad input of every kind must get an error answer and leave the tool serving.
 
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 
 /// A running `engram gradbench`, spoken to one line at a time.
@@ -21,10 +21,16 @@ struct Tool {
 impl Tool {
     /// Starts the tool without sending anything.
     fn spawn() -> Tool {
+        Tool::spawn_with_stderr(Stdio::inherit())
+    }
+
+    /// Starts the tool with its stderr going to `stderr`.
+    fn spawn_with_stderr(stderr: Stdio) -> Tool {
         let mut child = Command::new(env!("CARGO_BIN_EXE_engram"))
             .arg("gradbench")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
+            .stderr(stderr)
             .spawn()
             .expect("the engram binary starts");
         let stdin = child.stdin.take();
@@ -40,7 +46,27 @@ impl Tool {
 
     /// Starts the tool and opens an eval as GradBench does: `start`, then `define`.
     fn for_eval(module: &str) -> Tool {
-        let mut tool = Tool::spawn();
+        Tool::open(Tool::spawn(), module)
+    }
+
+    /// As [`Tool::for_eval`], keeping what the tool writes to stderr for [`Tool::finish`].
+    fn for_eval_keeping_stderr(module: &str) -> Tool {
+        Tool::open(Tool::spawn_with_stderr(Stdio::piped()), module)
+    }
+
+    /// Ends the session as GradBench does (closes stdin) and returns what the tool wrote
+    /// to stderr (empty unless it was started by [`Tool::for_eval_keeping_stderr`]).
+    fn finish(mut self) -> String {
+        drop(self.stdin.take());
+        let mut written = String::new();
+        if let Some(mut stderr) = self.child.stderr.take() {
+            // Read to the end: the tool closes it when it exits (checked on drop).
+            stderr.read_to_string(&mut written).unwrap();
+        }
+        written
+    }
+
+    fn open(mut tool: Tool, module: &str) -> Tool {
         let started = tool.send(json!({"kind": "start", "eval": module}));
         assert_eq!(started["tool"], "engram", "{started}");
         tool.define(module);
@@ -235,7 +261,7 @@ fn every_module_is_defined_and_every_function_answers() {
     assert_eq!(modules.len(), 12);
     for (module, functions, input) in modules {
         // A fresh tool per eval, as `gradbench run` starts one.
-        let mut tool = Tool::for_eval(module);
+        let mut tool = Tool::for_eval_keeping_stderr(module);
         for function in functions {
             let answer = tool.evaluate(function, input.clone());
             assert_eq!(answer["success"], true, "{module}.{function}: {answer}");
@@ -250,6 +276,9 @@ fn every_module_is_defined_and_every_function_answers() {
             let analysis = json!({"kind": "analysis", "of": of, "valid": true});
             assert_eq!(tool.send(analysis), json!({"id": of + 1}));
         }
+        // Nothing for the harness's logs: no warnings (the tape's growth check once
+        // reported saddle's and particle's nested descents as leaks).
+        assert_eq!(tool.finish(), "", "{module} wrote to stderr");
     }
 }
 

@@ -9,7 +9,7 @@
 //! every step stays on the tape for the outer derivative; after [`MAX_EULER_STEPS`] the
 //! particle is taken never to land, and the request fails with that reason.
 
-use super::descent::{argmin, gradient, Mode};
+use super::descent::{argmin, gradient, nested_tape, Mode};
 use super::unknown_function;
 use crate::gradbench::input::{field, number, EvalError};
 use crate::gradbench::output;
@@ -73,7 +73,7 @@ fn miss(inner: Mode, tape: &Tape<f64>, w: &Var<f64>) -> Result<Var<f64>, EvalErr
 }
 
 fn solve(p: &Problem) -> Result<f64, EvalError> {
-    let tape = Tape::<f64>::new();
+    let tape = nested_tape();
     let start = Var::constant(Tensor::from_vec(vec![p.w], &[1]));
     let w = argmin(p.outer, &tape, &|w| miss(p.inner, &tape, w), &start, true)?;
     Ok(w.value().get(&[0]))

@@ -3,12 +3,12 @@
 //! descent differentiates through the whole inner ascent (nested AD). Function names give
 //! the modes: first letter the outer gradient's, second the inner's.
 
-use super::descent::{argmax, argmin, Mode};
+use super::descent::{argmax, argmin, nested_tape, Mode};
 use super::unknown_function;
 use crate::gradbench::input::{field, require, vector, EvalError};
 use crate::gradbench::output;
 use crate::gradbench::timing::{Job, Workload};
-use engram_autograd::{Tape, Var};
+use engram_autograd::Var;
 use engram_tensor::Tensor;
 use serde_json::Value;
 
@@ -23,7 +23,7 @@ fn f(outer_point: &Var<f64>, inner_point: &Var<f64>) -> Var<f64> {
 }
 
 fn solve(p: &Problem) -> Result<Vec<f64>, EvalError> {
-    let tape = Tape::<f64>::new();
+    let tape = nested_tape();
     let start = Var::constant(p.start.clone());
     let cost = |x: &Var<f64>| {
         let best = argmax(p.inner, &tape, &|y| Ok(f(x, y)), &start, false)?;
