@@ -14,6 +14,9 @@ pub fn zip_map<A: Element, B: Element, R: Element>(
     b: &Tensor<B>,
     f: impl Fn(A, B) -> R + Sync,
 ) -> Tensor<R> {
+    if let Some(out) = zip_contiguous_same_shape(a, b, &f) {
+        return out;
+    }
     let shape = broadcast_shapes(op, a.shape(), b.shape());
     if a.numel() == 1 && b.numel() == 1 {
         return Tensor::inline(f(a.data()[a.offset], b.data()[b.offset]), &shape);
@@ -59,6 +62,30 @@ pub fn zip_map<A: Element, B: Element, R: Element>(
         })
     };
     Tensor::from_vec(out, &shape)
+}
+
+/// `f` pairwise over two contiguous operands of one shape (of more than one element), the
+/// most common case, without the broadcasting and stride walk of the general path: a
+/// small tensor's op is then little more than its loop. `None` for any other operands.
+fn zip_contiguous_same_shape<A: Element, B: Element, R: Element>(
+    a: &Tensor<A>,
+    b: &Tensor<B>,
+    f: &(impl Fn(A, B) -> R + Sync),
+) -> Option<Tensor<R>> {
+    if a.shape() != b.shape() || a.numel() == 1 {
+        return None;
+    }
+    let (xs, ys) = (a.as_slice()?, b.as_slice()?);
+    // SAFETY: every slot of each chunk is zipped with one element of each operand (the
+    // three have the same length from `start`), and written once.
+    let out = unsafe {
+        filled(xs.len(), |start, chunk| {
+            for ((d, &x), &y) in chunk.iter_mut().zip(&xs[start..]).zip(&ys[start..]) {
+                d.write(f(x, y));
+            }
+        })
+    };
+    Some(Tensor::from_vec(out, a.shape()))
 }
 
 /// `ln(1 + e^x)` without overflow for large `x`.
