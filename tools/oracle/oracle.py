@@ -292,6 +292,16 @@ case("prod/with_zeros", [(3, 4)], ["zeros"])(lambda x: jnp.prod(x, axis=1))
 case("prod/one_zero", [(1, 3)], ["zeros"])(lambda x: jnp.prod(x))
 unary("sign", jnp.sign, "apart")
 
+# The convolution's two gradients as functions of their own (Engram's conv2d_input_grad and
+# conv2d_weight_grad), taken here from JAX's vjp of the convolution. Last, so that the
+# inputs drawn for every earlier case stay as they were.
+case("conv2d_input_grad/stride_pad", [(2, 3, 3, 3), (3, 2, 3, 2)])(
+    lambda g, w: jax.vjp(lambda x: conv2d(x, w, (2, 2), (1, 1)), jnp.zeros((2, 2, 6, 5)))[1](g)[0]
+)
+case("conv2d_weight_grad/stride_pad", [(2, 2, 6, 5), (2, 3, 3, 3)])(
+    lambda x, g: jax.vjp(lambda w: conv2d(x, w, (2, 2), (1, 1)), jnp.zeros((3, 2, 3, 2)))[1](g)[0]
+)
+
 
 def spec(a):
     a = np.asarray(a, dtype=np.float64)

@@ -4,7 +4,7 @@
 
 use crate::custom::CustomOp;
 use crate::var::Var;
-use engram_tensor::{Float, Tensor, Window};
+use engram_tensor::{Conv2dOptions, Float, Tensor, Window};
 use std::rc::Rc;
 
 /// What a vjp rule may compute with.
@@ -75,6 +75,14 @@ pub trait Operand<T: Float>: Clone {
     fn unfold(&self, window: &Window) -> Self;
     /// col2im.
     fn fold(&self, window: &Window, channels: usize, input: [usize; 2]) -> Self;
+    /// 2-d convolution of `self` `[N, C, H, W]` by `weight` `[O, C/groups, kh, kw]`.
+    fn conv2d(&self, weight: &Self, options: Conv2dOptions) -> Self;
+    /// The input gradient `[N, C, H, W]` of a convolution by `weight`, from its output
+    /// gradient `self`; `input` is the plane `[H, W]`.
+    fn conv2d_input_grad(&self, weight: &Self, input: [usize; 2], options: Conv2dOptions) -> Self;
+    /// The weight gradient `[O, C/groups, kh, kw]` of a convolution of `self`, from its
+    /// output gradient `grad`; `kernel` is `[kh, kw]`.
+    fn conv2d_weight_grad(&self, grad: &Self, kernel: [usize; 2], options: Conv2dOptions) -> Self;
     /// `out[p] = x[p with axis replaced by index[p]]`.
     fn gather(&self, axis: isize, index: &Tensor<usize>) -> Self;
     /// `self` with `src` added at the indexed positions.
@@ -204,6 +212,25 @@ macro_rules! forward_all {
         }
         fn fold(&self, window: &Window, channels: usize, input: [usize; 2]) -> Self {
             <$to>::fold(self, window, channels, input)
+        }
+        fn conv2d(&self, weight: &Self, options: Conv2dOptions) -> Self {
+            <$to>::conv2d(self, weight, options)
+        }
+        fn conv2d_input_grad(
+            &self,
+            weight: &Self,
+            input: [usize; 2],
+            options: Conv2dOptions,
+        ) -> Self {
+            <$to>::conv2d_input_grad(self, weight, input, options)
+        }
+        fn conv2d_weight_grad(
+            &self,
+            grad: &Self,
+            kernel: [usize; 2],
+            options: Conv2dOptions,
+        ) -> Self {
+            <$to>::conv2d_weight_grad(self, grad, kernel, options)
         }
         fn gather(&self, axis: isize, index: &Tensor<usize>) -> Self {
             <$to>::gather(self, axis, index)

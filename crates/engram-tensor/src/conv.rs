@@ -1,6 +1,7 @@
-//! Convolutions by im2col: `unfold` lays every receptive field out as a column, one batched
-//! GEMM does the rest. `fold` is `unfold`'s adjoint (it sums overlapping fields back), which
-//! is what a convolution's gradient with respect to its input needs.
+//! Convolution geometry and the im2col pair: `unfold` lays every receptive field out as a
+//! column and `fold`, its adjoint, sums columns back into the input (overlapping fields
+//! add). The convolution itself and its gradients run image by image on the same
+//! per-plane kernels (`conv_gemm.rs`).
 
 use crate::element::Float;
 use crate::parallel::fill_groups;
@@ -247,6 +248,74 @@ impl Window {
     }
 }
 
+impl Window {
+    /// Calls `run(tap, output, input, len)` for every run of `len` output positions of a
+    /// plane of `size` whose tap `tap` (`i·kw + j`) lies inside the plane: positions
+    /// `output..output + len` of the plane's `Ho·Wo` read input positions `input`,
+    /// `input + sx`, ... (`sx` the column stride). Whole runs rather than single
+    /// positions, so the kernels copy instead of testing each position for padding.
+    fn for_each_run(
+        &self,
+        op: &str,
+        size: [usize; 2],
+        mut run: impl FnMut(usize, usize, usize, usize),
+    ) {
+        let [h, w] = size;
+        let [ho, wo] = self.output_size(op, size);
+        let [kh, kw] = self.kernel;
+        for i in 0..kh {
+            for j in 0..kw {
+                let (lo, hi, ix) = self.inside(1, j, w, wo);
+                for oy in 0..ho {
+                    if let Some(iy) = self.source(0, oy, i, h) {
+                        run(i * kw + j, oy * wo + lo, iy * w + ix, hi - lo);
+                    }
+                }
+            }
+        }
+    }
+
+    /// im2col of one input plane `img` (`size` = [H, W]) into `dst`, `kh·kw` rows of
+    /// `Ho·Wo`: row `i·kw + j` holds tap `(i, j)` of every window. Writes only the taps
+    /// that fall inside the plane; `dst` must hold zeros where they fall in the padding.
+    pub(crate) fn unfold_plane<T: Float>(&self, img: &[T], size: [usize; 2], dst: &mut [T]) {
+        let [ho, wo] = self.output_size("unfold", size);
+        let sx = self.stride[1];
+        self.for_each_run("unfold", size, |tap, output, input, len| {
+            let to = &mut dst[tap * ho * wo + output..][..len];
+            let from = &img[input..];
+            if sx == 1 {
+                to.copy_from_slice(&from[..len]);
+            } else {
+                for (k, value) in to.iter_mut().enumerate() {
+                    *value = from[k * sx];
+                }
+            }
+        });
+    }
+
+    /// col2im of one plane, the adjoint of [`Window::unfold_plane`]: adds every entry of
+    /// the `kh·kw` rows of `cols` into the position of `img` (`size` = [H, W]) it was read
+    /// from.
+    pub(crate) fn fold_plane<T: Float>(&self, cols: &[T], size: [usize; 2], img: &mut [T]) {
+        let [ho, wo] = self.output_size("fold", size);
+        let sx = self.stride[1];
+        self.for_each_run("fold", size, |tap, output, input, len| {
+            let from = &cols[tap * ho * wo + output..][..len];
+            let to = &mut img[input..];
+            if sx == 1 {
+                for (value, add) in to.iter_mut().zip(from) {
+                    *value += *add;
+                }
+            } else {
+                for (k, add) in from.iter().enumerate() {
+                    to[k * sx] += *add;
+                }
+            }
+        });
+    }
+}
+
 #[track_caller]
 fn expect_rank<T: Float>(op: &str, t: &Tensor<T>, rank: usize, layout: &str) {
     if t.rank() != rank {
@@ -276,29 +345,8 @@ impl<T: Float> Tensor<T> {
         let l = ho * wo;
         let block = kh * kw * l;
         let mut out = vec![T::zero(); checked_numel("unfold", &[n, c, kh, kw, ho, wo])];
-        let sx = window.stride[1];
         fill_groups(&mut out, block, 1, |plane, dst| {
-            let img = &src[plane * h * w..(plane + 1) * h * w];
-            for i in 0..kh {
-                for j in 0..kw {
-                    let row = &mut dst[(i * kw + j) * l..(i * kw + j + 1) * l];
-                    let (lo, hi, ix) = window.inside(1, j, w, wo);
-                    for oy in 0..ho {
-                        let Some(iy) = window.source(0, oy, i, h) else {
-                            continue;
-                        };
-                        let to = &mut row[oy * wo + lo..oy * wo + hi];
-                        let from = &img[iy * w + ix..];
-                        if sx == 1 {
-                            to.copy_from_slice(&from[..hi - lo]);
-                        } else {
-                            for (k, value) in to.iter_mut().enumerate() {
-                                *value = from[k * sx];
-                            }
-                        }
-                    }
-                }
-            }
+            window.unfold_plane(&src[plane * h * w..(plane + 1) * h * w], [h, w], dst);
         });
         Tensor::from_vec(out, &[n, c * kh * kw, l])
     }
@@ -327,51 +375,10 @@ impl<T: Float> Tensor<T> {
         let src = cols.as_slice().expect("contiguous");
         let block = kh * kw * l;
         let mut out = vec![T::zero(); checked_numel("fold", &[n, channels, h, w])];
-        let sx = window.stride[1];
         fill_groups(&mut out, h * w, block / (h * w).max(1), |plane, img| {
-            let cols = &src[plane * block..(plane + 1) * block];
-            for i in 0..kh {
-                for j in 0..kw {
-                    let row = &cols[(i * kw + j) * l..(i * kw + j + 1) * l];
-                    let (lo, hi, ix) = window.inside(1, j, w, wo);
-                    for oy in 0..ho {
-                        let Some(iy) = window.source(0, oy, i, h) else {
-                            continue;
-                        };
-                        let from = &row[oy * wo + lo..oy * wo + hi];
-                        let to = &mut img[iy * w + ix..];
-                        if sx == 1 {
-                            for (value, add) in to.iter_mut().zip(from) {
-                                *value += *add;
-                            }
-                        } else {
-                            for (k, add) in from.iter().enumerate() {
-                                to[k * sx] += *add;
-                            }
-                        }
-                    }
-                }
-            }
+            window.fold_plane(&src[plane * block..(plane + 1) * block], input, img);
         });
         Tensor::from_vec(out, &[n, channels, h, w])
-    }
-
-    /// 2-d cross-correlation (what deep learning calls convolution), as PyTorch's `conv2d`:
-    /// input `[N, C, H, W]`, weight `[O, C/groups, kh, kw]`, output `[N, O, Ho, Wo]`.
-    #[track_caller]
-    pub fn conv2d(&self, weight: &Tensor<T>, options: Conv2dOptions) -> Tensor<T> {
-        let (window, groups) = conv2d_geometry(self.shape(), weight.shape(), &options);
-        let &[n, c, h, w] = self.shape() else {
-            unreachable!()
-        };
-        let o = weight.shape()[0];
-        let [ho, wo] = window.output_size("conv2d", [h, w]);
-        let per_group = c / groups * window.kernel[0] * window.kernel[1];
-        let cols = self
-            .unfold(&window)
-            .reshape(&[n, groups, per_group, ho * wo]);
-        let kernels = weight.reshape(&[groups, o / groups, per_group]);
-        kernels.matmul(&cols).reshape(&[n, o, ho, wo])
     }
 
     /// 1-d cross-correlation: input `[N, C, L]`, weight `[O, C/groups, k]`, output `[N, O, Lo]`.
@@ -429,7 +436,7 @@ fn check_groups(op: &str, input: &[usize], weight: &[usize], g: usize) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::test_util::iota;
 
@@ -477,10 +484,11 @@ mod tests {
         out
     }
 
-    #[test]
-    fn conv2d_matches_direct_loops_across_options() {
-        let x = iota(&[2, 4, 7, 6]).map(|v| (v * 0.37).sin());
-        for opts in [
+    /// Options that between them cover padding, stride unlike the kernel, dilation,
+    /// groups, and windows that leave the last row or column of an odd plane unread; for
+    /// 4 input channels.
+    pub(crate) fn option_cases() -> [Conv2dOptions; 4] {
+        [
             Conv2dOptions::default(),
             Conv2dOptions::default().stride(2).padding(1),
             Conv2dOptions {
@@ -489,8 +497,14 @@ mod tests {
                 dilation: [2, 1],
                 groups: 2,
             },
-            Conv2dOptions::default().groups(4),
-        ] {
+            Conv2dOptions::default().padding(1).groups(4),
+        ]
+    }
+
+    #[test]
+    fn conv2d_matches_direct_loops_across_options() {
+        let x = iota(&[2, 4, 7, 6]).map(|v| (v * 0.37).sin());
+        for opts in option_cases() {
             let w = iota(&[4, 4 / opts.groups, 3, 2]).map(|v| (v * 0.11).cos());
             let got = x.conv2d(&w, opts);
             let want = naive_conv2d(&x, &w, &opts);

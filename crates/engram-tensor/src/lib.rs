@@ -14,6 +14,7 @@
 //! ```
 
 mod conv;
+mod conv_gemm;
 mod display;
 mod element;
 mod elementwise;

@@ -14,27 +14,46 @@ use smallvec::SmallVec;
 /// Products at least this many multiply-adds let `gemm` split one matrix across threads.
 const GEMM_PARALLEL_FLOPS: usize = 1 << 18;
 
+/// A batch of at least this many products per thread is split by product, not inside
+/// each product: with fewer, whole products do not share out evenly.
+pub(crate) const BATCH_PARALLEL_PRODUCTS_PER_THREAD: usize = 4;
+
 /// One strided matrix inside a storage buffer.
 #[derive(Clone, Copy)]
-struct MatrixRef {
-    offset: usize,
-    row_stride: usize,
-    col_stride: usize,
+pub(crate) struct MatrixRef {
+    pub(crate) offset: usize,
+    pub(crate) row_stride: usize,
+    pub(crate) col_stride: usize,
 }
 
-/// `dst[m × n] = lhs[m × k] · rhs[k × n]`, with `dst` contiguous and the operands strided.
-fn gemm_into<T: Float>(
+impl MatrixRef {
+    /// A row-major matrix of rows `row_stride` long starting at `offset`.
+    pub(crate) fn rows(offset: usize, row_stride: usize) -> MatrixRef {
+        MatrixRef {
+            offset,
+            row_stride,
+            col_stride: 1,
+        }
+    }
+}
+
+/// `dst[m × n] = lhs[m × k] · rhs[k × n]`, or `dst += lhs · rhs` when `accumulate`, with
+/// `dst` contiguous and the operands strided.
+pub(crate) fn gemm_into<T: Float>(
     dst: &mut [T],
     (m, n, k): (usize, usize, usize),
     lhs: (&[T], MatrixRef),
     rhs: (&[T], MatrixRef),
     threads: usize,
+    accumulate: bool,
 ) {
     if m == 0 || n == 0 {
         return;
     }
     if k == 0 {
-        dst.fill(T::zero());
+        if !accumulate {
+            dst.fill(T::zero());
+        }
         return;
     }
     let parallelism = if threads > 1 && (m * n).saturating_mul(k) >= GEMM_PARALLEL_FLOPS {
@@ -57,14 +76,15 @@ fn gemm_into<T: Float>(
             dst.as_mut_ptr(),
             1,
             n as isize,
-            false,
+            accumulate,
             l.as_ptr().add(lr.offset),
             lr.col_stride as isize,
             lr.row_stride as isize,
             r.as_ptr().add(rr.offset),
             rr.col_stride as isize,
             rr.row_stride as isize,
-            T::zero(),
+            // alpha: the weight of what `dst` held, read only when accumulating.
+            if accumulate { T::one() } else { T::zero() },
             T::one(),
             false,
             false,
@@ -182,11 +202,23 @@ fn batched_gemm<T: Float>(
         return Tensor::from_vec(out, &shape);
     }
     let run = |(i, dst): (usize, &mut [T]), threads: usize| {
-        gemm_into(dst, (m, n, k), (da, mat(a, i)), (db, mat(b, i)), threads)
+        gemm_into(
+            dst,
+            (m, n, k),
+            (da, mat(a, i)),
+            (db, mat(b, i)),
+            threads,
+            false,
+        )
     };
+    // Whole products per thread when there are enough of them to share out evenly: each
+    // thread then runs its gemms with no synchronisation inside, where splitting each
+    // product across threads costs a fork and join per product (the rule the convolution
+    // kernels follow for their images, `conv_gemm.rs`).
+    let many = count >= BATCH_PARALLEL_PRODUCTS_PER_THREAD * threads;
     if count > 1
         && (count * per).saturating_mul(k) >= PARALLEL_THRESHOLD
-        && per.saturating_mul(k) < GEMM_PARALLEL_FLOPS
+        && (many || per.saturating_mul(k) < GEMM_PARALLEL_FLOPS)
     {
         out.par_chunks_mut(per).enumerate().for_each(|c| run(c, 1));
     } else {

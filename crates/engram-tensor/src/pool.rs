@@ -122,6 +122,83 @@ fn clipped(start: usize, padding: usize, kernel: usize, size: usize) -> std::ops
     lo..hi.max(lo)
 }
 
+/// Whether `v` replaces `top` as a window's maximum: a NaN wins and then stays, and ties
+/// keep the earlier element.
+#[inline(always)]
+fn beats<T: Float>(v: T, top: T) -> bool {
+    !top.is_nan() && (v.is_nan() || v > top)
+}
+
+/// The first maximum of two (value, index) candidates, `a` coming first: a NaN wins and
+/// then stays, ties keep `a`. Written as selects rather than a branch: on real data which
+/// one wins is a coin toss, and a mispredicted branch per comparison cost more than the
+/// rest of the 2×2 pooling together.
+#[inline(always)]
+fn first_max<T: Float>(a: (T, usize), b: (T, usize)) -> (T, usize) {
+    let take = beats(b.0, a.0);
+    (if take { b.0 } else { a.0 }, if take { b.1 } else { a.1 })
+}
+
+/// Max pooling of one plane `img` (row length `w`) by 2×2 windows at stride 2 without
+/// padding, the layout of nearly every CNN: every window lies inside the plane, so the four
+/// taps are read directly with no clipping. The first maximum of the row-major order (the
+/// general path's) is the first of the two rows' first maxima, so ties and NaNs resolve
+/// the same way. `out` holds `Ho·Wo` (value, flat index) pairs.
+fn max_pool_2x2<T: Float>(img: &[T], w: usize, wo: usize, out: &mut [(T, usize)]) {
+    for (oy, out_row) in out.chunks_mut(wo.max(1)).enumerate() {
+        let at = 2 * oy * w;
+        let top_row = img[at..at + 2 * wo].chunks_exact(2);
+        let bottom_row = img[at + w..at + w + 2 * wo].chunks_exact(2);
+        for (ox, ((top, bottom), slot)) in top_row.zip(bottom_row).zip(out_row).enumerate() {
+            let at = at + 2 * ox;
+            let upper = first_max((top[0], at), (top[1], at + 1));
+            let lower = first_max((bottom[0], at + w), (bottom[1], at + w + 1));
+            *slot = first_max(upper, lower);
+        }
+    }
+}
+
+/// Max pooling of one plane `img` (`size` = [H, W]) by any window: `out` holds the
+/// `Ho·Wo` (value, flat index) pairs, in rows of `wo`.
+fn max_pool_plane<T: Float>(
+    img: &[T],
+    size: [usize; 2],
+    wo: usize,
+    options: &Pool2dOptions,
+    out: &mut [(T, usize)],
+) {
+    let (
+        [h, w],
+        Pool2dOptions {
+            kernel,
+            stride,
+            padding,
+            ..
+        },
+    ) = (size, *options);
+    for (oy, out_row) in out.chunks_mut(wo.max(1)).enumerate() {
+        let rows = clipped(oy * stride[0], padding[0], kernel[0], h);
+        for (ox, slot) in out_row.iter_mut().enumerate() {
+            let cols = clipped(ox * stride[1], padding[1], kernel[1], w);
+            // Padding is at most half the kernel, so every window sees input; the first
+            // element starts the search, and ties keep the first maximum.
+            let mut at = rows.start * w + cols.start;
+            let mut top = img[at];
+            for iy in rows.clone() {
+                let row = &img[iy * w..(iy + 1) * w];
+                for ix in cols.clone() {
+                    let v = row[ix];
+                    if beats(v, top) {
+                        top = v;
+                        at = iy * w + ix;
+                    }
+                }
+            }
+            *slot = (top, at);
+        }
+    }
+}
+
 impl<T: Float> Tensor<T> {
     /// Max pooling over `[N, C, H, W]`; also returns, per output, the flat index `y·W + x`
     /// of its maximum within the input plane (the first one on ties; padding never wins).
@@ -140,28 +217,13 @@ impl<T: Float> Tensor<T> {
         let x = self.contiguous();
         let src = x.as_slice().expect("contiguous");
         let mut best = vec![(T::zero(), 0usize); n * c * ho * wo];
+        let halving = kernel == [2, 2] && stride == [2, 2] && padding == [0, 0];
         fill_groups(&mut best, ho * wo, kernel[0] * kernel[1], |plane, out| {
             let img = &src[plane * h * w..(plane + 1) * h * w];
-            for oy in 0..ho {
-                let rows = clipped(oy * stride[0], padding[0], kernel[0], h);
-                for ox in 0..wo {
-                    let cols = clipped(ox * stride[1], padding[1], kernel[1], w);
-                    // Padding is at most half the kernel, so every window sees input; the
-                    // first element starts the search, and ties keep the first maximum.
-                    let mut at = rows.start * w + cols.start;
-                    let mut top = img[at];
-                    for iy in rows.clone() {
-                        let row = &img[iy * w..(iy + 1) * w];
-                        for ix in cols.clone() {
-                            let v = row[ix];
-                            if !top.is_nan() && (v.is_nan() || v > top) {
-                                top = v;
-                                at = iy * w + ix;
-                            }
-                        }
-                    }
-                    out[oy * wo + ox] = (top, at);
-                }
+            if halving {
+                max_pool_2x2(img, w, wo, out);
+            } else {
+                max_pool_plane(img, [h, w], wo, &options, out);
             }
         });
         let shape = [n, c, ho, wo];
@@ -205,6 +267,37 @@ mod tests {
         let (v, i) = x.max_pool2d_with_indices(Pool2dOptions::new([2, 2]));
         assert_eq!(v.to_vec(), vec![5.0, 7.0, 13.0, 15.0]);
         assert_eq!(i.to_vec(), vec![5, 7, 13, 15]);
+    }
+
+    /// The 2×2 stride-2 fast path against the general loop on the same planes: odd and
+    /// even sizes (the last row or column dropped), ties, NaNs and infinities, f32 and f64.
+    fn max_pool_2x2_matches_general_path<T: Float>() {
+        let options = Pool2dOptions::new([2, 2]);
+        for [h, w] in [[2, 2], [4, 6], [5, 7], [7, 4], [3, 9]] {
+            let (ho, wo) = (h / 2, w / 2);
+            let img: Vec<T> = (0..h * w)
+                .map(|i| match i % 11 {
+                    3 => T::nan(),
+                    5 => T::infinity(),
+                    7 | 8 => T::of(2.0),
+                    _ => T::of(((i * 37) % 13) as f64 - 6.0),
+                })
+                .collect();
+            let mut fast = vec![(T::zero(), 0); ho * wo];
+            let mut general = fast.clone();
+            max_pool_2x2(&img, w, wo, &mut fast);
+            max_pool_plane(&img, [h, w], wo, &options, &mut general);
+            for (a, b) in fast.iter().zip(&general) {
+                assert_eq!(a.1, b.1, "[{h}, {w}]");
+                assert!(a.0 == b.0 || (a.0.is_nan() && b.0.is_nan()), "[{h}, {w}]");
+            }
+        }
+    }
+
+    #[test]
+    fn max_pool_2x2_fast_path_matches_general_path_f32_and_f64() {
+        max_pool_2x2_matches_general_path::<f32>();
+        max_pool_2x2_matches_general_path::<f64>();
     }
 
     #[test]

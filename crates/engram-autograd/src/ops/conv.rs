@@ -1,8 +1,12 @@
-//! Convolutions and pooling, all built on the im2col pair: `unfold` lays receptive fields
-//! out as columns and `fold` (its adjoint) sums columns back. Each is the other's vjp, so
-//! every rule here is a composition of differentiable ops and works to any order.
+//! Convolutions and pooling. Every rule here is a composition of differentiable ops, so
+//! it works to any order.
 //!
-//! conv2d, `y = W ⊛ x` per group: `dW = Σ_n g · colsᵀ`, `dx = fold(Wᵀ · g)`.
+//! conv2d, `y = W ⊛ x` per group, with its two gradients as ops of their own (PyTorch's
+//! `conv2d_input` and `conv2d_weight`), each fused image by image in engram-tensor:
+//! `dx = conv2d_input_grad(g, W)` (`fold(Wᵀ · g)`) and `dW = conv2d_weight_grad(x, g)`
+//! (`Σ_n g · colsᵀ`). The three are bilinear and each one's vjp is the other two:
+//! `⟨H, conv2d_weight_grad(x, g)⟩ = ⟨conv2d(x, H), g⟩ = ⟨x, conv2d_input_grad(g, H)⟩`.
+//! `unfold` (im2col) and `fold` (col2im) are each other's vjp.
 //! max_pool2d: the gradient goes to the recorded argmax of each window (`gather`'s adjoint).
 //! avg_pool2d: each output's gradient, over its divisor, is spread over its window (`fold`).
 
@@ -11,8 +15,7 @@ use crate::ops::{op_names, InputGrads, Op};
 use crate::tape::record;
 use crate::var::Var;
 use engram_tensor::{
-    conv1d_as_conv2d, conv2d_geometry, Conv1dOptions, Conv2dOptions, Float, Pool2dOptions, Tensor,
-    Window,
+    conv1d_as_conv2d, Conv1dOptions, Conv2dOptions, Float, Pool2dOptions, Tensor, Window,
 };
 use smallvec::smallvec;
 
@@ -22,6 +25,10 @@ pub(crate) enum ConvOp {
     Unfold(Window),
     Fold(Window),
     Conv2d(Conv2dOptions),
+    /// Inputs: the output gradient and the weight.
+    Conv2dInputGrad(Conv2dOptions),
+    /// Inputs: the convolution's input and its output gradient.
+    Conv2dWeightGrad(Conv2dOptions),
     /// Indices `[N·C, Ho·Wo]` of each window's maximum within its `[H·W]` plane.
     MaxPool2d(Tensor<usize>),
     AvgPool2d(Pool2dOptions),
@@ -32,6 +39,8 @@ impl ConvOp {
         ConvOp::Unfold(_) => "unfold",
         ConvOp::Fold(_) => "fold",
         ConvOp::Conv2d(_) => "conv2d",
+        ConvOp::Conv2dInputGrad(_) => "conv2d_input_grad",
+        ConvOp::Conv2dWeightGrad(_) => "conv2d_weight_grad",
         ConvOp::MaxPool2d(_) => "max_pool2d",
         ConvOp::AvgPool2d(_) => "avg_pool2d",
     }
@@ -46,7 +55,27 @@ impl ConvOp {
         match self {
             ConvOp::Unfold(window) => smallvec![Some(g.fold(window, xs[1], [xs[2], xs[3]]))],
             ConvOp::Fold(window) => smallvec![Some(g.unfold(window))],
-            ConvOp::Conv2d(options) => conv2d_vjp(&x[0], &x[1], g, options, needs),
+            ConvOp::Conv2d(options) => {
+                let (w, ws) = (&x[1], x[1].value().shape());
+                smallvec![
+                    needs[0].then(|| g.conv2d_input_grad(w, [xs[2], xs[3]], *options)),
+                    needs[1].then(|| x[0].conv2d_weight_grad(g, [ws[2], ws[3]], *options)),
+                ]
+            }
+            ConvOp::Conv2dInputGrad(options) => {
+                let (grad, w, ws) = (&x[0], &x[1], x[1].value().shape());
+                smallvec![
+                    needs[0].then(|| g.conv2d(w, *options)),
+                    needs[1].then(|| g.conv2d_weight_grad(grad, [ws[2], ws[3]], *options)),
+                ]
+            }
+            ConvOp::Conv2dWeightGrad(options) => {
+                let (input, grad) = (&x[0], &x[1]);
+                smallvec![
+                    needs[0].then(|| grad.conv2d_input_grad(g, [xs[2], xs[3]], *options)),
+                    needs[1].then(|| input.conv2d(g, *options)),
+                ]
+            }
             ConvOp::MaxPool2d(indices) => {
                 let planes = Tensor::zeros(&[xs[0] * xs[1], xs[2] * xs[3]]);
                 let flat_g = g.reshape(indices.shape());
@@ -69,39 +98,6 @@ impl ConvOp {
             }
         }
     }
-}
-
-fn conv2d_vjp<T: Float, V: Operand<T>>(
-    x: &V,
-    w: &V,
-    g: &V,
-    options: &Conv2dOptions,
-    needs: &[bool],
-) -> InputGrads<V> {
-    let (xs, ws) = (x.value().shape().to_vec(), w.value().shape().to_vec());
-    let (window, groups) = conv2d_geometry(&xs, &ws, options);
-    let (n, c, o) = (xs[0], xs[1], ws[0]);
-    let per_group = c / groups * ws[2] * ws[3];
-    let gs = g.value().shape();
-    let l = gs[2] * gs[3];
-    let g_groups = g.reshape(&[n, groups, o / groups, l]);
-    let dw = needs[1].then(|| {
-        let cols = x.unfold(&window).reshape(&[n, groups, per_group, l]);
-        g_groups
-            .matmul(&cols.transpose(-2, -1))
-            .sum_keepdim(&[0])
-            .reshape(&ws)
-    });
-    let dx = needs[0].then(|| {
-        let kernels = w.reshape(&[groups, o / groups, per_group]);
-        let cols_grad =
-            kernels
-                .transpose(-2, -1)
-                .matmul(&g_groups)
-                .reshape(&[n, c * ws[2] * ws[3], l]);
-        cols_grad.fold(&window, c, [xs[2], xs[3]])
-    });
-    smallvec![dx, dw]
 }
 
 impl<T: Float> Var<T> {
@@ -128,6 +124,38 @@ impl<T: Float> Var<T> {
             &[self, weight],
             value,
         )
+    }
+
+    /// The gradient of [`Var::conv2d`] with respect to its input, from the output
+    /// gradient `self` (see [`Tensor::conv2d_input_grad`]).
+    #[track_caller]
+    pub fn conv2d_input_grad(
+        &self,
+        weight: &Var<T>,
+        input: [usize; 2],
+        options: Conv2dOptions,
+    ) -> Var<T> {
+        let value = self
+            .value()
+            .conv2d_input_grad(weight.value(), input, options);
+        let op = ConvOp::Conv2dInputGrad(options);
+        record(Op::Conv(Box::new(op)), &[self, weight], value)
+    }
+
+    /// The gradient of [`Var::conv2d`] of `self` with respect to its weight, from the
+    /// output gradient `grad` (see [`Tensor::conv2d_weight_grad`]).
+    #[track_caller]
+    pub fn conv2d_weight_grad(
+        &self,
+        grad: &Var<T>,
+        kernel: [usize; 2],
+        options: Conv2dOptions,
+    ) -> Var<T> {
+        let value = self
+            .value()
+            .conv2d_weight_grad(grad.value(), kernel, options);
+        let op = ConvOp::Conv2dWeightGrad(options);
+        record(Op::Conv(Box::new(op)), &[self, grad], value)
     }
 
     /// 1-d convolution: input `[N, C, L]`, weight `[O, C/groups, k]` (see
@@ -183,6 +211,24 @@ pub(crate) fn cases() -> Vec<crate::registry::GradcheckCase> {
             x[0].conv2d(&x[1], Conv2dOptions::default())
         }),
         case!("conv2d", "size1", [real(&[1, 1, 1, 3]), real(&[2, 1, 1, 1])], second: true, |x| x[0].conv2d(&x[1], Conv2dOptions::default())),
+        case!("conv2d_input_grad", "stride_pad", [real(&[2, 3, 3, 3]), real(&[3, 2, 3, 2])], second: true, |x| {
+            x[0].conv2d_input_grad(&x[1], [6, 5], Conv2dOptions::default().stride(2).padding(1))
+        }),
+        case!("conv2d_input_grad", "dilation_groups", [real(&[1, 4, 6, 3]), real(&[4, 2, 2, 2])], second: true, |x| {
+            x[0].conv2d_input_grad(&x[1], [6, 6], Conv2dOptions { stride: [1, 2], padding: [1, 0], dilation: [2, 1], groups: 2 })
+        }),
+        case!("conv2d_input_grad", "transposed_grad", [real(&[1, 2, 4, 3]).transposed(), real(&[2, 1, 2, 2])], second: true, |x| {
+            x[0].conv2d_input_grad(&x[1], [3, 2], Conv2dOptions::default().padding(1))
+        }),
+        case!("conv2d_weight_grad", "stride_pad", [real(&[2, 2, 6, 5]), real(&[2, 3, 3, 3])], second: true, |x| {
+            x[0].conv2d_weight_grad(&x[1], [3, 2], Conv2dOptions::default().stride(2).padding(1))
+        }),
+        case!("conv2d_weight_grad", "dilation_groups", [real(&[1, 4, 6, 6]), real(&[1, 4, 6, 3])], second: true, |x| {
+            x[0].conv2d_weight_grad(&x[1], [2, 2], Conv2dOptions { stride: [1, 2], padding: [1, 0], dilation: [2, 1], groups: 2 })
+        }),
+        case!("conv2d_weight_grad", "many_images", [real(&[11, 1, 3, 3]), real(&[11, 2, 3, 3])], second: true, |x| {
+            x[0].conv2d_weight_grad(&x[1], [3, 3], Conv2dOptions::default().padding(1))
+        }),
         case!("conv1d", "plain", [real(&[2, 3, 7]), real(&[2, 3, 3])], second: true, |x| x[0].conv1d(&x[1], Conv1dOptions::default())),
         case!("conv1d", "stride_pad_dilation_groups", [real(&[1, 4, 9]), real(&[2, 2, 2])], second: true, |x| x[0].conv1d(&x[1], Conv1dOptions { stride: 2, padding: 1, dilation: 2, groups: 2 })),
         case!("conv1d", "transposed_input", [real(&[1, 3, 6]).transposed(), real(&[1, 3, 2])], second: true, |x| x[0].conv1d(&x[1], Conv1dOptions::default().padding(1))),
@@ -217,6 +263,12 @@ pub(crate) fn cases() -> Vec<crate::registry::GradcheckCase> {
         }),
         case!("avg_pool2d", "transposed", [real(&[1, 1, 4, 6]).transposed()], second: false, |x| x[0].avg_pool2d(Pool2dOptions { stride: [2, 1], padding: [1, 1], ..Pool2dOptions::new([2, 3]) })),
         case!("conv2d", "empty", [real(&[0, 3, 5, 4]), real(&[2, 3, 3, 2])], second: true, |x| x[0].conv2d(&x[1], Conv2dOptions::default())),
+        case!("conv2d_input_grad", "empty", [real(&[0, 3, 3, 3]), real(&[3, 2, 3, 2])], second: true, |x| {
+            x[0].conv2d_input_grad(&x[1], [6, 5], Conv2dOptions::default().stride(2).padding(1))
+        }),
+        case!("conv2d_weight_grad", "empty", [real(&[0, 2, 6, 5]), real(&[0, 3, 3, 3])], second: true, |x| {
+            x[0].conv2d_weight_grad(&x[1], [3, 2], Conv2dOptions::default().stride(2).padding(1))
+        }),
         case!("conv1d", "empty", [real(&[0, 3, 7]), real(&[2, 3, 3])], second: true, |x| x[0].conv1d(&x[1], Conv1dOptions::default())),
         case!("unfold", "empty", [real(&[0, 2, 4, 4])], second: false, |x| {
             x[0].unfold(&Window { kernel: [2, 2], stride: [1, 1], padding: [0, 0], dilation: [1, 1] }).square()

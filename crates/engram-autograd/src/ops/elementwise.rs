@@ -123,8 +123,6 @@ impl<T: Float> UnaryOp<T> {
         use UnaryOp::*;
         let one = T::one();
         let xv = x.value();
-        let mask =
-            |keep: fn(T) -> bool| xv.map(move |v| if keep(v) { T::one() } else { T::zero() });
         let dx = match *self {
             Neg => g.neg(),
             Exp => g.mul(y),
@@ -140,13 +138,13 @@ impl<T: Float> UnaryOp<T> {
             Cos => g.mul(&x.sin()).neg(),
             Tanh => g.mul(&y.mul(y).neg().add_scalar(one)),
             Sigmoid => g.mul(&y.mul(&y.neg().add_scalar(one))),
-            Relu => g.mul_const(mask(|v| v > T::zero())),
+            Relu => g.mul_const(indicator(xv, |v| v > T::zero())),
             LeakyRelu(s) => g.mul_const(xv.map(|v| if v > T::zero() { T::one() } else { s })),
             Elu(a) => {
                 let slope = y
                     .add_scalar(a)
-                    .mul_const(mask(|v| v <= T::zero()))
-                    .add(&g.lift(mask(|v| v > T::zero())));
+                    .mul_const(indicator(xv, |v| v <= T::zero()))
+                    .add(&g.lift(indicator(xv, |v| v > T::zero())));
                 g.mul(&slope)
             }
             Gelu => {
@@ -207,6 +205,13 @@ impl<T: Float> UnaryOp<T> {
         };
         smallvec![Some(dx)]
     }
+}
+
+/// 1 where `keep` holds for `x`, else 0: a derivative that is a mask. `keep` is a
+/// generic closure rather than a function pointer so the loop inlines and vectorises (a
+/// call per element made ReLU's mask 9% of the CNN step).
+fn indicator<T: Float>(x: &Tensor<T>, keep: impl Fn(T) -> bool + Sync) -> Tensor<T> {
+    x.map(|v| if keep(v) { T::one() } else { T::zero() })
 }
 
 /// A binary elementwise op with broadcasting.
