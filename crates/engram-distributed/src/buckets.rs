@@ -137,7 +137,10 @@ impl BucketPlan {
 /// each bucket is one buffer, summed in place (`MPI_IN_PLACE`), and the averaged
 /// gradients are views into it, which the next step refills. While any averaged gradient
 /// of a step is kept alive, its bucket's buffer is too (so it never changes under its
-/// holder), and the next step allocates a new one for that bucket.
+/// holder), and the next step allocates a new one for that bucket. So a loop that keeps
+/// one small averaged gradient every step keeps a whole bucket (up to the bucket size)
+/// every step: keep a copy instead (`Tensor::from_vec(g.to_vec(), g.shape())`). Writing
+/// into an averaged gradient is safe: the shared buffer is copied first.
 pub struct GradientAverager<T> {
     world: World,
     bucket_bytes: usize,
