@@ -5,6 +5,11 @@
 //! One message per tensor would pay MPI's per-message latency hundreds of times a step
 //! for a deep model; one message for everything would need a second full-size buffer and
 //! leave no room to overlap later. PyTorch's DDP settled on 25 MiB buckets; so do we.
+//!
+//! Between local ranks MPI moves data at memory speed, so every pass Engram adds over the
+//! gradients shows: a step makes one, packing each gradient into its bucket already
+//! multiplied by 1/N (so the sum is the mean), and MPI sums the bucket in place. The
+//! averaged gradients are views into the bucket, which the next step refills.
 
 use crate::world::{Reducible, World};
 use engram_nn::{Grads, Module, Parameter};
@@ -33,6 +38,53 @@ struct Bucket {
 impl Bucket {
     fn len(&self) -> usize {
         self.values + self.entries.len()
+    }
+
+    /// Writes this rank's share of the mean into `buffer`: each member's gradient times
+    /// `scale` (zeros where it has none), then the presence counts. Scaling on the way in
+    /// makes the sum the mean, with no pass over the result afterwards.
+    fn pack<T: Reducible>(
+        &self,
+        members: &[(String, &Parameter<T>)],
+        grads: &Grads<T>,
+        scale: T,
+        buffer: &mut [T],
+    ) {
+        let (values, presence) = buffer.split_at_mut(self.values);
+        for ((entry, (_, p)), present) in self.entries.iter().zip(members).zip(presence) {
+            let slot = &mut values[entry.offset..entry.offset + entry.numel];
+            *present = match grads.get(p) {
+                Some(g) => {
+                    for (out, &v) in slot.iter_mut().zip(g.contiguous_data().iter()) {
+                        *out = v * scale;
+                    }
+                    T::one()
+                }
+                None => {
+                    slot.fill(T::zero());
+                    T::zero()
+                }
+            };
+        }
+    }
+
+    /// Sets each member some rank had a gradient for to its mean: a view into the summed
+    /// `buffer`, so the result costs no copy.
+    fn unpack<T: Reducible>(
+        &self,
+        members: &[(String, &Parameter<T>)],
+        buffer: &Tensor<T>,
+        averaged: &mut Grads<T>,
+    ) {
+        let presence = &buffer
+            .as_slice()
+            .expect("a bucket buffer is one contiguous vector")[self.values..];
+        for ((entry, (_, p)), &present) in self.entries.iter().zip(members).zip(presence) {
+            if present != T::zero() {
+                let mean = buffer.narrow(0, entry.offset, entry.numel);
+                averaged.set(p, mean.reshape(p.shape()));
+            }
+        }
     }
 }
 
@@ -80,13 +132,21 @@ impl BucketPlan {
 /// Averages gradients across the ranks of a world, bucket by bucket: what
 /// [`DistributedOptimizer`](crate::DistributedOptimizer) does each step, for loops that
 /// want the averaged gradients themselves (to clip them, say, before their own step).
-/// Keeps its buffers between steps so a step allocates only the averaged tensors.
+///
+/// A step allocates nothing once the averaged gradients of the step before are dropped:
+/// each bucket is one buffer, summed in place (`MPI_IN_PLACE`), and the averaged
+/// gradients are views into it, which the next step refills. While any averaged gradient
+/// of a step is kept alive, its bucket's buffer is too (so it never changes under its
+/// holder), and the next step allocates a new one for that bucket. So a loop that keeps
+/// one small averaged gradient every step keeps a whole bucket (up to the bucket size)
+/// every step: keep a copy instead (`Tensor::from_vec(g.to_vec(), g.shape())`). Writing
+/// into an averaged gradient is safe: the shared buffer is copied first.
 pub struct GradientAverager<T> {
     world: World,
     bucket_bytes: usize,
     plan: Option<BucketPlan>,
-    send: Vec<T>,
-    receive: Vec<T>,
+    /// One flat buffer per bucket of the plan.
+    buffers: Vec<Tensor<T>>,
 }
 
 impl<T: Reducible> GradientAverager<T> {
@@ -101,8 +161,7 @@ impl<T: Reducible> GradientAverager<T> {
             world,
             bucket_bytes,
             plan: None,
-            send: Vec::new(),
-            receive: Vec::new(),
+            buffers: Vec::new(),
         }
     }
 
@@ -118,6 +177,18 @@ impl<T: Reducible> GradientAverager<T> {
     /// between calls).
     #[track_caller]
     pub fn average(&mut self, model: &dyn Module<T>, grads: &Grads<T>) -> Grads<T> {
+        self.average_scaled(model, grads, T::one())
+    }
+
+    /// [`GradientAverager::average`] of `grads` times `factor`, the factor applied in the
+    /// same pass: how the optimizer takes the mean of accumulated micro-batches.
+    #[track_caller]
+    pub(crate) fn average_scaled(
+        &mut self,
+        model: &dyn Module<T>,
+        grads: &Grads<T>,
+        factor: T,
+    ) -> Grads<T> {
         let parameters: Vec<(String, &Parameter<T>)> = model
             .named_parameters()
             .into_iter()
@@ -138,40 +209,38 @@ impl<T: Reducible> GradientAverager<T> {
                 sizes.len()
             );
         }
-        let scale = T::one() / T::of(self.world.size() as f64);
+        if self.buffers.is_empty() {
+            self.buffers = plan
+                .buckets
+                .iter()
+                .map(|b| Tensor::zeros(&[b.len()]))
+                .collect();
+        }
+        let scale = factor / T::of(self.world.size() as f64);
         let mut averaged = Grads::empty();
-        let mut next = 0;
-        for bucket in &plan.buckets {
-            let members = &parameters[next..next + bucket.entries.len()];
-            next += bucket.entries.len();
-            self.send.clear();
-            for (_, p) in members {
-                match grads.get(p) {
-                    Some(g) => self.send.extend_from_slice(&g.contiguous_data()),
-                    None => self.send.resize(self.send.len() + p.numel(), T::zero()),
-                }
-            }
-            self.send.extend(members.iter().map(|(_, p)| {
-                if grads.get(p).is_some() {
-                    T::one()
-                } else {
-                    T::zero()
-                }
-            }));
-            self.receive.resize(bucket.len(), T::zero());
-            self.world
-                .all_reduce_sum(&self.send, &mut self.receive[..bucket.len()]);
-            for (i, (entry, (_, p))) in bucket.entries.iter().zip(members).enumerate() {
-                if self.receive[bucket.values + i] == T::zero() {
-                    continue;
-                }
-                let sum = &self.receive[entry.offset..entry.offset + entry.numel];
-                let mean = sum.iter().map(|&v| v * scale).collect();
-                averaged.set(p, Tensor::from_vec(mean, p.shape()));
-            }
+        let mut rest = parameters.as_slice();
+        for (bucket, buffer) in plan.buckets.iter().zip(&mut self.buffers) {
+            let (members, after) = rest.split_at(bucket.entries.len());
+            rest = after;
+            let values = writable(buffer);
+            bucket.pack(members, grads, scale, values);
+            self.world.all_reduce_sum_in_place(values);
+            bucket.unpack(members, buffer, &mut averaged);
         }
         averaged
     }
+}
+
+/// The buffer to fill this step: the same one as last step when none of its averaged
+/// gradients is still alive, else a new one (those gradients must not change under
+/// their holder).
+fn writable<T: Reducible>(buffer: &mut Tensor<T>) -> &mut [T] {
+    if buffer.try_as_mut_slice().is_none() {
+        *buffer = Tensor::zeros(buffer.shape());
+    }
+    buffer
+        .try_as_mut_slice()
+        .expect("a new buffer shares its storage with nothing")
 }
 
 #[cfg(test)]
@@ -225,6 +294,65 @@ mod tests {
         assert!(averaged.get(&model.unused).is_none());
         assert!(averaged.get(&model.frozen).is_none());
         assert_eq!(averaged.len(), 1);
+    }
+
+    #[derive(engram_nn::Module)]
+    struct Pair {
+        a: Parameter<f64>,
+        b: Parameter<f64>,
+    }
+
+    /// Gradients `k·2a` for `a` and `k` for each element of `b`.
+    fn pair_grads(model: &Pair, k: f64) -> Grads<f64> {
+        let cx = Context::train(0);
+        let loss = (cx.param(&model.a).square().sum() + cx.param(&model.b).sum()) * k;
+        cx.backward(loss)
+    }
+
+    #[test]
+    fn a_kept_result_never_changes_and_a_dropped_one_has_its_buffer_reused() {
+        let model = Pair {
+            a: Parameter::new(Tensor::from_vec(vec![1.0, 2.0, 3.0], &[3])),
+            b: Parameter::new(Tensor::from_vec(vec![4.0, 5.0], &[2])),
+        };
+        let mut averager = GradientAverager::new(World::single(), DEFAULT_BUCKET_BYTES);
+        let first = averager.average(&model, &pair_grads(&model, 1.0));
+        assert_eq!(first[&model.a].to_vec(), vec![2.0, 4.0, 6.0]);
+        assert_eq!(first[&model.b].to_vec(), vec![1.0, 1.0]);
+        assert!(
+            first[&model.a].shares_storage_with(&first[&model.b]),
+            "one bucket, one buffer, no copies out of it"
+        );
+        let second = averager.average(&model, &pair_grads(&model, 3.0));
+        assert_eq!(
+            first[&model.a].to_vec(),
+            vec![2.0, 4.0, 6.0],
+            "kept, unchanged"
+        );
+        assert_eq!(second[&model.a].to_vec(), vec![6.0, 12.0, 18.0]);
+        assert!(!second[&model.a].shares_storage_with(&first[&model.a]));
+        let buffer = second[&model.a].as_slice().unwrap().as_ptr();
+        drop((first, second));
+        let third = averager.average(&model, &pair_grads(&model, 1.0));
+        assert_eq!(
+            third[&model.a].as_slice().unwrap().as_ptr(),
+            buffer,
+            "reused"
+        );
+        assert_eq!(third[&model.a].to_vec(), vec![2.0, 4.0, 6.0]);
+        assert_eq!(third[&model.b].to_vec(), vec![1.0, 1.0]);
+    }
+
+    #[test]
+    fn a_factor_scales_the_mean_in_the_same_pass() {
+        let model = Pair {
+            a: Parameter::new(Tensor::from_vec(vec![1.0, 2.0, 3.0], &[3])),
+            b: Parameter::new(Tensor::ones(&[2])),
+        };
+        let mut averager = GradientAverager::new(World::single(), DEFAULT_BUCKET_BYTES);
+        let averaged = averager.average_scaled(&model, &pair_grads(&model, 1.0), 0.25);
+        assert_eq!(averaged[&model.a].to_vec(), vec![0.5, 1.0, 1.5]);
+        assert_eq!(averaged[&model.b].to_vec(), vec![0.25, 0.25]);
     }
 
     #[test]

@@ -5,7 +5,13 @@ use crate::error::DistributedError;
 use mpi::collective::SystemOperation;
 use mpi::environment::Universe;
 use mpi::topology::SimpleCommunicator;
-use mpi::traits::{Communicator, CommunicatorCollectives, Equivalence, Root};
+use mpi::traits::{AsRaw, Communicator, CommunicatorCollectives, Equivalence, Root};
+use std::ffi::c_void;
+
+extern "C" {
+    /// `MPI_IN_PLACE` of the MPI library linked (src/in_place.c).
+    fn engram_mpi_in_place() -> *mut c_void;
+}
 
 /// `MPI_COMM_WORLD`; dropping the last handle finalises MPI.
 pub(crate) struct MpiComm {
@@ -47,6 +53,38 @@ impl MpiComm {
         }
         self.comm
             .all_reduce_into(send, receive, SystemOperation::sum());
+    }
+
+    /// As `all_reduce_sum`, with `values` both input and output (`MPI_IN_PLACE`), which
+    /// rsmpi does not offer.
+    #[track_caller]
+    pub(crate) fn all_reduce_sum_in_place<T: Equivalence>(&self, values: &mut [T]) {
+        if values.is_empty() {
+            return;
+        }
+        let count = i32::try_from(values.len()).unwrap_or_else(|_| {
+            panic!(
+                "engram: `World::all_reduce_sum_in_place`: {} elements are more than one MPI \
+                 message can count ({})",
+                values.len(),
+                i32::MAX
+            )
+        });
+        // SAFETY: `values` is exclusively borrowed for the call and holds `count` elements
+        // of the MPI datatype `T` declares as its equivalent; with `MPI_IN_PLACE` as the
+        // send buffer MPI reads and writes only `values`, and returns only once the
+        // reduction is complete, keeping no pointer to it. Errors abort the job (MPI's
+        // default handler), as for every rsmpi call.
+        unsafe {
+            mpi::ffi::MPI_Allreduce(
+                engram_mpi_in_place(),
+                values.as_mut_ptr().cast(),
+                count,
+                T::equivalent_datatype().as_raw(),
+                SystemOperation::sum().as_raw(),
+                self.comm.as_raw(),
+            );
+        }
     }
 
     /// An empty slice's pointer is dangling, which MPI rejects even for no elements:

@@ -36,7 +36,9 @@
 //! - [`World`]: rank and size, parameter check and broadcast, checkpoints written by
 //!   rank 0 and loaded by all, the collectives beneath.
 //! - [`DistributedOptimizer`]: wraps any optimizer; averages gradients keyed by parameter
-//!   name, packed into buckets of [`DEFAULT_BUCKET_BYTES`]; gradient accumulation.
+//!   name, packed into buckets of [`DEFAULT_BUCKET_BYTES`] (one copy of each gradient per
+//!   step, each bucket summed in place, no allocation in the steady state; see
+//!   [`GradientAverager`]); gradient accumulation.
 //! - [`DistributedSampler`]: each rank's seeded, disjoint shard of the data each epoch.
 //!
 //! Faults: with several processes, a panic on any rank aborts the whole job

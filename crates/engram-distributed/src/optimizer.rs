@@ -96,10 +96,11 @@ impl<O: Optimizer<T>, T: Reducible> Optimizer<T> for DistributedOptimizer<O, T> 
             if self.micro_batches < self.accumulation {
                 return;
             }
-            let mut local = std::mem::replace(&mut self.pending, Grads::empty());
+            let local = std::mem::replace(&mut self.pending, Grads::empty());
             self.micro_batches = 0;
-            local.scale(T::one() / T::of(self.accumulation as f64));
-            self.averager.average(model, &local)
+            let mean_of_micro_batches = T::one() / T::of(self.accumulation as f64);
+            self.averager
+                .average_scaled(model, &local, mean_of_micro_batches)
         };
         self.inner.step(model, &averaged);
     }

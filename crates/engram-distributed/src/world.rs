@@ -128,6 +128,20 @@ impl World {
         }
     }
 
+    /// Element-wise sum over the ranks of `values`, written back into `values` on every
+    /// rank (`MPI_Allreduce` with `MPI_IN_PLACE`): no second buffer, and MPI does not
+    /// first copy the input into the output as it does for [`World::all_reduce_sum`].
+    pub fn all_reduce_sum_in_place<T: Reducible>(&self, values: &mut [T]) {
+        match &*self.comm {
+            // One rank: the sum is its own values.
+            Comm::Single => {
+                let _ = values;
+            }
+            #[cfg(feature = "mpi")]
+            Comm::Mpi(c) => c.all_reduce_sum_in_place(values),
+        }
+    }
+
     /// Overwrites `values` on every rank with rank 0's (`MPI_Bcast` from rank 0).
     pub fn broadcast<T: Reducible>(&self, values: &mut [T]) {
         match &*self.comm {
@@ -209,6 +223,8 @@ mod tests {
         assert_eq!((world.rank(), world.size(), world.is_root()), (0, 1, true));
         let mut out = [0.0f32; 3];
         world.all_reduce_sum(&[1.0, 2.0, 3.0], &mut out);
+        assert_eq!(out, [1.0, 2.0, 3.0]);
+        world.all_reduce_sum_in_place(&mut out);
         assert_eq!(out, [1.0, 2.0, 3.0]);
         assert_eq!(world.failed_ranks(true), vec![0]);
         assert!(world.failed_ranks(false).is_empty());

@@ -249,13 +249,25 @@ impl<T: Element> Tensor<T> {
     /// Mutable row-major access. Copies first if the storage is shared or the layout is
     /// not contiguous from offset 0; otherwise writes in place.
     pub fn as_mut_slice(&mut self) -> &mut [T] {
-        let whole = self.is_contiguous() && self.offset == 0 && self.data().len() == self.numel();
-        if !whole || self.storage.unique_mut().is_none() {
+        if self.try_as_mut_slice().is_none() {
             *self = Self::from_vec(self.to_vec(), &self.shape);
         }
         self.storage
             .unique_mut()
             .expect("storage was just made unique")
+    }
+
+    /// Mutable row-major access that never copies: `None` when another tensor (a clone
+    /// or a view) shares the storage, or this tensor is not all of it laid out from
+    /// offset 0. For a buffer refilled every step, where copying the old contents (as
+    /// [`Tensor::as_mut_slice`] would) is wasted work when it is about to be overwritten.
+    pub fn try_as_mut_slice(&mut self) -> Option<&mut [T]> {
+        let whole = self.is_contiguous() && self.offset == 0 && self.data().len() == self.numel();
+        if whole {
+            self.storage.unique_mut()
+        } else {
+            None
+        }
     }
 
     /// Sets one element, copying the storage first if it is shared.
@@ -547,6 +559,20 @@ mod tests {
         let before = a.as_mut_slice().as_ptr();
         a.set(&[3], 1.0);
         assert_eq!(a.as_mut_slice().as_ptr(), before);
+    }
+
+    #[test]
+    fn try_as_mut_slice_refuses_shared_or_partial_storage_instead_of_copying() {
+        let mut a = Tensor::<f32>::zeros(&[4]);
+        let before = a.try_as_mut_slice().map(|s| s.as_ptr());
+        assert!(before.is_some());
+        let view = a.narrow(0, 1, 2);
+        assert!(a.try_as_mut_slice().is_none(), "a view shares the storage");
+        assert!(view.clone().try_as_mut_slice().is_none());
+        drop(view);
+        assert_eq!(a.try_as_mut_slice().map(|s| s.as_ptr()), before);
+        let mut part = Tensor::<f32>::zeros(&[4]).narrow(0, 1, 2);
+        assert!(part.try_as_mut_slice().is_none(), "part of its storage");
     }
 
     #[test]
