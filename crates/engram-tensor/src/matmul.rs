@@ -16,25 +16,61 @@ const GEMM_PARALLEL_FLOPS: usize = 1 << 18;
 
 /// One strided matrix inside a storage buffer.
 #[derive(Clone, Copy)]
-struct MatrixRef {
-    offset: usize,
-    row_stride: usize,
-    col_stride: usize,
+pub(crate) struct MatrixRef {
+    /// Where element `[0, 0]` is.
+    pub(crate) offset: usize,
+    /// The step from one row to the next.
+    pub(crate) row_stride: usize,
+    /// The step from one column to the next.
+    pub(crate) col_stride: usize,
 }
 
-/// `dst[m × n] = lhs[m × k] · rhs[k × n]`, with `dst` contiguous and the operands strided.
-fn gemm_into<T: Float>(
+impl MatrixRef {
+    /// A row-major matrix of `cols` columns starting at `offset`.
+    pub(crate) fn rows(offset: usize, cols: usize) -> MatrixRef {
+        MatrixRef {
+            offset,
+            row_stride: cols,
+            col_stride: 1,
+        }
+    }
+
+    /// The transpose of this matrix: the same elements, rows and columns swapped.
+    pub(crate) fn t(self) -> MatrixRef {
+        MatrixRef {
+            offset: self.offset,
+            row_stride: self.col_stride,
+            col_stride: self.row_stride,
+        }
+    }
+}
+
+/// Whether a product overwrites its destination or adds into it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Write {
+    /// `dst = lhs · rhs`.
+    Overwrite,
+    /// `dst += lhs · rhs`.
+    Accumulate,
+}
+
+/// `dst[m × n] = lhs[m × k] · rhs[k × n]` (or `+=`, see [`Write`]), with `dst` contiguous
+/// and the operands strided.
+pub(crate) fn gemm_into<T: Float>(
     dst: &mut [T],
     (m, n, k): (usize, usize, usize),
     lhs: (&[T], MatrixRef),
     rhs: (&[T], MatrixRef),
+    write: Write,
     threads: usize,
 ) {
     if m == 0 || n == 0 {
         return;
     }
     if k == 0 {
-        dst.fill(T::zero());
+        if write == Write::Overwrite {
+            dst.fill(T::zero());
+        }
         return;
     }
     let parallelism = if threads > 1 && (m * n).saturating_mul(k) >= GEMM_PARALLEL_FLOPS {
@@ -46,9 +82,11 @@ fn gemm_into<T: Float>(
     let (r, rr) = rhs;
     debug_assert!(l.len() > lr.offset + (m - 1) * lr.row_stride + (k - 1) * lr.col_stride);
     debug_assert!(r.len() > rr.offset + (k - 1) * rr.row_stride + (n - 1) * rr.col_stride);
+    debug_assert!(dst.len() >= m * n);
+    let accumulate = write == Write::Accumulate;
     // SAFETY: the pointers address buffers whose extents were checked above (in debug)
     // and follow from the tensors' shapes and strides, which views keep within storage;
-    // `dst` is an exclusive slice of exactly m·n elements laid out row-major.
+    // `dst` is an exclusive slice of at least m·n elements laid out row-major.
     unsafe {
         gemm::gemm(
             m,
@@ -57,14 +95,14 @@ fn gemm_into<T: Float>(
             dst.as_mut_ptr(),
             1,
             n as isize,
-            false,
+            accumulate,
             l.as_ptr().add(lr.offset),
             lr.col_stride as isize,
             lr.row_stride as isize,
             r.as_ptr().add(rr.offset),
             rr.col_stride as isize,
             rr.row_stride as isize,
-            T::zero(),
+            if accumulate { T::one() } else { T::zero() },
             T::one(),
             false,
             false,
@@ -182,7 +220,14 @@ fn batched_gemm<T: Float>(
         return Tensor::from_vec(out, &shape);
     }
     let run = |(i, dst): (usize, &mut [T]), threads: usize| {
-        gemm_into(dst, (m, n, k), (da, mat(a, i)), (db, mat(b, i)), threads)
+        gemm_into(
+            dst,
+            (m, n, k),
+            (da, mat(a, i)),
+            (db, mat(b, i)),
+            Write::Overwrite,
+            threads,
+        )
     };
     if count > 1
         && (count * per).saturating_mul(k) >= PARALLEL_THRESHOLD
