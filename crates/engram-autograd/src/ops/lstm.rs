@@ -202,7 +202,8 @@ mod tests {
     #[test]
     fn second_order_through_the_fused_node_matches_the_composed_steps() {
         let drawn = draw::<f64>();
-        let directions: Vec<Tensor<f64>> = drawn[..4].iter().map(|t| t.mul_scalar(0.5).sin()).collect();
+        let directions: Vec<Tensor<f64>> =
+            drawn[..4].iter().map(|t| t.mul_scalar(0.5).sin()).collect();
         let hessian_product = |f: fn(&[Var<f64>]) -> Var<f64>| {
             let tape = Tape::<f64>::new();
             let x: Vec<Var<f64>> = drawn[..4].iter().map(|t| tape.leaf(t.clone())).collect();
