@@ -5,7 +5,8 @@
 //!
 //! Sequences are time-major (`[T, B, in]`); the modules in [`crate::rnn`] handle
 //! `batch_first`. Each layer projects its whole input sequence with one matrix product
-//! and then steps through time with the hidden-to-hidden product only.
+//! and then steps through time with the hidden-to-hidden product only; an LSTM layer's
+//! steps are one fused node ([`Var::lstm_recurrence`]), with one vjp rule for all of them.
 
 #[cfg(feature = "registry")]
 use engram_autograd::case;
