@@ -303,6 +303,25 @@ case("conv2d_weight_grad/stride_pad", [(2, 2, 6, 5), (2, 3, 3, 3)])(
 )
 
 
+# The fused LSTM recurrence (appended last, as above): JAX's own scan over the steps,
+# returning every hidden state, then the final hidden and cell state, as the registry's
+# cases of the same names do.
+def lstm_recurrence(gates, h0, c0, w_hh):
+    def step(carry, z_in):
+        h, c = carry
+        i, f, g, o = jnp.split(z_in + h @ w_hh.T, 4, axis=-1)
+        c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
+        h = jax.nn.sigmoid(o) * jnp.tanh(c)
+        return (h, c), h
+
+    (h, c), hs = jax.lax.scan(step, (h0, c0), gates)
+    return jnp.concatenate([hs, h[None], c[None]], axis=0)
+
+
+case("lstm_recurrence/three_steps", [(3, 2, 8), (2, 2), (2, 2), (8, 2)])(lstm_recurrence)
+case("lstm_recurrence/one_step_batch1", [(1, 1, 12), (1, 3), (1, 3), (12, 3)])(lstm_recurrence)
+
+
 def spec(a):
     a = np.asarray(a, dtype=np.float64)
     return {"data": [float(v) for v in a.ravel()], "shape": list(a.shape)}

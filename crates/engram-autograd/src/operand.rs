@@ -4,7 +4,7 @@
 
 use crate::custom::CustomOp;
 use crate::var::Var;
-use engram_tensor::{Conv2dOptions, Float, Tensor, Window};
+use engram_tensor::{Conv2dOptions, Float, LstmSaved, Tensor, Window};
 use std::rc::Rc;
 
 /// What a vjp rule may compute with.
@@ -98,6 +98,13 @@ pub trait Operand<T: Float>: Clone {
         output: &Self,
         grad: &Self,
     ) -> Vec<Option<Self>>;
+
+    /// The gradients of the fused LSTM recurrence's inputs `x` (projected input, `h0`,
+    /// `c0`, `weight_hh`; see [`Var::lstm_recurrence`]) given its output `y` and the
+    /// output's gradient `g`. Tensors run the fused backward kernel on what the forward
+    /// pass `saved`; Vars record the vjp of the op's composed definition, so that the
+    /// gradients can be differentiated again.
+    fn lstm_recurrence_vjp(saved: &LstmSaved<T>, x: &[Self], y: &Self, g: &Self) -> [Self; 4];
 
     /// `on_true` where `mask` holds, else `on_false` (broadcasting), differentiable in both.
     fn select_where(mask: &Tensor<bool>, on_true: &Self, on_false: &Self) -> Self;
@@ -279,6 +286,10 @@ impl<T: Float> Operand<T> for Tensor<T> {
             .map(|g| g.map(|v| v.value().clone()))
             .collect()
     }
+    fn lstm_recurrence_vjp(saved: &LstmSaved<T>, x: &[Self], y: &Self, g: &Self) -> [Self; 4] {
+        let grads = saved.backward(g, y, (&x[1], &x[2]), &x[3]);
+        [grads.input, grads.h0, grads.c0, grads.weight_hh]
+    }
     fn accumulate_slice(
         acc: Option<Self>,
         g: &Self,
@@ -334,6 +345,9 @@ impl<T: Float> Operand<T> for Var<T> {
         grad: &Self,
     ) -> Vec<Option<Self>> {
         op.vjp(inputs, output, grad)
+    }
+    fn lstm_recurrence_vjp(_saved: &LstmSaved<T>, x: &[Self], _y: &Self, g: &Self) -> [Self; 4] {
+        crate::ops::lstm::recorded_vjp(x, g)
     }
     forward_all!(self, Var<T>);
 }

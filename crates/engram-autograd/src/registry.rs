@@ -188,5 +188,6 @@ pub fn all_cases() -> Vec<GradcheckCase> {
     cases.extend(crate::ops::matmul::cases());
     cases.extend(crate::ops::conv::cases());
     cases.extend(crate::ops::index::cases());
+    cases.extend(crate::ops::lstm::cases());
     cases
 }

@@ -9,7 +9,7 @@
 
 use crate::conv::{conv2d_geometry, Conv2dOptions, Window};
 use crate::element::Float;
-use crate::matmul::{gemm_into, MatrixRef, BATCH_PARALLEL_PRODUCTS_PER_THREAD};
+use crate::matmul::{gemm_into, MatrixRef, Write, BATCH_PARALLEL_PRODUCTS_PER_THREAD};
 use crate::parallel::PARALLEL_THRESHOLD;
 use crate::shape::{checked_numel, shape_error};
 use crate::tensor::Tensor;
@@ -164,8 +164,8 @@ impl<T: Float> Tensor<T> {
                             MatrixRef::rows(group * out_group * per_group, per_group),
                         ),
                         (cols, MatrixRef::rows(group * per_group * l, l)),
+                        Write::Overwrite,
                         threads,
-                        false,
                     );
                 }
             },
@@ -224,8 +224,8 @@ impl<T: Float> Tensor<T> {
                         (per_group, l, out_group),
                         (kernels, weight_t),
                         (grad, MatrixRef::rows(grad_rows, l)),
+                        Write::Overwrite,
                         threads,
-                        false,
                     );
                 }
                 let rows = geo.taps() * l;
@@ -302,8 +302,12 @@ impl<T: Float> Tensor<T> {
                             (out_group, per_group, l),
                             (grad, MatrixRef::rows(grad_rows, l)),
                             (cols, cols_t),
+                            if image == first {
+                                Write::Overwrite
+                            } else {
+                                Write::Accumulate
+                            },
                             threads,
-                            image != first,
                         );
                     }
                 }

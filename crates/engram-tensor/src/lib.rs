@@ -20,6 +20,7 @@ mod element;
 mod elementwise;
 mod index;
 mod join;
+mod lstm;
 mod mask;
 mod matmul;
 mod parallel;
@@ -42,6 +43,7 @@ pub use element::{Element, Float};
 pub use elementwise::{gelu_tanh_coefficient, zip_map};
 pub use index::Indices;
 pub use join::{chunk_sizes, split_ranges, stack_axis};
+pub use lstm::{LstmGradients, LstmSaved};
 pub use mask::IntoTensor;
 pub use pool::Pool2dOptions;
 /// The random-number traits that tensor constructors take (`&mut impl Rng`), re-exported

@@ -21,37 +21,58 @@ pub(crate) const BATCH_PARALLEL_PRODUCTS_PER_THREAD: usize = 4;
 /// One strided matrix inside a storage buffer.
 #[derive(Clone, Copy)]
 pub(crate) struct MatrixRef {
+    /// Where element `[0, 0]` is.
     pub(crate) offset: usize,
+    /// The step from one row to the next.
     pub(crate) row_stride: usize,
+    /// The step from one column to the next.
     pub(crate) col_stride: usize,
 }
 
 impl MatrixRef {
-    /// A row-major matrix of rows `row_stride` long starting at `offset`.
-    pub(crate) fn rows(offset: usize, row_stride: usize) -> MatrixRef {
+    /// A row-major matrix of `cols` columns starting at `offset`.
+    pub(crate) fn rows(offset: usize, cols: usize) -> MatrixRef {
         MatrixRef {
             offset,
-            row_stride,
+            row_stride: cols,
             col_stride: 1,
+        }
+    }
+
+    /// The transpose of this matrix: the same elements, rows and columns swapped.
+    pub(crate) fn t(self) -> MatrixRef {
+        MatrixRef {
+            offset: self.offset,
+            row_stride: self.col_stride,
+            col_stride: self.row_stride,
         }
     }
 }
 
-/// `dst[m × n] = lhs[m × k] · rhs[k × n]`, or `dst += lhs · rhs` when `accumulate`, with
-/// `dst` contiguous and the operands strided.
+/// Whether a product overwrites its destination or adds into it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Write {
+    /// `dst = lhs · rhs`.
+    Overwrite,
+    /// `dst += lhs · rhs`.
+    Accumulate,
+}
+
+/// `dst[m × n] = lhs[m × k] · rhs[k × n]` (or `+=`, see [`Write`]), with `dst` contiguous
+/// and the operands strided.
 pub(crate) fn gemm_into<T: Float>(
     dst: &mut [T],
     (m, n, k): (usize, usize, usize),
     lhs: (&[T], MatrixRef),
     rhs: (&[T], MatrixRef),
+    write: Write,
     threads: usize,
-    accumulate: bool,
 ) {
     if m == 0 || n == 0 {
         return;
     }
     if k == 0 {
-        if !accumulate {
+        if write == Write::Overwrite {
             dst.fill(T::zero());
         }
         return;
@@ -65,9 +86,11 @@ pub(crate) fn gemm_into<T: Float>(
     let (r, rr) = rhs;
     debug_assert!(l.len() > lr.offset + (m - 1) * lr.row_stride + (k - 1) * lr.col_stride);
     debug_assert!(r.len() > rr.offset + (k - 1) * rr.row_stride + (n - 1) * rr.col_stride);
+    debug_assert!(dst.len() >= m * n);
+    let accumulate = write == Write::Accumulate;
     // SAFETY: the pointers address buffers whose extents were checked above (in debug)
     // and follow from the tensors' shapes and strides, which views keep within storage;
-    // `dst` is an exclusive slice of exactly m·n elements laid out row-major.
+    // `dst` is an exclusive slice of at least m·n elements laid out row-major.
     unsafe {
         gemm::gemm(
             m,
@@ -83,7 +106,6 @@ pub(crate) fn gemm_into<T: Float>(
             r.as_ptr().add(rr.offset),
             rr.col_stride as isize,
             rr.row_stride as isize,
-            // alpha: the weight of what `dst` held, read only when accumulating.
             if accumulate { T::one() } else { T::zero() },
             T::one(),
             false,
@@ -207,8 +229,8 @@ fn batched_gemm<T: Float>(
             (m, n, k),
             (da, mat(a, i)),
             (db, mat(b, i)),
+            Write::Overwrite,
             threads,
-            false,
         )
     };
     // Whole products per thread when there are enough of them to share out evenly: each

@@ -5,6 +5,7 @@
 pub(crate) mod conv;
 pub(crate) mod elementwise;
 pub(crate) mod index;
+pub(crate) mod lstm;
 pub(crate) mod mask;
 pub(crate) mod matmul;
 pub(crate) mod reduce;
@@ -13,7 +14,7 @@ pub(crate) mod softmax;
 
 use crate::custom::CustomOp;
 use crate::operand::Operand;
-use engram_tensor::{Float, Tensor};
+use engram_tensor::{Float, LstmSaved, Tensor};
 use smallvec::SmallVec;
 use std::rc::Rc;
 
@@ -58,6 +59,8 @@ pub(crate) enum Op<T: Float> {
     Matmul,
     Conv(Box<conv::ConvOp>),
     Index(Box<index::IndexOp>),
+    /// The fused recurrence of an LSTM layer, with what its forward pass saved.
+    Lstm(Box<LstmSaved<T>>),
     Custom(Rc<dyn CustomOp<T>>),
 }
 
@@ -84,6 +87,7 @@ impl<T: Float> Op<T> {
             Op::Matmul => "matmul",
             Op::Conv(c) => c.name(),
             Op::Index(i) => i.name(),
+            Op::Lstm(_) => "lstm_recurrence",
             Op::Custom(c) => c.name(),
         }
     }
@@ -104,6 +108,7 @@ impl<T: Float> Op<T> {
             &["matmul"],
             conv::ConvOp::NAMES,
             index::IndexOp::NAMES,
+            &["lstm_recurrence"],
         ]
         .concat()
     }
@@ -128,6 +133,7 @@ impl<T: Float> Op<T> {
             Op::Matmul => matmul::vjp(&x[0], &x[1], g, needs),
             Op::Conv(c) => c.vjp(x, g, needs),
             Op::Index(i) => i.vjp(x, g, needs),
+            Op::Lstm(saved) => lstm::vjp(saved, x, y, g),
             Op::Custom(c) => {
                 let grads = V::custom_vjp(c, x, y, g);
                 if grads.len() != x.len() {

@@ -5,7 +5,8 @@
 //!
 //! Sequences are time-major (`[T, B, in]`); the modules in [`crate::rnn`] handle
 //! `batch_first`. Each layer projects its whole input sequence with one matrix product
-//! and then steps through time with the hidden-to-hidden product only.
+//! and then steps through time with the hidden-to-hidden product only; an LSTM layer's
+//! steps are one fused node ([`Var::lstm_recurrence`]), with one vjp rule for all of them.
 
 #[cfg(feature = "registry")]
 use engram_autograd::case;
@@ -133,8 +134,13 @@ pub fn lstm_cell<T: Float>(
     let h = sizes("lstm_cell", input, weights, 4);
     check_state("lstm_cell", "hidden state", input, state.0, h);
     check_state("lstm_cell", "cell state", input, state.1, h);
-    let gi = affine(input, &weights.weight_ih, weights.bias_ih.as_ref());
-    lstm_step(&gi, state, weights)
+    // One step of the fused recurrence: a time axis (and a batch axis) of length 1.
+    let batched = input.rank() == 2;
+    let lift = |v: &Var<T>| if batched { v.clone() } else { v.unsqueeze(0) };
+    let (x, h0, c0) = (lift(input), lift(state.0), lift(state.1));
+    let (_, (h, c)) = lstm_layer(&x.unsqueeze(0), (&h0, &c0), weights);
+    let drop = |v: Var<T>| if batched { v } else { v.squeeze(0) };
+    (drop(h), drop(c))
 }
 
 /// One step of a GRU, PyTorch's `nn.GRUCell`: with `r, z, n` the thirds of
@@ -157,21 +163,21 @@ fn rnn_step<T: Float>(gi: &Var<T>, h: &Var<T>, w: &CellWeights<T>, act: Nonlinea
     }
 }
 
-/// An LSTM step from the projected input `gi`.
-fn lstm_step<T: Float>(
-    gi: &Var<T>,
-    (h, c): (&Var<T>, &Var<T>),
+/// One LSTM layer over a time-major sequence `[T, B, in]` from the state `(h0, c0)`
+/// `[B, H]`: one product projects every step's input, and the recurrence is one fused
+/// node ([`Var::lstm_recurrence`]). `b_hh` joins `b_ih` before the projection (the gates
+/// only see their sum), so the `[T, B, 4H]` projection takes one bias add, not two.
+/// Returns `(output [T, B, H], (h_T, c_T))`.
+fn lstm_layer<T: Float>(
+    input: &Var<T>,
+    state: (&Var<T>, &Var<T>),
     w: &CellWeights<T>,
-) -> (Var<T>, Var<T>) {
-    let gates = gi
-        .add(&affine(h, &w.weight_hh, w.bias_hh.as_ref()))
-        .chunk(-1, 4);
-    let c = gates[1]
-        .sigmoid()
-        .mul(c)
-        .add(&gates[0].sigmoid().mul(&gates[2].tanh()));
-    let h = gates[3].sigmoid().mul(&c.tanh());
-    (h, c)
+) -> (Var<T>, (Var<T>, Var<T>)) {
+    let bias = match (&w.bias_ih, &w.bias_hh) {
+        (Some(a), Some(b)) => Some(a.add(b)),
+        (a, b) => a.clone().or_else(|| b.clone()),
+    };
+    affine(input, &w.weight_ih, bias.as_ref()).lstm_recurrence(state, &w.weight_hh)
 }
 
 /// A GRU step from the projected input `gi`.
@@ -212,6 +218,26 @@ impl Kind {
     }
 }
 
+/// Runs one layer of a recurrence that has no fused node over the time-major `sequence`
+/// from the hidden state `h`: one product projects every step's input, then `step` maps
+/// each step's projection and the previous state to the next state. Returns the stacked
+/// states `[T, B, H]` and the last one.
+fn step_through<T: Float>(
+    sequence: &Var<T>,
+    mut h: Var<T>,
+    w: &CellWeights<T>,
+    step: impl Fn(&Var<T>, &Var<T>) -> Var<T>,
+) -> (Var<T>, Var<T>) {
+    let projected = affine(sequence, &w.weight_ih, w.bias_ih.as_ref());
+    let steps = sequence.shape()[0];
+    let mut outputs = Vec::with_capacity(steps);
+    for t in 0..steps {
+        h = step(&projected.narrow(0, t, 1).squeeze(0), &h);
+        outputs.push(h.clone());
+    }
+    (Var::stack(&outputs.iter().collect::<Vec<_>>(), 0), h)
+}
+
 /// Runs `layers` over the time-major `input` `[T, B, in]` from the initial hidden state
 /// `h0` `[L, B, H]` (and, for an LSTM, cell state `c0`). Returns the last layer's hidden
 /// state at every step `[T, B, H]`, and every layer's final hidden (and cell) state
@@ -233,7 +259,7 @@ pub(crate) fn recurrence<T: Float>(
             layers.len()
         );
     }
-    let (steps, batch) = (input.shape()[0], input.shape()[1]);
+    let batch = input.shape()[1];
     let hidden = layers[0].weight_hh.shape().get(1).copied().unwrap_or(0);
     let state_shape = [layers.len(), batch, hidden];
     for (what, s) in [("h0", Some(h0)), ("c0", c0)] {
@@ -253,27 +279,20 @@ pub(crate) fn recurrence<T: Float>(
     for (k, w) in layers.iter().enumerate() {
         let features = sequence.shape()[2];
         check_weights(op, w, kind.gates(), features, hidden);
-        let projected = affine(&sequence, &w.weight_ih, w.bias_ih.as_ref());
-        let mut h = h0.narrow(0, k, 1).squeeze(0);
-        let mut c = c0.map(|c0| c0.narrow(0, k, 1).squeeze(0));
-        let mut outputs = Vec::with_capacity(steps);
-        for t in 0..steps {
-            let gi = projected.narrow(0, t, 1).squeeze(0);
-            h = match (kind, &c) {
-                (Kind::Rnn(act), _) => rnn_step(&gi, &h, w, act),
-                (Kind::Gru, _) => gru_step(&gi, &h, w),
-                (Kind::Lstm, Some(cell)) => {
-                    let (h, cell) = lstm_step(&gi, (&h, cell), w);
-                    c = Some(cell);
-                    h
-                }
-                (Kind::Lstm, None) => panic!("engram: `lstm`: needs a cell state c0"),
-            };
-            outputs.push(h.clone());
-        }
-        sequence = Var::stack(&outputs.iter().collect::<Vec<_>>(), 0);
+        let state = |s: &Var<T>| s.narrow(0, k, 1).squeeze(0);
+        let h = state(h0);
+        let (out, h) = match (kind, c0) {
+            (Kind::Lstm, Some(c0)) => {
+                let (out, (h, c)) = lstm_layer(&sequence, (&h, &state(c0)), w);
+                c_n.push(c);
+                (out, h)
+            }
+            (Kind::Lstm, None) => panic!("engram: `lstm`: needs a cell state c0"),
+            (Kind::Rnn(act), _) => step_through(&sequence, h, w, |gi, h| rnn_step(gi, h, w, act)),
+            (Kind::Gru, _) => step_through(&sequence, h, w, |gi, h| gru_step(gi, h, w)),
+        };
+        sequence = out;
         h_n.push(h);
-        c_n.extend(c);
     }
     let stack = |v: &[Var<T>]| Var::stack(&v.iter().collect::<Vec<_>>(), 0);
     let c_n = (!c_n.is_empty()).then(|| stack(&c_n));
