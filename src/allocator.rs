@@ -3,7 +3,7 @@
 //! A training step or a GradBench evaluation frees its temporaries and allocates the same
 //! sizes again a moment later. glibc's malloc hands large blocks back to the OS, and so,
 //! after 10 ms, does mimalloc by default ("purging"); each new tensor then page-faults
-//! its memory in again, and the kernel zeroes every page. On GradBench's `ba` objective
+//! its memory in again, and the kernel zeroes every page. On GradBench's `ba` jacobian
 //! that zeroing was 74% of the profile (`perf`: `clear_page_erms`). With purging delayed,
 //! freed pages are reused as they are.
 
@@ -38,7 +38,7 @@ mod tests {
         // SAFETY: reading an option has no preconditions.
         let read = || unsafe { libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY) };
         // Before it is set, the option holds mimalloc's documented default purge delay
-        // (10 ms), which a wrong index would be unlikely to.
+        // (10 ms), which most other options do not (one, the arena purge multiplier, does).
         let before = read();
         assert!(
             before == 10 || before == PURGE_DELAY_MS,
