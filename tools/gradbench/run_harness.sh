@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs GradBench's own evals against `engram gradbench`, and against the hand-written C++
-# reference tool (`manual`) for comparison, through the official intermediary
-# (`gradbench run`), then prints each run's verdict and a table of median evaluate
-# times, engram beside the reference.
+# reference tool (`manual`) and GradBench's PyTorch and JAX tools for comparison, through
+# the official intermediary (`gradbench run`), then prints each run's verdict and a table
+# of median evaluate times, engram beside the others.
 #
 #   tools/gradbench/run_harness.sh UPSTREAM [EVAL ...]
 #
@@ -16,12 +16,16 @@
 #   PYTHON    the Python that runs the evals (default: python3)
 #   ENGRAM    the engram binary (default: target/release/engram in this repository)
 #   LOGS      where the logs go (default: target/gradbench-logs in this repository)
-#   TOOLS     which tools to run (default: "engram manual"; manual has no saddle/particle)
+#   TOOLS     which tools to run, from engram, manual, pytorch and jax (default:
+#             "engram manual"). Each peer runs only the evals its upstream list
+#             (tools/NAME/evals.txt) marks as working; manual has no saddle/particle.
+#             pytorch and jax need torch and jax installed for PYTHON.
 #   TIMEOUT   seconds a tool may take to answer one message (default 600, as upstream CI)
 #   ARGS_<eval>  extra arguments for one eval, e.g. ARGS_det="-l 5 6 7"
 #
-# Both tools run single-threaded, one after the other, so their timings share a machine
-# and a moment. Exit status: non-zero if any run was not valid.
+# The tools run one after the other, eval by eval, so their timings share a machine and a
+# moment. Run the script under `taskset -c N` to hold every tool to one core; the thread
+# variables below keep the peers' own pools at one thread as well. Exit status: non-zero if any run was not valid.
 set -uo pipefail
 
 if [[ $# -lt 1 ]]; then
@@ -65,16 +69,30 @@ tool_command() {
     case $1 in
         engram) echo "$engram gradbench" ;;
         manual) echo "$python python/gradbench/gradbench/cpp.py manual" ;;
+        pytorch | jax) echo "$python python/gradbench/gradbench/tools/$1/run.py" ;;
         *) echo "unknown tool $1" >&2; return 1 ;;
     esac
 }
 
+# Whether upstream lists the eval as one the tool runs: manual has a source file per eval;
+# the Python tools list theirs in evals.txt, with a second word ("error", "timeout") on
+# the ones upstream knows fail.
+tool_runs_eval() {
+    case $1 in
+        engram) return 0 ;;
+        manual) [[ -f tools/manual/$2.cpp ]] ;;
+        *) grep -qx "$2" "tools/$1/evals.txt" ;;
+    esac
+}
+
+export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 RAYON_NUM_THREADS=1
+export XLA_FLAGS="--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
 status=0
 cd "$upstream" || exit 2
 export PYTHONPATH="$upstream/python/gradbench${PYTHONPATH:+:$PYTHONPATH}"
 for eval in "${evals[@]}"; do
     for tool in $tools; do
-        if [[ $tool == manual ]] && [[ ! -f tools/manual/$eval.cpp ]]; then
+        if ! tool_runs_eval "$tool" "$eval"; then
             continue
         fi
         log="$logs/$eval-$tool.jsonl"
@@ -108,8 +126,8 @@ for eval in "${evals[@]}"; do
 done
 
 echo
-echo "# Median evaluate time per workload"
-"$python" - "$logs" "${evals[@]}" <<'PY'
+echo "# Median evaluate time per workload (a ratio is engram's time over the peer's)"
+"$python" - "$logs" "$tools" "${evals[@]}" <<'PY'
 import json, pathlib, statistics, sys
 
 logs = pathlib.Path(sys.argv[1])
@@ -141,18 +159,26 @@ def runs(path):
                 result[key] = (None, "failed: " + str(r.get("error", ""))[:60])
     return result
 
-for name in sys.argv[2:]:
-    engram = runs(logs / f"{name}-engram.jsonl")
-    manual = runs(logs / f"{name}-manual.jsonl")
-    if not engram and not manual:
+tools = sys.argv[2].split()
+for name in sys.argv[3:]:
+    found = {tool: runs(logs / f"{name}-{tool}.jsonl") for tool in tools}
+    found = {tool: r for tool, r in found.items() if r}
+    if "engram" not in found:
         continue
+    peers = [tool for tool in found if tool != "engram"]
     print(f"\n## {name}")
-    print(f"{'function':<10} {'workload':<24} {'engram ms':>12} {'manual ms':>12} {'ratio':>7}  verdict")
-    for key in list(dict.fromkeys(list(engram) + list(manual))):
-        e, verdict = engram.get(key, (None, "not run"))
-        m, _ = manual.get(key, (None, ""))
-        fmt = lambda v: f"{v / 1e6:12.3f}" if v is not None else f"{'-':>12}"
-        ratio = f"{e / m:7.2f}" if e and m else f"{'-':>7}"
-        print(f"{key[0]:<10} {key[1]:<24} {fmt(e)} {fmt(m)} {ratio}  {verdict}")
+    header = f"{'function':<10} {'workload':<24} {'engram ms':>12}"
+    for peer in peers:
+        header += f" {peer + ' ms':>12} {'ratio':>7}"
+    print(header + "  verdict")
+    keys = dict.fromkeys(k for r in found.values() for k in r)
+    fmt = lambda v: f"{v / 1e6:12.3f}" if v is not None else f"{'-':>12}"
+    for key in keys:
+        e, verdict = found["engram"].get(key, (None, "not run"))
+        line = f"{key[0]:<10} {key[1]:<24} {fmt(e)}"
+        for peer in peers:
+            p, _ = found[peer].get(key, (None, ""))
+            line += f" {fmt(p)} " + (f"{e / p:7.2f}" if e and p else f"{'-':>7}")
+        print(line + f"  {verdict}")
 PY
 exit $status
