@@ -8,7 +8,10 @@ use crate::tensor::Tensor;
 use smallvec::SmallVec;
 
 impl<T: Element> Tensor<T> {
-    /// The same elements in a new shape. A view when the tensor is contiguous, else a copy.
+    /// The same elements in a new shape, in row-major order. A view whenever the new shape
+    /// can be laid over the existing strides (always for a contiguous tensor; for a view,
+    /// when each group of dimensions being merged or split is itself laid out
+    /// contiguously, as in PyTorch's `reshape`), else a contiguous copy.
     #[track_caller]
     pub fn reshape(&self, shape: &[usize]) -> Self {
         if checked_numel("reshape", shape) != self.numel() {
@@ -20,6 +23,14 @@ impl<T: Element> Tensor<T> {
                     self.numel(),
                     numel(shape)
                 ),
+            );
+        }
+        if let Some(strides) = view_strides(&self.shape, &self.strides, shape) {
+            return Tensor::from_parts(
+                self.storage.clone(),
+                shape_of(shape),
+                strides,
+                self.offset,
             );
         }
         let base = self.contiguous();
@@ -208,6 +219,55 @@ impl<T: Element> Tensor<T> {
     }
 }
 
+/// Strides that lay `new_shape` over elements stored with `shape` and `strides`, visiting
+/// them in the same row-major order, or `None` when no strides can (the tensor must be
+/// copied). The old dimensions fall into runs that are contiguous with each other
+/// (`strides[i] == strides[i + 1] * shape[i + 1]`); each run must be covered exactly by
+/// consecutive new dimensions, which then step through it with the run's innermost stride.
+/// Both shapes hold the same number of elements (the caller checked).
+fn view_strides(shape: &[usize], strides: &[usize], new_shape: &[usize]) -> Option<Shape> {
+    if shape.contains(&0) {
+        return Some(contiguous_strides(new_shape));
+    }
+    let mut new_strides: Shape = SmallVec::from_elem(0, new_shape.len());
+    // The new dimensions not yet placed are `new_shape[..next_new]`.
+    let mut next_new = new_shape.len();
+    let mut run_stride = strides.last().copied().unwrap_or(1);
+    let mut run_elements = 1;
+    for dim in (0..shape.len()).rev() {
+        run_elements *= shape[dim];
+        let run_ends = dim == 0
+            || (shape[dim - 1] != 1 && strides[dim - 1] != run_elements * run_stride);
+        if !run_ends {
+            continue;
+        }
+        // Place new dimensions, innermost first, until they cover this run; size-1
+        // dimensions can go anywhere, so they are taken along.
+        let mut placed_elements = 1;
+        while next_new > 0
+            && (placed_elements < run_elements || new_shape[next_new - 1] == 1)
+        {
+            next_new -= 1;
+            new_strides[next_new] = placed_elements * run_stride;
+            placed_elements *= new_shape[next_new];
+        }
+        if placed_elements != run_elements {
+            return None;
+        }
+        if dim > 0 {
+            run_stride = strides[dim - 1];
+            run_elements = 1;
+        }
+    }
+    // Leading size-1 dimensions of the new shape (and every dimension of a reshape from a
+    // scalar) are still unplaced; any stride serves them.
+    while next_new > 0 && new_shape[next_new - 1] == 1 {
+        next_new -= 1;
+        new_strides[next_new] = 1;
+    }
+    (next_new == 0).then_some(new_strides)
+}
+
 #[cfg(test)]
 mod tests {
     use crate::test_util::iota;
@@ -228,6 +288,39 @@ mod tests {
             .unsqueeze(0)
             .broadcast_to(&[4, 2, 3])
             .shares_storage_with(&a));
+    }
+
+    /// Every reshape gives the row-major elements of its source, whether it came out a
+    /// view or a copy; the ones whose merged or split dimensions are laid out
+    /// contiguously come out views.
+    #[test]
+    fn reshape_of_a_view_keeps_the_order_and_copies_only_when_it_must() {
+        let a = iota(&[2, 3, 4]);
+        let cases = [
+            // (source, new shape, expected to be a view)
+            (a.clone(), vec![6, 4], true),
+            (a.reshape(&[2, 3, 4]), vec![2, 3, 4], true),
+            (a.transpose(0, 1), vec![3, 2, 4], true),
+            (a.transpose(0, 1), vec![3, 8], false),
+            (a.transpose(0, 1), vec![3, 2, 2, 2], true),
+            (a.transpose(0, 1), vec![1, 3, 1, 2, 4, 1], true),
+            (a.narrow(2, 1, 2), vec![6, 2], true),
+            (a.narrow(2, 1, 2), vec![12], false),
+            (a.narrow(1, 1, 2), vec![2, 8], true),
+            (a.narrow(0, 1, 1), vec![12], true),
+            (a.permute(&[2, 0, 1]), vec![24], false),
+            (a.permute(&[2, 0, 1]), vec![4, 6], true),
+            (a.unsqueeze(1).broadcast_to(&[2, 5, 3, 4]), vec![2, 5, 12], true),
+            (a.unsqueeze(1).broadcast_to(&[2, 5, 3, 4]), vec![10, 12], false),
+            (a.narrow(0, 0, 0), vec![0, 7], true),
+            (a.select(0, 1).select(0, 2).select(0, 3), vec![1, 1, 1], true),
+        ];
+        for (i, (source, shape, view)) in cases.into_iter().enumerate() {
+            let reshaped = source.reshape(&shape);
+            assert_eq!(reshaped.shape(), &shape[..], "case {i}");
+            assert_eq!(reshaped.to_vec(), source.to_vec(), "case {i}");
+            assert_eq!(reshaped.shares_storage_with(&a), view, "case {i}");
+        }
     }
 
     #[test]
