@@ -66,14 +66,15 @@ fn sweep<'v, T: Float, V: Operand<T> + 'v>(
             continue;
         }
         let xs = per_input(&node.parents, |&p| input(p));
-        let grads = node.op.vjp(&per_input(&xs, |x| &**x), &input(i), &g, &needs);
+        let mut grads = node.op.vjp(&per_input(&xs, |x| &**x), &input(i), &g, &needs);
         let site = anomaly.then(|| VjpSite {
             op: node.op.name(),
             at: node.location,
             input_shapes: xs.iter().map(|x| x.value().shape()).collect(),
         });
-        for (k, gk) in grads.into_iter().enumerate() {
-            let Some(gk) = gk else { continue };
+        // Taken in place rather than by `into_iter`, which moves the whole vector first.
+        for (k, gk) in grads.iter_mut().enumerate() {
+            let Some(gk) = gk.take() else { continue };
             if !needs[k] {
                 continue;
             }

@@ -341,6 +341,7 @@ pub(crate) fn record<T: Float>(op: Op<T>, inputs: &[&Var<T>], value: Tensor<T>) 
 /// `f` of each of an op's inputs (at most a few), in order. A loop of pushes rather than
 /// `collect`: `SmallVec`'s `extend` reserves first, and that cost more than the rest of
 /// a scalar op's bookkeeping.
+#[inline]
 pub(crate) fn per_input<'a, I, R>(
     inputs: &'a [I],
     mut f: impl FnMut(&'a I) -> R,
