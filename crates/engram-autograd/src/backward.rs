@@ -66,7 +66,8 @@ fn sweep<'v, T: Float, V: Operand<T> + 'v>(
             continue;
         }
         let xs = per_input(&node.parents, |&p| input(p));
-        let mut grads = node.op.vjp(&per_input(&xs, |x| &**x), &input(i), &g, &needs);
+        let x_refs = per_input(&xs, |x| &**x);
+        let mut grads = node.op.vjp(&x_refs, &input(i), &g, &needs);
         let site = anomaly.then(|| VjpSite {
             op: node.op.name(),
             at: node.location,
