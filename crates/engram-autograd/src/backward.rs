@@ -6,21 +6,23 @@
 use crate::anomaly::{self, is_anomaly_enabled, AnomalyMode, Blame, VjpSite};
 use crate::operand::Operand;
 use crate::refs::Refs;
-use crate::tape::{Node, Tape};
+use crate::tape::{per_input, Node, Tape};
 use crate::var::Var;
 use engram_tensor::{Float, Tensor};
-use smallvec::SmallVec;
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 /// One reverse sweep from `root` down to node `lo` (no node below the lowest one asked
 /// for can lie between it and the root, so nothing below `lo` is visited). `nodes` holds
-/// nodes `lo..=root`; `input(i)` makes any node's value into an operand; `keep(i)` says
-/// whose gradient to return. Each slot is taken (freed) when its node is processed.
-fn sweep<T: Float, V: Operand<T>>(
+/// nodes `lo..=root`; `input(i)` makes any node's value into an operand (borrowed where
+/// it can be: a scalar node's values cost more to clone than its vjp does to compute);
+/// `keep(i)` says whose gradient to return. Each slot is taken (freed) when its node is
+/// processed.
+fn sweep<'v, T: Float, V: Operand<T> + 'v>(
     nodes: &[Node<T>],
     lo: usize,
     seed: V,
-    input: impl Fn(usize) -> V,
+    input: impl Fn(usize) -> Cow<'v, V>,
     keep: impl Fn(usize, &Node<T>) -> bool,
 ) -> Vec<(usize, V)> {
     // Read once: a pass is checked as a whole or not at all. A recorded pass
@@ -43,11 +45,7 @@ fn sweep<T: Float, V: Operand<T>>(
         if keep(i, node) {
             kept.push((i, g.clone()));
         }
-        let needs: SmallVec<[bool; 2]> = node
-            .parents
-            .iter()
-            .map(|&p| p >= lo && nodes[p - lo].requires_grad)
-            .collect();
+        let needs = per_input(&node.parents, |&p| p >= lo && nodes[p - lo].requires_grad);
         if !needs.contains(&true) {
             continue;
         }
@@ -67,15 +65,17 @@ fn sweep<T: Float, V: Operand<T>>(
             slots[p - lo] = Some(sum);
             continue;
         }
-        let xs: SmallVec<[V; 2]> = node.parents.iter().map(|&p| input(p)).collect();
-        let grads = node.op.vjp(&xs, &input(i), &g, &needs);
+        let xs = per_input(&node.parents, |&p| input(p));
+        let x_refs = per_input(&xs, |x| &**x);
+        let mut grads = node.op.vjp(&x_refs, &input(i), &g, &needs);
         let site = anomaly.then(|| VjpSite {
             op: node.op.name(),
             at: node.location,
             input_shapes: xs.iter().map(|x| x.value().shape()).collect(),
         });
-        for (k, gk) in grads.into_iter().enumerate() {
-            let Some(gk) = gk else { continue };
+        // Taken in place rather than by `into_iter`, which moves the whole vector first.
+        for (k, gk) in grads.iter_mut().enumerate() {
+            let Some(gk) = gk.take() else { continue };
             if !needs[k] {
                 continue;
             }
@@ -136,7 +136,7 @@ fn sweep_tensors<T: Float>(
         &nodes[lo..=root],
         lo,
         seed,
-        |i| nodes[i].value.clone(),
+        |i| Cow::Borrowed(&nodes[i].value),
         keep,
     )
 }
@@ -164,11 +164,11 @@ fn sweep_vars<T: Float>(
             let inner = tape.inner.borrow();
             (inner.nodes[i].value.clone(), inner.nodes[i].requires_grad)
         };
-        if tracked {
+        Cow::Owned(if tracked {
             Var::tracked(value, tape.node_ref(i))
         } else {
             Var::constant(value)
-        }
+        })
     };
     sweep(&snapshot, lo, seed, input, keep)
 }

@@ -94,7 +94,7 @@ pub trait Operand<T: Float>: Clone {
     /// Runs a user-defined op's vjp.
     fn custom_vjp(
         op: &Rc<dyn CustomOp<T>>,
-        inputs: &[Self],
+        inputs: &[&Self],
         output: &Self,
         grad: &Self,
     ) -> Vec<Option<Self>>;
@@ -104,7 +104,7 @@ pub trait Operand<T: Float>: Clone {
     /// output's gradient `g`. Tensors run the fused backward kernel on what the forward
     /// pass `saved`; Vars record the vjp of the op's composed definition, so that the
     /// gradients can be differentiated again.
-    fn lstm_recurrence_vjp(saved: &LstmSaved<T>, x: &[Self], y: &Self, g: &Self) -> [Self; 4];
+    fn lstm_recurrence_vjp(saved: &LstmSaved<T>, x: &[&Self], y: &Self, g: &Self) -> [Self; 4];
 
     /// `on_true` where `mask` holds, else `on_false` (broadcasting), differentiable in both.
     fn select_where(mask: &Tensor<bool>, on_true: &Self, on_false: &Self) -> Self;
@@ -112,6 +112,18 @@ pub trait Operand<T: Float>: Clone {
     /// `self · c` for a constant tensor `c` (a mask, a fixed factor).
     fn mul_const(&self, c: Tensor<T>) -> Self {
         self.mul(&self.lift(c))
+    }
+
+    /// `self · (1 - y²)`: tanh's vjp, from its output `y` (of this gradient's shape).
+    /// Plain tensors fuse the four ops into one pass, with the same roundings.
+    fn mul_tanh_grad(&self, y: &Self) -> Self {
+        self.mul(&y.mul(y).neg().add_scalar(T::one()))
+    }
+
+    /// `self · y(1 - y)`: the sigmoid's vjp, from its output `y` (of this gradient's
+    /// shape). Plain tensors fuse the four ops into one pass, with the same roundings.
+    fn mul_sigmoid_grad(&self, y: &Self) -> Self {
+        self.mul(&y.mul(&y.neg().add_scalar(T::one())))
     }
 
     /// `acc + unslice(g)`: the gradient `g` of a slice (from `start`, every `step`-th
@@ -264,6 +276,12 @@ impl<T: Float> Operand<T> for Tensor<T> {
     fn lift(&self, t: Tensor<T>) -> Self {
         t
     }
+    fn mul_tanh_grad(&self, y: &Self) -> Self {
+        engram_tensor::zip_map("tanh", self, y, |g, y| g * (-(y * y) + T::one()))
+    }
+    fn mul_sigmoid_grad(&self, y: &Self) -> Self {
+        engram_tensor::zip_map("sigmoid", self, y, |g, y| g * (y * (-y + T::one())))
+    }
     fn erf(&self) -> Self {
         Tensor::erf(self)
     }
@@ -275,19 +293,19 @@ impl<T: Float> Operand<T> for Tensor<T> {
     }
     fn custom_vjp(
         op: &Rc<dyn CustomOp<T>>,
-        inputs: &[Self],
+        inputs: &[&Self],
         output: &Self,
         grad: &Self,
     ) -> Vec<Option<Self>> {
         let wrap = |t: &Tensor<T>| Var::constant(t.clone());
-        let inputs: Vec<Var<T>> = inputs.iter().map(wrap).collect();
+        let inputs: Vec<Var<T>> = inputs.iter().map(|t| wrap(t)).collect();
         op.vjp(&inputs, &wrap(output), &wrap(grad))
             .into_iter()
             .map(|g| g.map(|v| v.value().clone()))
             .collect()
     }
-    fn lstm_recurrence_vjp(saved: &LstmSaved<T>, x: &[Self], y: &Self, g: &Self) -> [Self; 4] {
-        let grads = saved.backward(g, y, (&x[1], &x[2]), &x[3]);
+    fn lstm_recurrence_vjp(saved: &LstmSaved<T>, x: &[&Self], y: &Self, g: &Self) -> [Self; 4] {
+        let grads = saved.backward(g, y, (x[1], x[2]), x[3]);
         [grads.input, grads.h0, grads.c0, grads.weight_hh]
     }
     fn accumulate_slice(
@@ -340,13 +358,15 @@ impl<T: Float> Operand<T> for Var<T> {
     }
     fn custom_vjp(
         op: &Rc<dyn CustomOp<T>>,
-        inputs: &[Self],
+        inputs: &[&Self],
         output: &Self,
         grad: &Self,
     ) -> Vec<Option<Self>> {
-        op.vjp(inputs, output, grad)
+        // The user's rule takes the inputs as a slice of Vars: the one place they are cloned.
+        let inputs: Vec<Var<T>> = inputs.iter().map(|&v| v.clone()).collect();
+        op.vjp(&inputs, output, grad)
     }
-    fn lstm_recurrence_vjp(_saved: &LstmSaved<T>, x: &[Self], _y: &Self, g: &Self) -> [Self; 4] {
+    fn lstm_recurrence_vjp(_saved: &LstmSaved<T>, x: &[&Self], _y: &Self, g: &Self) -> [Self; 4] {
         crate::ops::lstm::recorded_vjp(x, g)
     }
     forward_all!(self, Var<T>);

@@ -307,27 +307,50 @@ pub(crate) fn record<T: Float>(op: Op<T>, inputs: &[&Var<T>], value: Tensor<T>) 
     if anomaly::is_anomaly_enabled() {
         anomaly::check_forward(op.name(), location, inputs, &value);
     }
-    let parents: SmallVec<[usize; 2]> = inputs
-        .iter()
-        .map(|v| match v.node_ref() {
+    let node = {
+        let mut inner = tape.inner.borrow_mut();
+        let parents = per_input(inputs, |v| match &v.node {
             Some(n) => n.id,
-            None => tape.push(Node {
-                op: Op::Constant,
-                parents: SmallVec::new(),
-                value: v.value().clone(),
-                requires_grad: false,
-                location,
-            }),
-        })
-        .collect();
-    let id = tape.push(Node {
-        op,
-        parents,
-        value: value.clone(),
-        requires_grad: true,
-        location,
-    });
-    Var::tracked(value, tape.node_ref(id))
+            None => {
+                inner.nodes.push(Node {
+                    op: Op::Constant,
+                    parents: SmallVec::new(),
+                    value: v.value().clone(),
+                    requires_grad: false,
+                    location,
+                });
+                inner.nodes.len() - 1
+            }
+        });
+        inner.nodes.push(Node {
+            op,
+            parents,
+            value: value.clone(),
+            requires_grad: true,
+            location,
+        });
+        NodeRef {
+            tape: tape.clone(),
+            id: inner.nodes.len() - 1,
+            generation: inner.generation,
+        }
+    };
+    Var::tracked(value, node)
+}
+
+/// `f` of each of an op's inputs (at most a few), in order. A loop of pushes rather than
+/// `collect`: `SmallVec`'s `extend` reserves first, and that cost more than the rest of
+/// a scalar op's bookkeeping.
+#[inline]
+pub(crate) fn per_input<'a, I, R>(
+    inputs: &'a [I],
+    mut f: impl FnMut(&'a I) -> R,
+) -> SmallVec<[R; 2]> {
+    let mut out = SmallVec::new();
+    for input in inputs {
+        out.push(f(input));
+    }
+    out
 }
 
 impl<T: Float> Clone for Node<T> {

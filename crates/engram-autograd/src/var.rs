@@ -26,7 +26,7 @@ use engram_tensor::{Float, Tensor};
 /// one tape per thread; tensors are `Send` and cross threads freely).
 pub struct Var<T: Float = f32> {
     value: Tensor<T>,
-    node: Option<NodeRef<T>>,
+    pub(crate) node: Option<NodeRef<T>>,
 }
 
 impl<T: Float> Clone for Var<T> {

@@ -14,13 +14,18 @@ pub fn zip_map<A: Element, B: Element, R: Element>(
     b: &Tensor<B>,
     f: impl Fn(A, B) -> R + Sync,
 ) -> Tensor<R> {
+    if a.numel() == 1 && b.numel() == 1 {
+        // Two scalars (of any rank): no broadcast to compute when the shapes agree.
+        let value = f(a.data()[a.offset], b.data()[b.offset]);
+        if a.shape() == b.shape() {
+            return Tensor::inline(value, a.shape());
+        }
+        return Tensor::inline(value, &broadcast_shapes(op, a.shape(), b.shape()));
+    }
     if let Some(out) = zip_contiguous_same_shape(a, b, &f) {
         return out;
     }
     let shape = broadcast_shapes(op, a.shape(), b.shape());
-    if a.numel() == 1 && b.numel() == 1 {
-        return Tensor::inline(f(a.data()[a.offset], b.data()[b.offset]), &shape);
-    }
     let (a, b) = (a.broadcast_to(&shape), b.broadcast_to(&shape));
     let walk = Walk::new(&shape, [a.strides(), b.strides()], [a.offset, b.offset]);
     let [sa, sb] = walk.inner_strides();
@@ -64,15 +69,14 @@ pub fn zip_map<A: Element, B: Element, R: Element>(
     Tensor::from_vec(out, &shape)
 }
 
-/// `f` pairwise over two contiguous operands of one shape (of more than one element), the
-/// most common case, without the broadcasting and stride walk of the general path: a
+/// `f` pairwise over two contiguous operands of one shape, the most common case, without the broadcasting and stride walk of the general path: a
 /// small tensor's op is then little more than its loop. `None` for any other operands.
 fn zip_contiguous_same_shape<A: Element, B: Element, R: Element>(
     a: &Tensor<A>,
     b: &Tensor<B>,
     f: &(impl Fn(A, B) -> R + Sync),
 ) -> Option<Tensor<R>> {
-    if a.shape() != b.shape() || a.numel() == 1 {
+    if a.shape() != b.shape() {
         return None;
     }
     let (xs, ys) = (a.as_slice()?, b.as_slice()?);

@@ -7,7 +7,23 @@ use smallvec::SmallVec;
 pub type Shape = SmallVec<[usize; 4]>;
 
 /// Builds a [`Shape`] from anything that lists dimensions.
+#[inline]
 pub fn shape_of(dims: &[usize]) -> Shape {
+    if dims.len() <= 4 {
+        // All four lanes are copied, whatever the rank, inline in the caller:
+        // `from_slice`'s copy of a variable length is a call to `memcpy`, which was most of
+        // the cost of the several shapes a scalar op builds (benches/autograd.rs,
+        // tape_chain_10k_scalar_ops).
+        let lanes: [usize; 4] = std::array::from_fn(|i| dims.get(i).copied().unwrap_or(0));
+        SmallVec::from_buf_and_len(lanes, dims.len())
+    } else {
+        spilled_shape_of(dims)
+    }
+}
+
+/// [`shape_of`] past the inline rank, kept out of line so that the common case inlines.
+#[inline(never)]
+fn spilled_shape_of(dims: &[usize]) -> Shape {
     SmallVec::from_slice(dims)
 }
 
@@ -15,8 +31,15 @@ pub fn shape_of(dims: &[usize]) -> Shape {
 /// the product of the dimensions does not fit in `usize`, rather than wrapping to a small
 /// (or zero) count.
 #[track_caller]
+#[inline]
 pub fn numel(shape: &[usize]) -> usize {
-    checked_numel("numel", shape)
+    // Ranks 0 and 1 cannot overflow: skip the checked product for the scalars and vectors
+    // whose every op asks.
+    match shape {
+        [] => 1,
+        [n] => *n,
+        _ => checked_numel("numel", shape),
+    }
 }
 
 /// [`numel`] for `op`, which the panic names.
@@ -47,11 +70,12 @@ pub fn try_numel(shape: &[usize]) -> Option<usize> {
 /// Saturates rather than overflowing: that can only happen beside a zero dimension, where
 /// the tensor is empty and no stride is ever used to address an element.
 pub fn contiguous_strides(shape: &[usize]) -> Shape {
-    let mut strides: Shape = SmallVec::from_elem(0, shape.len());
+    // Starts from a copy of the shape only to get a vector of its length cheaply.
+    let mut strides = shape_of(shape);
     let mut acc: usize = 1;
-    for i in (0..shape.len()).rev() {
-        strides[i] = acc;
-        acc = acc.saturating_mul(shape[i].max(1));
+    for (stride, &dim) in strides.iter_mut().zip(shape).rev() {
+        *stride = acc;
+        acc = acc.saturating_mul(dim.max(1));
     }
     strides
 }

@@ -18,12 +18,25 @@ use std::sync::Arc;
 /// let b = a.transpose(0, 1);
 /// assert_eq!(b.to_vec(), vec![1.0, 3.0, 2.0, 4.0]);
 /// ```
-#[derive(Clone)]
 pub struct Tensor<T = f32> {
     pub(crate) storage: Storage<T>,
     pub(crate) shape: Shape,
     pub(crate) strides: Shape,
     pub(crate) offset: usize,
+}
+
+impl<T: Clone> Clone for Tensor<T> {
+    /// Not derived: `SmallVec`'s own `clone` copies dimension by dimension through
+    /// `extend`, which made a clone cost several times a scalar op's arithmetic (the tape
+    /// clones each value it records and reads back).
+    fn clone(&self) -> Self {
+        Tensor {
+            storage: self.storage.clone(),
+            shape: shape_of(&self.shape),
+            strides: shape_of(&self.strides),
+            offset: self.offset,
+        }
+    }
 }
 
 /// Where the elements live. A single element is kept inline: scalar-heavy programs
@@ -324,9 +337,11 @@ impl<T: Element> Tensor<T> {
 
     /// A one-element tensor of the given shape (all dimensions 1), with no allocation.
     pub(crate) fn inline(value: T, shape: &[usize]) -> Self {
+        debug_assert!(shape.iter().all(|&d| d == 1), "inline of shape {shape:?}");
         Tensor {
             storage: Storage::Inline(value),
-            strides: contiguous_strides(shape),
+            // The contiguous strides of an all-ones shape are all ones: the shape itself.
+            strides: shape_of(shape),
             shape: shape_of(shape),
             offset: 0,
         }

@@ -47,7 +47,7 @@ impl ConvOp {
 
     pub(crate) fn vjp<T: Float, V: Operand<T>>(
         &self,
-        x: &[V],
+        x: &[&V],
         g: &V,
         needs: &[bool],
     ) -> InputGrads<V> {

@@ -136,8 +136,8 @@ impl<T: Float> UnaryOp<T> {
             Sign => return smallvec![None],
             Sin => g.mul(&x.cos()),
             Cos => g.mul(&x.sin()).neg(),
-            Tanh => g.mul(&y.mul(y).neg().add_scalar(one)),
-            Sigmoid => g.mul(&y.mul(&y.neg().add_scalar(one))),
+            Tanh => g.mul_tanh_grad(y),
+            Sigmoid => g.mul_sigmoid_grad(y),
             Relu => g.mul_const(indicator(xv, |v| v > T::zero())),
             LeakyRelu(s) => g.mul_const(xv.map(|v| if v > T::zero() { T::one() } else { s })),
             Elu(a) => {

@@ -27,7 +27,7 @@ impl IndexOp {
 
     pub(crate) fn vjp<T: Float, V: Operand<T>>(
         &self,
-        x: &[V],
+        x: &[&V],
         g: &V,
         needs: &[bool],
     ) -> InputGrads<V> {

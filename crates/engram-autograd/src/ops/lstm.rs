@@ -20,7 +20,7 @@ use smallvec::SmallVec;
 /// The rule: each of the four inputs' gradients, computed as the operand kind does it.
 pub(crate) fn vjp<T: Float, V: Operand<T>>(
     saved: &LstmSaved<T>,
-    x: &[V],
+    x: &[&V],
     y: &V,
     g: &V,
 ) -> InputGrads<V> {
@@ -56,10 +56,9 @@ pub(crate) fn composed<T: Float>(
 }
 
 /// The recorded rule: the vjp of [`composed`] with seed `g`, recorded on the tape.
-pub(crate) fn recorded_vjp<T: Float>(x: &[Var<T>], g: &Var<T>) -> [Var<T>; 4] {
-    let y = composed(&x[0], (&x[1], &x[2]), &x[3]);
-    let wrt: Vec<&Var<T>> = x.iter().collect();
-    let grads = grad_graph_as("lstm_recurrence", &y, Some(g), &wrt, OfConstant::Zeros);
+pub(crate) fn recorded_vjp<T: Float>(x: &[&Var<T>], g: &Var<T>) -> [Var<T>; 4] {
+    let y = composed(x[0], (x[1], x[2]), x[3]);
+    let grads = grad_graph_as("lstm_recurrence", &y, Some(g), x, OfConstant::Zeros);
     grads
         .try_into()
         .unwrap_or_else(|_| unreachable!("one gradient per input, and the op has four"))

@@ -29,7 +29,7 @@ use smallvec::smallvec;
 /// `where_cond`'s rule: the gradient goes to whichever input was picked.
 pub(crate) fn where_vjp<T: Float, V: Operand<T>>(
     mask: &Tensor<bool>,
-    x: &[V],
+    x: &[&V],
     g: &V,
     needs: &[bool],
 ) -> InputGrads<V> {

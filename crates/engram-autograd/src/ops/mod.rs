@@ -117,20 +117,20 @@ impl<T: Float> Op<T> {
     /// gradient `g`, each input's gradient (only where `needs` says so).
     pub(crate) fn vjp<V: Operand<T>>(
         &self,
-        x: &[V],
+        x: &[&V],
         y: &V,
         g: &V,
         needs: &[bool],
     ) -> InputGrads<V> {
         match self {
             Op::Leaf | Op::Constant => SmallVec::new(),
-            Op::Unary(u) => u.vjp(&x[0], y, g),
-            Op::Binary(b) => b.vjp(&x[0], &x[1], y, g, needs),
+            Op::Unary(u) => u.vjp(x[0], y, g),
+            Op::Binary(b) => b.vjp(x[0], x[1], y, g, needs),
             Op::Where(m) => mask::where_vjp(m, x, g, needs),
-            Op::Reduce(r) => r.vjp(&x[0], y, g),
+            Op::Reduce(r) => r.vjp(x[0], y, g),
             Op::Softmax(s) => s.vjp(y, g),
             Op::Shape(s) => s.vjp(x, g, needs),
-            Op::Matmul => matmul::vjp(&x[0], &x[1], g, needs),
+            Op::Matmul => matmul::vjp(x[0], x[1], g, needs),
             Op::Conv(c) => c.vjp(x, g, needs),
             Op::Index(i) => i.vjp(x, g, needs),
             Op::Lstm(saved) => lstm::vjp(saved, x, y, g),

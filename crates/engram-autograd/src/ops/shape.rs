@@ -53,7 +53,7 @@ impl ShapeOp {
 
     pub(crate) fn vjp<T: Float, V: Operand<T>>(
         &self,
-        x: &[V],
+        x: &[&V],
         g: &V,
         needs: &[bool],
     ) -> InputGrads<V> {
