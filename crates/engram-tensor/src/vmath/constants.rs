@@ -185,7 +185,7 @@ const fn trig_coefficients<const N: usize>(first: usize, odd: usize) -> [f64; N]
             factorial *= m as f64;
             m += 1;
         }
-        let sign = if k % 2 == 0 { 1.0 } else { -1.0 };
+        let sign = if k.is_multiple_of(2) { 1.0 } else { -1.0 };
         out[N - 1 - i] = sign / factorial;
         i += 1;
     }
