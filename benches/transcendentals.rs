@@ -3,7 +3,7 @@
 //!
 //! - `copy`: `Tensor::map(|v| v)`, the same allocation, chunking and threads as every
 //!   elementwise op: the machine's memory bandwidth as the kernels see it.
-//! - `exp`, `ln`, `tanh`, `sigmoid`, `erf`: the tensor methods.
+//! - `exp`, `ln`, `tanh`, `sigmoid`, `erf`, `sin`, `cos`: the tensor methods.
 //! - `scalar_*`: the same function through `Tensor::map` with the standard library's (or
 //!   libm's) scalar routine, as every op ran before the vectorised kernels.
 //!
@@ -15,7 +15,7 @@ use engram::tensor::{seeded_rng, Float, Tensor};
 use std::time::Duration;
 
 /// Inputs in `[-4, 4]` (positive `[0.01, 4]` for `ln`): where activations live, and
-/// wide enough that every kernel branch is taken.
+/// wide enough that every kernel branch (and every quadrant of `sin` and `cos`) is taken.
 fn inputs<T: Float>(n: usize, positive: bool) -> Tensor<T> {
     let lo = if positive { 0.01 } else { -4.0 };
     Tensor::rand_uniform(&[n], T::of(lo), T::of(4.0), &mut seeded_rng(0))
@@ -41,7 +41,7 @@ fn transcendentals<T: Float>(c: &mut Criterion) {
         group.measurement_time(Duration::from_secs(2));
         group.sample_size(if n > 1 << 20 { 10 } else { 30 });
         let (x, pos) = (inputs::<T>(n, false), inputs::<T>(n, true));
-        let cases: [Case<T>; 11] = [
+        let cases: [Case<T>; 15] = [
             ("copy", &x, |t| t.map(|v| v)),
             ("exp", &x, |t| t.exp()),
             ("scalar_exp", &x, |t| t.map(|v| v.exp())),
@@ -53,6 +53,10 @@ fn transcendentals<T: Float>(c: &mut Criterion) {
             ("scalar_sigmoid", &x, |t| t.map(scalar_sigmoid)),
             ("erf", &x, |t| t.erf()),
             ("scalar_erf", &x, |t| t.map(|v| Float::erf(v))),
+            ("sin", &x, |t| t.sin()),
+            ("scalar_sin", &x, |t| t.map(|v| v.sin())),
+            ("cos", &x, |t| t.cos()),
+            ("scalar_cos", &x, |t| t.map(|v| v.cos())),
         ];
         for (name, input, f) in cases {
             group.bench_with_input(BenchmarkId::new(name, label), input, |b, t| b.iter(|| f(t)));

@@ -133,10 +133,6 @@ unary_ops! {
     abs => |x| x.abs();
     /// -1, 0 or 1 by the sign of x (0 at ±0; NaN stays NaN).
     sign => |x| if x > T::zero() { T::one() } else if x < T::zero() { -T::one() } else { x };
-    /// Sine.
-    sin => |x| x.sin();
-    /// Cosine.
-    cos => |x| x.cos();
     /// `max(x, 0)`.
     relu => |x| if x > T::zero() { x } else { T::zero() };
     /// `ln(1 + e^x)`, stable for large |x|.

@@ -1,5 +1,5 @@
 //! The tensor ops built on the vectorised kernels of `vmath`: `exp`, `ln`, `tanh`,
-//! `sigmoid`, `erf`, and the activations made of them (GELU in both forms, SiLU), each
+//! `sigmoid`, `erf`, `sin`, `cos`, and the activations made of them (GELU in both forms, SiLU), each
 //! one pass over memory.
 
 use crate::element::Float;
@@ -40,6 +40,16 @@ impl<T: Float> Tensor<T> {
     /// The error function `(2/√π) ∫₀ˣ e^(-t²) dt`.
     pub fn erf(&self) -> Tensor<T> {
         self.map_blocks(|x, out| T::transcendental(Transcendental::Erf, x, out))
+    }
+
+    /// Sine.
+    pub fn sin(&self) -> Tensor<T> {
+        self.map_blocks(|x, out| T::transcendental(Transcendental::Sin, x, out))
+    }
+
+    /// Cosine.
+    pub fn cos(&self) -> Tensor<T> {
+        self.map_blocks(|x, out| T::transcendental(Transcendental::Cos, x, out))
     }
 
     /// GELU, exact form `x Φ(x) = ½x(1 + erf(x/√2))`.
@@ -185,7 +195,7 @@ mod tests {
         );
         let xt = x.transpose(0, 1);
         let unit = x.slice(1, 2, 29, 1);
-        let ops: [Op; 8] = [
+        let ops: [Op; 10] = [
             |t| t.exp(),
             |t| t.abs().ln(),
             |t| t.tanh(),
@@ -194,6 +204,8 @@ mod tests {
             |t| t.gelu(),
             |t| t.gelu_tanh(),
             |t| t.silu(),
+            |t| t.sin(),
+            |t| t.cos(),
         ];
         for op in ops {
             assert_eq!(bits(&op(&xt)), bits(&op(&xt.contiguous())));

@@ -1,8 +1,9 @@
-//! The constants the kernels need, per precision. The polynomial coefficients are Taylor
-//! coefficients computed at compile time, so each table is its formula.
+//! The constants the kernels need, per precision, and the libm routines they fall back
+//! to. The polynomial coefficients are Taylor coefficients computed at compile time, so
+//! each table is its formula.
 
-/// Per-precision constants for the kernels in `kernels`.
-pub(crate) trait Constants: Copy + 'static {
+/// Per-precision constants for the kernels in `kernels` and `trig`.
+pub(crate) trait Constants: Copy + PartialEq + 'static {
     /// 0.
     const ZERO: Self;
     /// ½.
@@ -78,6 +79,33 @@ pub(crate) trait Constants: Copy + 'static {
     /// `2 / (2j + 1)` from the highest `j` down to `j = 1`: `2 atanh(s) - 2s = s Σ_j
     /// (2 / (2j + 1)) s^(2j)`, on `|s| <= 0.1716`.
     const LN_ATANH: &'static [Self];
+    /// ¼.
+    const QUARTER: Self;
+    /// `2/π`.
+    const FRAC_2_PI: Self;
+    /// `-P1`, where `P1` is `π/2` rounded: `x - j·P1` is exact in one fused multiply-add
+    /// (it shares `x`'s leading bits and needs no bit below `x`'s or `P1`'s last one).
+    const NEG_PIO2_1: Self;
+    /// `P2`, `π/2 - P1` rounded.
+    const PIO2_2: Self;
+    /// `-P2`.
+    const NEG_PIO2_2: Self;
+    /// `-P3`, where `P3` is `π/2 - P1 - P2` rounded: `P1 + P2 + P3` is `π/2` to about three
+    /// times the working precision.
+    const NEG_PIO2_3: Self;
+    /// Above this `|x|` (and for non-finite `x`) `sin` and `cos` are libm's: the reduction
+    /// by `P1 + P2 + P3` is accurate below it.
+    const TRIG_MAX: Self;
+    /// `(-1)^k / (2k+1)!` from the highest `k` down to 1: `sin r = r + r³ S(r²)`; on
+    /// `|r| <= π/4` the first term left out is below 2^-62 (f64), 2^-28 (f32) relative.
+    const SIN_TAYLOR: &'static [Self];
+    /// `(-1)^k / (2k)!` from the highest `k` down to 2: `cos r = 1 - r²/2 + r⁴ C(r²)`; on
+    /// `|r| <= π/4` the first term left out is below 2^-58 (f64), 2^-32 (f32) relative.
+    const COS_TAYLOR: &'static [Self];
+    /// `sin x` by the platform's libm: the fallback for lanes outside the reduction's range.
+    fn libm_sin(self) -> Self;
+    /// `cos x` by the platform's libm, likewise.
+    fn libm_cos(self) -> Self;
 }
 
 /// `1/k!` for `k = N-1, …, 0`.
@@ -140,6 +168,26 @@ const fn atanh_coefficients<const N: usize>() -> [f64; N] {
     while j <= N {
         out[N - j] = 2.0 / (2 * j + 1) as f64;
         j += 1;
+    }
+    out
+}
+
+/// `(-1)^k / (2k + odd)!` for `k = first + N - 1, …, first`: the Taylor coefficients of
+/// `sin` (`odd = 1`) or `cos` (`odd = 0`). Every factorial used is below 2^53, so exact.
+const fn trig_coefficients<const N: usize>(first: usize, odd: usize) -> [f64; N] {
+    let mut out = [0.0; N];
+    let mut i = 0;
+    while i < N {
+        let k = first + i;
+        let mut factorial = 1.0;
+        let mut m = 2;
+        while m <= 2 * k + odd {
+            factorial *= m as f64;
+            m += 1;
+        }
+        let sign = if k.is_multiple_of(2) { 1.0 } else { -1.0 };
+        out[N - 1 - i] = sign / factorial;
+        i += 1;
     }
     out
 }
@@ -211,6 +259,10 @@ const ERFC_CHEBYSHEV_F32: [f32; 13] = [
     -0.13589863,
     0.24442576,
 ];
+const SIN_TAYLOR_F64: [f64; 8] = trig_coefficients::<8>(1, 1);
+const COS_TAYLOR_F64: [f64; 7] = trig_coefficients::<7>(2, 0);
+const SIN_TAYLOR_F32: [f32; 4] = narrow(trig_coefficients::<4>(1, 1));
+const COS_TAYLOR_F32: [f32; 4] = narrow(trig_coefficients::<4>(2, 0));
 const EXP_TAYLOR_F32: [f32; 8] = narrow(inverse_factorials::<8>());
 const LN_ATANH_F32: [f32; 5] = narrow(atanh_coefficients::<5>());
 
@@ -253,6 +305,24 @@ impl Constants for f64 {
     const ERFC_SHIFT: f64 = -7.0 / 5.0;
     const ERFC_CHEBYSHEV: &'static [f64] = &ERFC_CHEBYSHEV_F64;
     const TANH_TAYLOR: &'static [f64] = &TANH_TAYLOR_F64;
+    const QUARTER: f64 = 0.25;
+    const FRAC_2_PI: f64 = std::f64::consts::FRAC_2_PI;
+    // π/2 split in three by rounding what is left, each to f64 (computed to 300 bits).
+    const NEG_PIO2_1: f64 = -std::f64::consts::FRAC_PI_2;
+    const PIO2_2: f64 = 6.123_233_995_736_766e-17;
+    const NEG_PIO2_2: f64 = -Self::PIO2_2;
+    const NEG_PIO2_3: f64 = 1.497_384_904_859_169_8e-33;
+    // 2^40, well inside the range measured within 1 ulp of libm (up to 2^50; 2 ulps in
+    // [2^50, 2^51), 93 in [2^51, 2^52)).
+    const TRIG_MAX: f64 = 1099511627776.0;
+    const SIN_TAYLOR: &'static [f64] = &SIN_TAYLOR_F64;
+    const COS_TAYLOR: &'static [f64] = &COS_TAYLOR_F64;
+    fn libm_sin(self) -> f64 {
+        self.sin()
+    }
+    fn libm_cos(self) -> f64 {
+        self.cos()
+    }
 }
 
 impl Constants for f32 {
@@ -294,4 +364,22 @@ impl Constants for f32 {
     const ERFC_SHIFT: f32 = -5.0 / 3.0;
     const ERFC_CHEBYSHEV: &'static [f32] = &ERFC_CHEBYSHEV_F32;
     const TANH_TAYLOR: &'static [f32] = &TANH_TAYLOR_F32;
+    const QUARTER: f32 = 0.25;
+    const FRAC_2_PI: f32 = std::f32::consts::FRAC_2_PI;
+    // π/2 split in three by rounding what is left, each to f32 (computed to 300 bits).
+    const NEG_PIO2_1: f32 = -std::f32::consts::FRAC_PI_2;
+    const PIO2_2: f32 = -4.371_139e-8;
+    const NEG_PIO2_2: f32 = -Self::PIO2_2;
+    const NEG_PIO2_3: f32 = 1.715_124_5e-15;
+    // 2^20: every f32 below is within 0.77 ulps; 1.01 ulps in [2^20, 2^21), 2.7 in
+    // [2^21, 2^22) and 41 above.
+    const TRIG_MAX: f32 = 1048576.0;
+    const SIN_TAYLOR: &'static [f32] = &SIN_TAYLOR_F32;
+    const COS_TAYLOR: &'static [f32] = &COS_TAYLOR_F32;
+    fn libm_sin(self) -> f32 {
+        self.sin()
+    }
+    fn libm_cos(self) -> f32 {
+        self.cos()
+    }
 }

@@ -10,7 +10,7 @@ use super::lanes::Lanes;
 
 /// Evaluates the polynomial with coefficients `c` (highest degree first) at `x` (Horner).
 #[inline(always)]
-fn horner<V: Lanes>(x: V, c: &[V::E]) -> V {
+pub(super) fn horner<V: Lanes>(x: V, c: &[V::E]) -> V {
     let mut acc = V::splat(c[0]);
     for &k in &c[1..] {
         acc = acc.mul_add(x, V::splat(k));

@@ -56,6 +56,8 @@ pub(crate) trait Lanes: Copy {
     fn not_ge(self, o: Self) -> Self::Mask;
     /// `on_true` where `m`, else `on_false`.
     fn select(m: Self::Mask, on_true: Self, on_false: Self) -> Self;
+    /// Whether `m` holds in any lane.
+    fn any(m: Self::Mask) -> bool;
     /// `2^n` for integer-valued `n` within the normal exponent range.
     fn pow2(n: Self) -> Self;
     /// For positive normal `self = 2^(e - bias) · m`: the biased exponent `e` as a float
@@ -154,6 +156,10 @@ macro_rules! scalar_lanes {
                 }
             }
             #[inline(always)]
+            fn any(m: bool) -> bool {
+                m
+            }
+            #[inline(always)]
             fn pow2(n: Self) -> Self {
                 <$t>::from_bits(((n as i32 + $bias) as $bits) << $mant)
             }
@@ -227,6 +233,7 @@ mod x86 {
             $div:ident, $fma:ident, $max:ident, $min:ident, $and:ident, $or:ident,
             $andnot:ident, cmp $cmp:ident,
             blend |$bm:ident, $bt:ident, $bf:ident| $blend:expr,
+            any |$am:ident| $any:expr,
             round |$rx:ident| $round:expr,
             pow2 |$pn:ident| $pow2:expr,
             expsig |$ex:ident| $expsig:expr
@@ -306,6 +313,10 @@ mod x86 {
                     $ty($blend)
                 }
                 #[inline(always)]
+                fn any($am: $mask) -> bool {
+                    $any
+                }
+                #[inline(always)]
                 fn pow2(n: Self) -> Self {
                     let $pn = n.0;
                     $ty($pow2)
@@ -326,6 +337,7 @@ mod x86 {
         _mm256_mul_pd, _mm256_div_pd, _mm256_fmadd_pd, _mm256_max_pd, _mm256_min_pd,
         _mm256_and_pd, _mm256_or_pd, _mm256_andnot_pd, cmp _mm256_cmp_pd,
         blend |m, t, f| unsafe { _mm256_blendv_pd(f, t, m) },
+        any |m| unsafe { _mm256_movemask_pd(m) != 0 },
         round |x| unsafe { _mm256_round_pd::<NEAREST>(x) },
         // n + 1.5·2^52 holds n in its low bits; adding the bias and shifting it into the
         // exponent field gives 2^n.
@@ -353,6 +365,7 @@ mod x86 {
         _mm256_mul_ps, _mm256_div_ps, _mm256_fmadd_ps, _mm256_max_ps, _mm256_min_ps,
         _mm256_and_ps, _mm256_or_ps, _mm256_andnot_ps, cmp _mm256_cmp_ps,
         blend |m, t, f| unsafe { _mm256_blendv_ps(f, t, m) },
+        any |m| unsafe { _mm256_movemask_ps(m) != 0 },
         round |x| unsafe { _mm256_round_ps::<NEAREST>(x) },
         pow2 |n| unsafe {
             let biased = _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127));
@@ -373,6 +386,7 @@ mod x86 {
         _mm512_mul_pd, _mm512_div_pd, _mm512_fmadd_pd, _mm512_max_pd, _mm512_min_pd,
         and_pd512, or_pd512, andnot_pd512, cmp _mm512_cmp_pd_mask,
         blend |m, t, f| unsafe { _mm512_mask_blend_pd(m, f, t) },
+        any |m| m != 0,
         round |x| unsafe { _mm512_roundscale_pd::<NEAREST>(x) },
         pow2 |n| unsafe {
             let magic = _mm512_set1_pd(6755399441055744.0);
@@ -397,6 +411,7 @@ mod x86 {
         _mm512_mul_ps, _mm512_div_ps, _mm512_fmadd_ps, _mm512_max_ps, _mm512_min_ps,
         and_ps512, or_ps512, andnot_ps512, cmp _mm512_cmp_ps_mask,
         blend |m, t, f| unsafe { _mm512_mask_blend_ps(m, f, t) },
+        any |m| m != 0,
         round |x| unsafe { _mm512_roundscale_ps::<NEAREST>(x) },
         pow2 |n| unsafe {
             let biased = _mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127));

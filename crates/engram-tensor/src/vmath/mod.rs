@@ -1,6 +1,7 @@
-//! Vectorised `exp`, `ln`, `tanh`, `sigmoid` and `erf` over slices, in f32 and f64.
+//! Vectorised `exp`, `ln`, `tanh`, `sigmoid`, `erf`, `sin` and `cos` over slices, in f32
+//! and f64.
 //!
-//! One polynomial kernel per function (`kernels`), written over a small lane abstraction
+//! One polynomial kernel per function (`kernels`, and `trig` for `sin` and `cos`), written over a small lane abstraction
 //! (`lanes`) and compiled three times: for AVX-512F, for AVX2+FMA and for a plain scalar.
 //! The CPU is checked once, at the first call, and the widest version it supports runs.
 //! `std::arch` rather than `pulp`: the kernels need integer shifts on 64-bit lanes and
@@ -13,6 +14,7 @@ mod kernels;
 mod lanes;
 #[cfg(test)]
 mod tests;
+mod trig;
 
 use constants::Constants;
 use lanes::Lanes;
@@ -32,6 +34,10 @@ pub enum Transcendental {
     Sigmoid,
     /// The error function `(2/√π) ∫₀ˣ e^(-t²) dt`.
     Erf,
+    /// `sin x`.
+    Sin,
+    /// `cos x`.
+    Cos,
 }
 
 /// The widest instruction set the kernels can use on this CPU.
@@ -102,6 +108,10 @@ kernel_types! {
     SigmoidKernel => kernels::sigmoid;
     /// [`kernels::erf`].
     ErfKernel => kernels::erf;
+    /// [`trig::sin`].
+    SinKernel => trig::sin;
+    /// [`trig::cos`].
+    CosKernel => trig::cos;
 }
 
 /// Applies kernel `K` to `src` register by register; the last partial register goes
@@ -148,6 +158,8 @@ where
         Transcendental::Tanh => drive::<V, TanhKernel>(src, dst),
         Transcendental::Sigmoid => drive::<V, SigmoidKernel>(src, dst),
         Transcendental::Erf => drive::<V, ErfKernel>(src, dst),
+        Transcendental::Sin => drive::<V, SinKernel>(src, dst),
+        Transcendental::Cos => drive::<V, CosKernel>(src, dst),
     }
 }
 

@@ -5,12 +5,14 @@ use super::*;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-const ALL: [Transcendental; 5] = [
+const ALL: [Transcendental; 7] = [
     Transcendental::Exp,
     Transcendental::Ln,
     Transcendental::Tanh,
     Transcendental::Sigmoid,
     Transcendental::Erf,
+    Transcendental::Sin,
+    Transcendental::Cos,
 ];
 
 /// Every level this CPU can run.
@@ -56,6 +58,8 @@ fn reference(f: Transcendental, x: f64) -> f64 {
             }
         }
         Transcendental::Erf => libm::erf(x),
+        Transcendental::Sin => x.sin(),
+        Transcendental::Cos => x.cos(),
     }
 }
 
@@ -250,10 +254,121 @@ fn f64_sigmoid_is_within_3_ulps_of_the_libm_formula() {
     }
 }
 
+/// The doubles nearest `m · π/2` for `n` random integers `m` up to `max / (π/2)`, with
+/// their two neighbours on each side: where the reduced argument keeps fewest bits.
+fn near_multiples_of_half_pi(max: f64, n: usize, seed: u64) -> Vec<f64> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let top = (max / std::f64::consts::FRAC_PI_2).floor();
+    let mut out = Vec::with_capacity(5 * n);
+    for _ in 0..n {
+        let m = rng.gen_range(1.0..=top).round();
+        let c = m * std::f64::consts::FRAC_PI_2;
+        out.extend((-2i64..=2).map(|d| f64::from_bits((c.to_bits() as i64 + d) as u64)));
+    }
+    out
+}
+
+#[test]
+fn f64_sin_and_cos_are_within_1_ulp_of_libm() {
+    let max = <f64 as Constants>::TRIG_MAX;
+    let sets = [
+        uniform(-10.0, 10.0, 1 << 20, 12),
+        uniform(-1e-3, 1e-3, 1 << 16, 13),
+        every_exponent(1 << 18, 14)
+            .into_iter()
+            .filter(|x| *x <= max)
+            .collect(),
+        near_multiples_of_half_pi(64.0, 1 << 12, 15),
+        near_multiples_of_half_pi(max, 1 << 16, 16),
+        uniform(max / 2.0, max, 1 << 16, 17),
+    ];
+    for f in [Transcendental::Sin, Transcendental::Cos] {
+        for xs in &sets {
+            let negated: Vec<f64> = xs.iter().map(|x| -x).collect();
+            for xs in [xs, &negated] {
+                let (worst, at) = f64_max_ulps(f, xs);
+                assert!(worst <= 1, "{f:?} f64: {worst} ulps from libm at {at:e}");
+            }
+        }
+    }
+}
+
+#[test]
+fn f32_sin_and_cos_are_within_1_ulp_near_every_multiple_of_half_pi() {
+    let max = <f32 as Constants>::TRIG_MAX as f64;
+    let top = (max / std::f64::consts::FRAC_PI_2) as u32;
+    let xs: Vec<f32> = (1..=top)
+        .flat_map(|m| {
+            let c = (m as f64 * std::f64::consts::FRAC_PI_2) as f32;
+            (-2i32..=2).map(move |d| f32::from_bits((c.to_bits() as i32 + d) as u32))
+        })
+        .collect();
+    for f in [Transcendental::Sin, Transcendental::Cos] {
+        let ys = run32(level(), f, &xs);
+        for (&x, &y) in xs.iter().zip(&ys) {
+            let e = ulps32(y, reference(f, x as f64));
+            assert!(e <= 1.0, "{f:?}({x:e}) f32 = {y:e}: {e} ulps");
+        }
+    }
+}
+
+#[test]
+fn sin_and_cos_beyond_the_reduction_range_are_libms() {
+    let max64 = <f64 as Constants>::TRIG_MAX;
+    let max32 = <f32 as Constants>::TRIG_MAX;
+    let mut x64 = uniform(max64, 1e300, 1000, 18);
+    x64.extend([
+        f64::from_bits(max64.to_bits() + 1),
+        1.5,
+        f64::MAX,
+        -3e20,
+        0.25,
+    ]);
+    let x32: Vec<f32> = [
+        f32::from_bits(max32.to_bits() + 1),
+        2.5,
+        f32::MAX,
+        -3e20,
+        1e7,
+    ]
+    .into_iter()
+    .chain((0..1000).map(|i| max32 * (1.0 + i as f32)))
+    .collect();
+    for level in levels() {
+        for (f, libm64, libm32) in [
+            (
+                Transcendental::Sin,
+                f64::sin as fn(f64) -> f64,
+                f32::sin as fn(f32) -> f32,
+            ),
+            (Transcendental::Cos, f64::cos, f32::cos),
+        ] {
+            for (&x, y) in x64.iter().zip(run64(level, f, &x64)) {
+                if x.abs() > max64 {
+                    assert_eq!(
+                        y.to_bits(),
+                        libm64(x).to_bits(),
+                        "{f:?}({x:e}) f64 {level:?}"
+                    );
+                }
+            }
+            for (&x, y) in x32.iter().zip(run32(level, f, &x32)) {
+                if x.abs() > max32 {
+                    assert_eq!(
+                        y.to_bits(),
+                        libm32(x).to_bits(),
+                        "{f:?}({x:e}) f32 {level:?}"
+                    );
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn special_values_are_exact() {
     let inf = f64::INFINITY;
-    let cases: [(Transcendental, f64, f64); 27] = [
+    let cases: [(Transcendental, f64, f64); 34] = [
         (Transcendental::Exp, 0.0, 1.0),
         (Transcendental::Exp, -0.0, 1.0),
         (Transcendental::Exp, inf, inf),
@@ -281,6 +396,13 @@ fn special_values_are_exact() {
         (Transcendental::Erf, inf, 1.0),
         (Transcendental::Erf, -inf, -1.0),
         (Transcendental::Erf, 10.0, 1.0),
+        (Transcendental::Sin, 0.0, 0.0),
+        (Transcendental::Sin, -0.0, -0.0),
+        (Transcendental::Sin, inf, f64::NAN),
+        (Transcendental::Sin, -inf, f64::NAN),
+        (Transcendental::Cos, 0.0, 1.0),
+        (Transcendental::Cos, -0.0, 1.0),
+        (Transcendental::Cos, inf, f64::NAN),
     ];
     for level in levels() {
         for (f, x, want) in cases {
