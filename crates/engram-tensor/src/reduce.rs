@@ -609,9 +609,7 @@ mod tests {
     #[test]
     fn contiguous_max_and_min_agree_with_the_strided_walk() {
         for len in 1..40usize {
-            let base: Vec<f64> = (0..len)
-                .map(|i| ((i * 7919) % 23) as f64 - 11.5)
-                .collect();
+            let base: Vec<f64> = (0..len).map(|i| ((i * 7919) % 23) as f64 - 11.5).collect();
             let mut variants = vec![base.clone()];
             for at in [0, len / 2, len - 1] {
                 for special in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
@@ -634,7 +632,10 @@ mod tests {
                         "len {len}: {fast} vs {slow} for {v:?}"
                     );
                 }
-                assert_eq!(contiguous.max().item().is_nan(), v.iter().any(|x| x.is_nan()));
+                assert_eq!(
+                    contiguous.max().item().is_nan(),
+                    v.iter().any(|x| x.is_nan())
+                );
             }
         }
     }

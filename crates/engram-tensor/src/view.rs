@@ -26,12 +26,7 @@ impl<T: Element> Tensor<T> {
             );
         }
         if let Some(strides) = view_strides(&self.shape, &self.strides, shape) {
-            return Tensor::from_parts(
-                self.storage.clone(),
-                shape_of(shape),
-                strides,
-                self.offset,
-            );
+            return Tensor::from_parts(self.storage.clone(), shape_of(shape), strides, self.offset);
         }
         let base = self.contiguous();
         Tensor::from_parts(
@@ -236,17 +231,15 @@ fn view_strides(shape: &[usize], strides: &[usize], new_shape: &[usize]) -> Opti
     let mut run_elements = 1;
     for dim in (0..shape.len()).rev() {
         run_elements *= shape[dim];
-        let run_ends = dim == 0
-            || (shape[dim - 1] != 1 && strides[dim - 1] != run_elements * run_stride);
+        let run_ends =
+            dim == 0 || (shape[dim - 1] != 1 && strides[dim - 1] != run_elements * run_stride);
         if !run_ends {
             continue;
         }
         // Place new dimensions, innermost first, until they cover this run; size-1
         // dimensions can go anywhere, so they are taken along.
         let mut placed_elements = 1;
-        while next_new > 0
-            && (placed_elements < run_elements || new_shape[next_new - 1] == 1)
-        {
+        while next_new > 0 && (placed_elements < run_elements || new_shape[next_new - 1] == 1) {
             next_new -= 1;
             new_strides[next_new] = placed_elements * run_stride;
             placed_elements *= new_shape[next_new];
@@ -310,10 +303,22 @@ mod tests {
             (a.narrow(0, 1, 1), vec![12], true),
             (a.permute(&[2, 0, 1]), vec![24], false),
             (a.permute(&[2, 0, 1]), vec![4, 6], true),
-            (a.unsqueeze(1).broadcast_to(&[2, 5, 3, 4]), vec![2, 5, 12], true),
-            (a.unsqueeze(1).broadcast_to(&[2, 5, 3, 4]), vec![10, 12], false),
+            (
+                a.unsqueeze(1).broadcast_to(&[2, 5, 3, 4]),
+                vec![2, 5, 12],
+                true,
+            ),
+            (
+                a.unsqueeze(1).broadcast_to(&[2, 5, 3, 4]),
+                vec![10, 12],
+                false,
+            ),
             (a.narrow(0, 0, 0), vec![0, 7], true),
-            (a.select(0, 1).select(0, 2).select(0, 3), vec![1, 1, 1], true),
+            (
+                a.select(0, 1).select(0, 2).select(0, 3),
+                vec![1, 1, 1],
+                true,
+            ),
         ];
         for (i, (source, shape, view)) in cases.into_iter().enumerate() {
             let reshaped = source.reshape(&shape);
