@@ -12,16 +12,9 @@
 //! Buffers are grouped by element size and alignment (a buffer comes back as a vector of
 //! the type it left as, or of one with the same layout) and by size class: eight classes
 //! per doubling, so a buffer fits every request of its class and wastes at most an eighth.
-//! Only buffers whose capacity is exactly a class are kept: the ones the pool sized
-//! itself, which come back to the class their requests take from. A vector of any other
-//! capacity (a user's `Vec` given to `Tensor::from_vec`) would land in the class below its
-//! length, which requests of that length never take from; kept, such buffers flowed in
-//! every step and out never, filling the pool to its limit with memory nothing reused
-//! while the requests that missed mapped fresh pages (GradBench's `ba`, whose gathered
-//! columns are such vectors, ran up to five times slower). The pool holds at most
-//! [`limit`] bytes (a buffer dropped when it is full goes back to the allocator), so
-//! memory does not grow with the number of steps; [`release_all`] hands everything back,
-//! for a program that is done with its large tensors.
+//! The pool holds at most [`limit`] bytes (a buffer dropped when it is full goes back to
+//! the allocator), so memory does not grow with the number of steps; [`release_all`] hands
+//! everything back, for a program that is done with its large tensors.
 //!
 //! ```
 //! use engram_tensor::{buffer_pool, Tensor};
@@ -217,15 +210,15 @@ impl Pool {
         Some(unsafe { Vec::from_raw_parts(free.ptr.as_ptr().cast::<T>(), 0, free.bytes / size) })
     }
 
-    /// Keeps `data`'s allocation for reuse if it is large, exactly a size class (see the
-    /// module's docs) and the pool has room, else frees it.
+    /// Keeps `data`'s allocation for reuse if it is large and the pool has room, else
+    /// frees it.
     fn put<T>(&self, mut data: Vec<T>) {
         let size = std::mem::size_of::<T>();
         let bytes = data.capacity() * size;
-        if bytes < MIN_POOLED_BYTES || class_floor(bytes) != bytes {
+        if bytes < MIN_POOLED_BYTES {
             return;
         }
-        let key = (size, std::mem::align_of::<T>(), bytes);
+        let key = (size, std::mem::align_of::<T>(), class_floor(bytes));
         {
             let mut lists = self.lock();
             if lists.held + bytes > lists.limit {
@@ -333,21 +326,16 @@ mod tests {
     }
 
     #[test]
-    fn only_vectors_of_exactly_a_class_are_kept() {
+    fn a_user_vector_serves_the_largest_class_it_fills() {
         let pool = Pool::new(DEFAULT_LIMIT_BYTES);
-        // A user's vector of another capacity would sit below its own length's class,
-        // where requests of that length never look: it goes back to the allocator.
-        pool.put(Vec::<f64>::with_capacity(LARGE + 7));
-        assert_eq!(pool.lock().held, 0);
+        let odd = Vec::<f64>::with_capacity(LARGE + 7);
+        let (ptr, fills) = (odd.as_ptr(), class_floor((LARGE + 7) * 8) / 8);
+        pool.put(odd);
+        // Its own length rounds up to a class above what it holds: not served from it.
         assert!(pool.take::<f64>(LARGE + 7).is_none());
-        // One the pool sized (or a user's that happens to be a class) is kept and serves
-        // the requests of its class.
-        let class = class_ceil((LARGE + 7) * 8).unwrap() / 8;
-        let exact = Vec::<f64>::with_capacity(class);
-        let ptr = exact.as_ptr();
-        pool.put(exact);
-        let reused = pool.take::<f64>(LARGE + 7).expect("its own class");
+        let reused = pool.take::<f64>(fills).expect("the class it fills");
         assert_eq!(reused.as_ptr(), ptr);
+        assert_eq!(reused.capacity(), LARGE + 7);
         pool.put(reused);
         pool.release_all();
     }
