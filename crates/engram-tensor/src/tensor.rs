@@ -1,6 +1,5 @@
 //! The `Tensor` type: shared storage described by shape, strides and offset.
 
-use crate::buffer_pool::{self, Buffer};
 use crate::element::{Element, Float};
 use crate::shape::{
     checked_numel, contiguous_strides, numel, shape_error, shape_of, try_numel, Shape,
@@ -41,12 +40,11 @@ impl<T: Clone> Clone for Tensor<T> {
 }
 
 /// Where the elements live. A single element is kept inline: scalar-heavy programs
-/// (the tape's scalar chains, GradBench's `det`) then allocate nothing per op. A large
-/// buffer goes back to the [`buffer_pool`] when its last tensor drops.
+/// (the tape's scalar chains, GradBench's `det`) then allocate nothing per op.
 #[derive(Clone)]
 pub(crate) enum Storage<T> {
     Inline(T),
-    Shared(Arc<Buffer<T>>),
+    Shared(Arc<Vec<T>>),
 }
 
 impl<T> Storage<T> {
@@ -54,7 +52,7 @@ impl<T> Storage<T> {
         if data.len() == 1 {
             Storage::Inline(data.pop().expect("length is 1"))
         } else {
-            Storage::Shared(Arc::new(Buffer::from(data)))
+            Storage::Shared(Arc::new(data))
         }
     }
 
@@ -150,7 +148,7 @@ impl<T: Element> Tensor<T> {
     /// [`Tensor::full`] for `op`, which a panic on an impossibly large shape names.
     #[track_caller]
     pub(crate) fn filled_with(op: &str, shape: &[usize], value: T) -> Self {
-        Self::from_vec(buffer_pool::full(checked_numel(op, shape), value), shape)
+        Self::from_vec(vec![value; checked_numel(op, shape)], shape)
     }
 
     /// A 0-dimensional tensor holding one value.
@@ -226,7 +224,7 @@ impl<T: Element> Tensor<T> {
     /// Copies the elements out in row-major order.
     pub fn to_vec(&self) -> Vec<T> {
         if let Some(s) = self.as_slice() {
-            return buffer_pool::copy_of(s);
+            return s.to_vec();
         }
         self.walk().gather(self.data())
     }
