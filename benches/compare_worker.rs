@@ -9,7 +9,7 @@
 //! the workspace. By hand: `cargo bench --bench compare_worker -- --serve`.
 
 use engram::autograd::Tape;
-use engram::tensor::{seeded_rng, Tensor};
+use engram::tensor::{seeded_rng, Float, Tensor};
 
 #[path = "workloads/protocol.rs"]
 mod protocol;
@@ -41,8 +41,47 @@ fn step<M: engram::nn::Forward + 'static>(mut step: steps::TrainingStep<M>) -> F
     )
 }
 
+/// Elements of each transcendental figure's input: 16M, "large tensors" (64 MB in f32),
+/// as the 16M figures of `benches/transcendentals.rs`.
+const ELEMENTWISE_LEN: usize = 1 << 24;
+
+/// `function` (`copy`, `exp`, `ln`, `tanh`, `sigmoid` or `erf`) on [`ELEMENTWISE_LEN`]
+/// elements of `T`, out of place as every op; its work is the bytes read plus written.
+/// Inputs as in `benches/transcendentals.rs`: uniform on [-4, 4], [0.01, 4] for `ln`.
+fn elementwise<T: Float>(function: &str) -> Option<Figure> {
+    let op: fn(&Tensor<T>) -> Tensor<T> = match function {
+        "copy" => |t| t.map(|v| v),
+        "exp" => |t| t.exp(),
+        "ln" => |t| t.ln(),
+        "tanh" => |t| t.tanh(),
+        "sigmoid" => |t| t.sigmoid(),
+        "erf" => |t| t.erf(),
+        _ => return None,
+    };
+    let low = if function == "ln" { 0.01 } else { -4.0 };
+    let x = Tensor::rand_uniform(
+        &[ELEMENTWISE_LEN],
+        T::of(low),
+        T::of(4.0),
+        &mut seeded_rng(0),
+    );
+    let bytes = 2 * ELEMENTWISE_LEN * std::mem::size_of::<T>();
+    Some(infallible(
+        move || {
+            std::hint::black_box(op(&x));
+        },
+        bytes as f64,
+    ))
+}
+
 /// The figure named `name`, set up; `None` for a name this worker does not know.
 fn figure(name: &str) -> Option<Figure> {
+    if let Some(function) = name.strip_suffix("_f32") {
+        return elementwise::<f32>(function);
+    }
+    if let Some(function) = name.strip_suffix("_f64") {
+        return elementwise::<f64>(function);
+    }
     let sgemm = |n: usize| {
         let mut rng = seeded_rng(1);
         let a = Tensor::<f32>::randn(&[n, n], &mut rng);

@@ -18,6 +18,7 @@ if threads() == 1:
 
 import jax  # noqa: E402 (XLA_FLAGS must be set first)
 import jax.numpy as jnp  # noqa: E402
+import jax.scipy.special  # noqa: E402,F401 (jax.scipy.special.erf)
 from jax import lax  # noqa: E402
 
 jax.config.update("jax_platforms", "cpu")
@@ -109,8 +110,26 @@ def step_figure(forward, params, x, batch):
     return run, 1.0
 
 
+ELEMENTWISE_LEN = 1 << 24  # 16M elements, as Engram's transcendental figures
+ELEMENTWISE = {"copy": jnp.copy, "exp": jnp.exp, "ln": jnp.log, "tanh": jnp.tanh, "sigmoid": jax.nn.sigmoid, "erf": jax.scipy.special.erf}
+
+
+def elementwise_figure(name):
+    """`exp_f32` and the like, jit-compiled, on 16M elements; work in bytes moved. f32 only:
+    f64 needs JAX's x64 mode, which would change every other figure's defaults."""
+    function, _, dtype = name.rpartition("_")
+    if function not in ELEMENTWISE or dtype != "f32":
+        return None
+    low = 0.01 if function == "ln" else -4.0
+    x = jax.random.uniform(jax.random.PRNGKey(0), (ELEMENTWISE_LEN,), jnp.float32, low, 4.0)
+    f = jax.jit(ELEMENTWISE[function])
+    return (lambda: f(x).block_until_ready()), 2.0 * x.size * x.dtype.itemsize
+
+
 def make(name):
     keys = jax.random.split(jax.random.PRNGKey(0), 4)
+    if name.endswith(("_f32", "_f64")):
+        return elementwise_figure(name)
     if name.startswith("sgemm_"):
         n = int(name.removeprefix("sgemm_"))
         a = jax.random.normal(keys[0], (n, n), jnp.float32)

@@ -38,8 +38,25 @@ def step_figure(model, input_shape, batch):
     return run, 1.0
 
 
+ELEMENTWISE_LEN = 1 << 24  # 16M elements, as Engram's transcendental figures
+ELEMENTWISE = {"copy": torch.clone, "exp": torch.exp, "ln": torch.log, "tanh": torch.tanh, "sigmoid": torch.sigmoid, "erf": torch.erf}
+DTYPES = {"f32": torch.float32, "f64": torch.float64}
+
+
+def elementwise_figure(name):
+    """`exp_f32` and the like: the function out of place on 16M elements; work in bytes moved."""
+    function, _, dtype = name.rpartition("_")
+    if function not in ELEMENTWISE or dtype not in DTYPES:
+        return None
+    low = 0.01 if function == "ln" else -4.0
+    x = torch.empty(ELEMENTWISE_LEN, dtype=DTYPES[dtype]).uniform_(low, 4.0)
+    return (lambda: ELEMENTWISE[function](x)), 2.0 * x.numel() * x.element_size()
+
+
 def make(name):
     torch.manual_seed(0)
+    if name.endswith(("_f32", "_f64")):
+        return elementwise_figure(name)
     if name.startswith("sgemm_"):
         n = int(name.removeprefix("sgemm_"))
         a, b = torch.randn(n, n), torch.randn(n, n)
