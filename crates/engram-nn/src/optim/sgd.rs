@@ -120,6 +120,16 @@ impl<T: Float> Optimizer<T> for Sgd<T> {
         self.state
             .update(model, grads, &self.groups, |hyper, slots, values, grad| {
                 let (wd, step): (T, T) = (scalar(hyper.weight_decay), scalar(-hyper.lr));
+                if momentum == 0.0 && hyper.weight_decay == 0.0 {
+                    // Plain SGD, the common case, as its own loop with nothing but the
+                    // update in it: with the branches below inside, whether the loop was
+                    // vectorised changed from one build to the next (once element by
+                    // element, twice the step's 3.5% share of the MLP step).
+                    for (x, &g) in values.iter_mut().zip(grad) {
+                        *x += step * g;
+                    }
+                    return;
+                }
                 let first = slots.step == 1;
                 for (i, (x, &g)) in values.iter_mut().zip(grad).enumerate() {
                     let mut g = if hyper.weight_decay != 0.0 {
