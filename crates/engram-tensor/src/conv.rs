@@ -344,7 +344,8 @@ impl<T: Float> Tensor<T> {
         let src = x.as_slice().expect("contiguous");
         let l = ho * wo;
         let block = kh * kw * l;
-        let mut out = vec![T::zero(); checked_numel("unfold", &[n, c, kh, kw, ho, wo])];
+        let mut out =
+            crate::buffer_pool::full(checked_numel("unfold", &[n, c, kh, kw, ho, wo]), T::zero());
         fill_groups(&mut out, block, 1, |plane, dst| {
             window.unfold_plane(&src[plane * h * w..(plane + 1) * h * w], [h, w], dst);
         });
@@ -374,7 +375,8 @@ impl<T: Float> Tensor<T> {
         let cols = self.contiguous();
         let src = cols.as_slice().expect("contiguous");
         let block = kh * kw * l;
-        let mut out = vec![T::zero(); checked_numel("fold", &[n, channels, h, w])];
+        let mut out =
+            crate::buffer_pool::full(checked_numel("fold", &[n, channels, h, w]), T::zero());
         fill_groups(&mut out, h * w, block / (h * w).max(1), |plane, img| {
             window.fold_plane(&src[plane * block..(plane + 1) * block], input, img);
         });

@@ -108,7 +108,7 @@ impl<T: Element> Tensor<T> {
         );
         let (di, ds, step) = (index.data(), self.data(), self.strides[ax]);
         check_bounds("gather", index.to_vec(), self.shape[ax], ax);
-        let mut out = Vec::with_capacity(index.numel());
+        let mut out = crate::buffer_pool::with_capacity(index.numel());
         walk.for_each(|[oi, os]| out.push(ds[os + di[oi] * step]));
         Tensor::from_vec(out, index.shape())
     }
@@ -123,7 +123,7 @@ impl<T: Element> Tensor<T> {
         let mut shape = self.shape.clone();
         shape[ax] = indices.len();
         let src = self.contiguous_data();
-        let mut out = Vec::with_capacity(checked_numel("index_select", &shape));
+        let mut out = crate::buffer_pool::with_capacity(checked_numel("index_select", &shape));
         for o in 0..outer {
             for &i in indices.iter() {
                 let start = (o * dim + i) * inner;
@@ -208,7 +208,7 @@ impl<T: Float> Tensor<T> {
         check_bounds("one_hot", idx.iter().copied(), classes, indices.rank());
         let mut shape: Shape = indices.shape.clone();
         shape.push(classes);
-        let mut out = vec![T::zero(); checked_numel("one_hot", &shape)];
+        let mut out = crate::buffer_pool::full(checked_numel("one_hot", &shape), T::zero());
         for (row, &i) in idx.iter().enumerate() {
             out[row * classes + i] = T::one();
         }

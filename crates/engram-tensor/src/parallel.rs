@@ -53,7 +53,7 @@ pub(crate) unsafe fn filled<T: Send>(
     n: usize,
     fill: impl Fn(usize, &mut [MaybeUninit<T>]) + Sync,
 ) -> Vec<T> {
-    let mut out: Vec<T> = Vec::with_capacity(n);
+    let mut out: Vec<T> = crate::buffer_pool::with_capacity(n);
     fill_chunked(&mut out.spare_capacity_mut()[..n], fill);
     // SAFETY: `fill_chunked` hands every index of `0..n` to `fill` exactly once, and the
     // caller guarantees that `fill` writes every element it is handed. If `fill` panics we

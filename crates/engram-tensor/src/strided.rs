@@ -151,7 +151,7 @@ impl Walk<1> {
     /// bookkeeping.
     pub(crate) fn gather<T: Copy>(&self, src: &[T]) -> Vec<T> {
         let len = self.len();
-        let mut out = Vec::with_capacity(len);
+        let mut out = crate::buffer_pool::with_capacity(len);
         if len == 0 {
             return out;
         }

@@ -1,5 +1,6 @@
 //! The `Tensor` type: shared storage described by shape, strides and offset.
 
+use crate::buffer_pool::{self, Buffer};
 use crate::element::{Element, Float};
 use crate::shape::{
     checked_numel, contiguous_strides, numel, shape_error, shape_of, try_numel, Shape,
@@ -40,11 +41,12 @@ impl<T: Clone> Clone for Tensor<T> {
 }
 
 /// Where the elements live. A single element is kept inline: scalar-heavy programs
-/// (the tape's scalar chains, GradBench's `det`) then allocate nothing per op.
+/// (the tape's scalar chains, GradBench's `det`) then allocate nothing per op. A large
+/// buffer goes back to the [`buffer_pool`] when its last tensor drops.
 #[derive(Clone)]
 pub(crate) enum Storage<T> {
     Inline(T),
-    Shared(Arc<Vec<T>>),
+    Shared(Arc<Buffer<T>>),
 }
 
 impl<T> Storage<T> {
@@ -52,7 +54,7 @@ impl<T> Storage<T> {
         if data.len() == 1 {
             Storage::Inline(data.pop().expect("length is 1"))
         } else {
-            Storage::Shared(Arc::new(data))
+            Storage::Shared(Arc::new(Buffer::from(data)))
         }
     }
 
@@ -148,7 +150,7 @@ impl<T: Element> Tensor<T> {
     /// [`Tensor::full`] for `op`, which a panic on an impossibly large shape names.
     #[track_caller]
     pub(crate) fn filled_with(op: &str, shape: &[usize], value: T) -> Self {
-        Self::from_vec(vec![value; checked_numel(op, shape)], shape)
+        Self::from_vec(buffer_pool::full(checked_numel(op, shape), value), shape)
     }
 
     /// A 0-dimensional tensor holding one value.
@@ -224,7 +226,7 @@ impl<T: Element> Tensor<T> {
     /// Copies the elements out in row-major order.
     pub fn to_vec(&self) -> Vec<T> {
         if let Some(s) = self.as_slice() {
-            return s.to_vec();
+            return buffer_pool::copy_of(s);
         }
         self.walk().gather(self.data())
     }
