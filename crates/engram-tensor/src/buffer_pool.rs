@@ -12,9 +12,20 @@
 //! Buffers are grouped by element size and alignment (a buffer comes back as a vector of
 //! the type it left as, or of one with the same layout) and by size class: eight classes
 //! per doubling, so a buffer fits every request of its class and wastes at most an eighth.
-//! The pool holds at most [`limit`] bytes (a buffer dropped when it is full goes back to
-//! the allocator), so memory does not grow with the number of steps; [`release_all`] hands
-//! everything back, for a program that is done with its large tensors.
+//!
+//! Only buffers the pool sized itself come back to it: a kernel's output is a [`PoolVec`],
+//! and the tensor made of it returns its buffer here; a user's `Vec` given to
+//! `Tensor::from_vec` goes back to the allocator when its tensor drops. A class therefore
+//! never holds more free buffers than were ever out of it at once (each one was made when
+//! the class had none free), and memory stays at the program's peak of pooled tensors.
+//! Pooling users' vectors broke that bound: GradBench's `ba` gathers each batch of
+//! cameras into a fresh `Vec` of a class no kernel asks for, so every evaluation added
+//! megabytes the pool kept and never handed out, and the allocator mapped and zeroed fresh
+//! (huge) pages to replace them, several times slower in some processes.
+//!
+//! The pool also holds at most [`limit`] bytes (a buffer dropped when it is full goes
+//! back to the allocator); [`release_all`] hands everything back, for a program that is
+//! done with its large tensors.
 //!
 //! ```
 //! use engram_tensor::{buffer_pool, Tensor};
@@ -43,31 +54,94 @@ pub const DEFAULT_LIMIT_BYTES: usize = 512 << 20;
 /// Size classes per doubling of the byte size.
 const CLASSES_PER_DOUBLING: u32 = 8;
 
-/// A tensor's heap storage: a vector that, when dropped, goes back to the pool if large.
-pub(crate) struct Buffer<T>(Vec<T>);
+/// A vector the pool sized (taken from it, or allocated to a whole size class when it had
+/// none), on its way to becoming a tensor's storage, which then returns it to the pool; a
+/// kernel's scratch vector returns when dropped. It derefs to the `Vec`, so a kernel fills
+/// it as it would a plain vector.
+pub(crate) struct PoolVec<T>(Vec<T>);
 
+impl<T> PoolVec<T> {
+    /// The plain vector, for a caller that hands it out of the crate: it then goes back
+    /// to the allocator, not the pool, when dropped.
+    pub(crate) fn into_vec(mut self) -> Vec<T> {
+        std::mem::take(&mut self.0)
+    }
+}
+
+impl<T> Drop for PoolVec<T> {
+    #[inline]
+    fn drop(&mut self) {
+        if !too_small::<T>(self.0.capacity()) {
+            GLOBAL.put(std::mem::take(&mut self.0));
+        }
+    }
+}
+
+impl<T> Deref for PoolVec<T> {
+    type Target = Vec<T>;
+    fn deref(&self) -> &Vec<T> {
+        &self.0
+    }
+}
+
+impl<T> DerefMut for PoolVec<T> {
+    fn deref_mut(&mut self) -> &mut Vec<T> {
+        &mut self.0
+    }
+}
+
+impl<T> AsMut<Vec<T>> for PoolVec<T> {
+    fn as_mut(&mut self) -> &mut Vec<T> {
+        &mut self.0
+    }
+}
+
+/// A tensor's heap storage: a vector that, when dropped, goes back to the pool if the pool
+/// made it (see the module's docs) and it is large.
+pub(crate) struct Buffer<T> {
+    data: Vec<T>,
+    pooled: bool,
+}
+
+/// A user's vector: the allocator's again when its tensor drops.
 impl<T> From<Vec<T>> for Buffer<T> {
     fn from(data: Vec<T>) -> Self {
-        Buffer(data)
+        Buffer {
+            data,
+            pooled: false,
+        }
+    }
+}
+
+/// A kernel's output: the pool's again when its tensor drops, if large.
+impl<T> From<PoolVec<T>> for Buffer<T> {
+    fn from(data: PoolVec<T>) -> Self {
+        let data = data.into_vec();
+        Buffer {
+            pooled: !too_small::<T>(data.capacity()),
+            data,
+        }
     }
 }
 
 impl<T> Deref for Buffer<T> {
     type Target = [T];
     fn deref(&self) -> &[T] {
-        &self.0
+        &self.data
     }
 }
 
 impl<T> DerefMut for Buffer<T> {
     fn deref_mut(&mut self) -> &mut [T] {
-        &mut self.0
+        &mut self.data
     }
 }
 
 impl<T> Drop for Buffer<T> {
     fn drop(&mut self) {
-        GLOBAL.put(std::mem::take(&mut self.0));
+        if self.pooled {
+            GLOBAL.put(std::mem::take(&mut self.data));
+        }
     }
 }
 
@@ -75,25 +149,41 @@ impl<T> Drop for Buffer<T> {
 /// right class is free, else a fresh allocation rounded up to its class (so that it fits
 /// the same requests when it comes back). Its spare capacity may hold stale values of an
 /// earlier tensor, which `Vec` treats as uninitialised: the caller writes before it reads.
-pub(crate) fn with_capacity<T>(n: usize) -> Vec<T> {
-    GLOBAL.with_capacity(n)
+#[inline]
+pub(crate) fn with_capacity<T>(n: usize) -> PoolVec<T> {
+    if too_small::<T>(n) {
+        return PoolVec(Vec::with_capacity(n));
+    }
+    PoolVec(GLOBAL.with_capacity(n))
 }
 
 /// `n` copies of `value`, in a pooled buffer when large (its stale values all
 /// overwritten).
-pub(crate) fn full<T: Clone>(n: usize, value: T) -> Vec<T> {
-    GLOBAL.full(n, value)
+#[inline]
+pub(crate) fn full<T: Clone>(n: usize, value: T) -> PoolVec<T> {
+    if too_small::<T>(n) {
+        return PoolVec(vec![value; n]);
+    }
+    PoolVec(GLOBAL.full(n, value))
+}
+
+/// Whether `n` elements of `T` are below [`MIN_POOLED_BYTES`]. Checked inline before any
+/// call into the pool: most tensors of a scalar-heavy program (GradBench's `lstm`, whose
+/// vectors hold 14 numbers) are small, and each op then pays one comparison for the pool.
+#[inline]
+fn too_small<T>(n: usize) -> bool {
+    n.saturating_mul(std::mem::size_of::<T>()) < MIN_POOLED_BYTES
 }
 
 /// A copy of `src`, in a pooled buffer when large.
-pub(crate) fn copy_of<T: Copy>(src: &[T]) -> Vec<T> {
+pub(crate) fn copy_of<T: Copy>(src: &[T]) -> PoolVec<T> {
     let mut out = with_capacity(src.len());
     out.extend_from_slice(src);
     out
 }
 
 /// The items of `items`, in a pooled buffer when large.
-pub(crate) fn collect<T>(items: impl ExactSizeIterator<Item = T>) -> Vec<T> {
+pub(crate) fn collect<T>(items: impl ExactSizeIterator<Item = T>) -> PoolVec<T> {
     let mut out = with_capacity(items.len());
     out.extend(items);
     out
@@ -210,15 +300,17 @@ impl Pool {
         Some(unsafe { Vec::from_raw_parts(free.ptr.as_ptr().cast::<T>(), 0, free.bytes / size) })
     }
 
-    /// Keeps `data`'s allocation for reuse if it is large and the pool has room, else
+    /// Keeps `data`'s allocation for reuse if it is large, still exactly a size class (a
+    /// kernel that grew its vector past the capacity the pool gave got another allocation,
+    /// which would sit in a class it was never taken from) and the pool has room; else
     /// frees it.
     fn put<T>(&self, mut data: Vec<T>) {
         let size = std::mem::size_of::<T>();
         let bytes = data.capacity() * size;
-        if bytes < MIN_POOLED_BYTES {
+        if bytes < MIN_POOLED_BYTES || class_floor(bytes) != bytes {
             return;
         }
-        let key = (size, std::mem::align_of::<T>(), class_floor(bytes));
+        let key = (size, std::mem::align_of::<T>(), bytes);
         {
             let mut lists = self.lock();
             if lists.held + bytes > lists.limit {
@@ -326,18 +418,78 @@ mod tests {
     }
 
     #[test]
-    fn a_user_vector_serves_the_largest_class_it_fills() {
+    fn only_buffers_of_exactly_a_class_are_kept() {
         let pool = Pool::new(DEFAULT_LIMIT_BYTES);
-        let odd = Vec::<f64>::with_capacity(LARGE + 7);
-        let (ptr, fills) = (odd.as_ptr(), class_floor((LARGE + 7) * 8) / 8);
-        pool.put(odd);
-        // Its own length rounds up to a class above what it holds: not served from it.
-        assert!(pool.take::<f64>(LARGE + 7).is_none());
-        let reused = pool.take::<f64>(fills).expect("the class it fills");
+        // A vector of any other capacity would sit in a class it was not taken from.
+        pool.put(Vec::<f64>::with_capacity(LARGE + 7));
+        assert_eq!(pool.lock().held, 0);
+        let class = class_ceil((LARGE + 7) * 8).expect("fits") / 8;
+        let exact = Vec::<f64>::with_capacity(class);
+        let ptr = exact.as_ptr();
+        pool.put(exact);
+        let reused = pool.take::<f64>(LARGE + 7).expect("its own class");
         assert_eq!(reused.as_ptr(), ptr);
-        assert_eq!(reused.capacity(), LARGE + 7);
         pool.put(reused);
         pool.release_all();
+    }
+
+    /// Free buffers of `T` in the shared pool's class for `n` elements.
+    fn free_in_class_of<T>(n: usize) -> usize {
+        let size = std::mem::size_of::<T>();
+        let key = (
+            size,
+            std::mem::align_of::<T>(),
+            class_ceil(n * size).expect("fits"),
+        );
+        GLOBAL.lock().free.get(&key).map_or(0, Vec::len)
+    }
+
+    #[test]
+    fn a_users_vector_goes_back_to_the_allocator_and_a_kernels_to_the_pool() {
+        // An odd size, so that no other test's buffers share its class, and a user's
+        // vector of exactly that class, which only its origin tells from one the pool made.
+        let n = class_ceil(654_321 * 8).expect("fits") / 8;
+        drop(Tensor::<f64>::from_vec(vec![1.0; n], &[n]));
+        assert_eq!(free_in_class_of::<f64>(n), 0);
+        let ones = Tensor::<f64>::ones(&[n]);
+        let sum = &ones + &ones;
+        let ptr = sum.as_slice().expect("contiguous").as_ptr() as usize;
+        drop(sum);
+        assert_eq!(free_in_class_of::<f64>(n), 1);
+        let next = ones.map(|x| x + 1.0);
+        assert_eq!(next.as_slice().expect("contiguous").as_ptr() as usize, ptr);
+    }
+
+    #[test]
+    fn a_kernels_scratch_vector_comes_back_and_one_handed_out_does_not() {
+        let n = 432_109;
+        let scratch = with_capacity::<f64>(n);
+        let ptr = scratch.as_ptr() as usize;
+        drop(scratch);
+        assert_eq!(free_in_class_of::<f64>(n), 1);
+        let handed_out = full(n, 0f64).into_vec();
+        assert_eq!(handed_out.as_ptr() as usize, ptr);
+        drop(handed_out);
+        assert_eq!(free_in_class_of::<f64>(n), 0);
+    }
+
+    #[test]
+    fn a_class_never_holds_more_free_buffers_than_were_out_at_once() {
+        // A program that keeps handing the pool users' vectors of a pooled class (as
+        // GradBench's `ba` gathers its batches into fresh ones) while its kernels' two
+        // outputs per round are reused.
+        let n = class_ceil(543_210 * 4).expect("fits") / 4;
+        for _ in 0..50 {
+            let input = Tensor::<f32>::from_vec(vec![2.0; n], &[n]);
+            let a = input.map(|x| x * 3.0);
+            let b = a.map(|x| x - 1.0);
+            assert_eq!(b.as_slice().expect("contiguous")[0], 5.0);
+        }
+        let free = free_in_class_of::<f32>(n);
+        assert!(
+            free <= 2,
+            "{free} free buffers where at most 2 were ever out"
+        );
     }
 
     #[test]

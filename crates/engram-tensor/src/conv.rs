@@ -349,7 +349,7 @@ impl<T: Float> Tensor<T> {
         fill_groups(&mut out, block, 1, |plane, dst| {
             window.unfold_plane(&src[plane * h * w..(plane + 1) * h * w], [h, w], dst);
         });
-        Tensor::from_vec(out, &[n, c * kh * kw, l])
+        Tensor::from_pooled(out, &[n, c * kh * kw, l])
     }
 
     /// col2im, the adjoint of [`Tensor::unfold`]: `[N, C·kh·kw, Ho·Wo] -> [N, C, H, W]`,
@@ -380,7 +380,7 @@ impl<T: Float> Tensor<T> {
         fill_groups(&mut out, h * w, block / (h * w).max(1), |plane, img| {
             window.fold_plane(&src[plane * block..(plane + 1) * block], input, img);
         });
-        Tensor::from_vec(out, &[n, channels, h, w])
+        Tensor::from_pooled(out, &[n, channels, h, w])
     }
 
     /// 1-d cross-correlation: input `[N, C, L]`, weight `[O, C/groups, k]`, output `[N, O, Lo]`.

@@ -170,7 +170,7 @@ impl<T: Float> Tensor<T> {
                 }
             },
         );
-        Tensor::from_vec(out, &shape)
+        Tensor::from_pooled(out, &shape)
     }
 
     /// The gradient of [`Tensor::conv2d`] with respect to its input, as PyTorch's
@@ -235,7 +235,7 @@ impl<T: Float> Tensor<T> {
                 }
             },
         );
-        Tensor::from_vec(out, &input_shape)
+        Tensor::from_pooled(out, &input_shape)
     }
 
     /// The gradient of [`Tensor::conv2d`] with respect to its weight, as PyTorch's
@@ -320,7 +320,7 @@ impl<T: Float> Tensor<T> {
             }
         }
         sums.truncate(size);
-        Tensor::from_vec(sums, &weight_shape)
+        Tensor::from_pooled(sums, &weight_shape)
     }
 }
 

@@ -91,7 +91,7 @@ impl<T: Element> Tensor<T> {
         }
         let mut shape: Shape = first.shape.clone();
         shape[ax] = total;
-        Tensor::from_vec(out, &shape)
+        Tensor::from_pooled(out, &shape)
     }
 
     /// Joins same-shaped tensors along a new axis.

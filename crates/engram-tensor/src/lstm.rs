@@ -167,10 +167,10 @@ impl<T: Float> Tensor<T> {
             }
         }
         let saved = LstmSaved {
-            gates: Tensor::from_vec(gates, &[steps, batch, 4 * h]),
-            tanh_cell: Tensor::from_vec(tanh_cell, &[steps, batch, h]),
+            gates: Tensor::from_pooled(gates, &[steps, batch, 4 * h]),
+            tanh_cell: Tensor::from_pooled(tanh_cell, &[steps, batch, h]),
         };
-        (Tensor::from_vec(states, &[2, steps, batch, h]), saved)
+        (Tensor::from_pooled(states, &[2, steps, batch, h]), saved)
     }
 }
 
@@ -274,10 +274,10 @@ impl<T: Float> LstmSaved<T> {
             threads,
         );
         LstmGradients {
-            input: Tensor::from_vec(dz, &[steps, batch, 4 * h]),
-            h0: Tensor::from_vec(dh, &[batch, h]),
-            c0: Tensor::from_vec(dc, &[batch, h]),
-            weight_hh: Tensor::from_vec(dw, &[4 * h, h]),
+            input: Tensor::from_pooled(dz, &[steps, batch, 4 * h]),
+            h0: Tensor::from_pooled(dh, &[batch, h]),
+            c0: Tensor::from_pooled(dc, &[batch, h]),
+            weight_hh: Tensor::from_pooled(dw, &[4 * h, h]),
         }
     }
 }

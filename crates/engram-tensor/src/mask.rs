@@ -149,7 +149,7 @@ impl<T: Element> Tensor<T> {
                 }
             });
         });
-        Tensor::from_vec(out, &shape)
+        Tensor::from_pooled(out, &shape)
     }
 
     /// `self` with `value` wherever `mask` is true, as PyTorch's `masked_fill`. The mask

@@ -276,7 +276,7 @@ fn batched_gemm<T: Float>(
     let mut shape: SmallVec<[usize; 6]> = SmallVec::from_slice(batch);
     shape.extend_from_slice(&[m, n]);
     if per == 0 {
-        return Tensor::from_vec(out, &shape);
+        return Tensor::from_pooled(out, &shape);
     }
     let run = |(i, dst): (usize, &mut [MaybeUninit<T>]), threads: usize| {
         gemm_into_uninit(dst, (m, n, k), (da, mat(a, i)), (db, mat(b, i)), threads)
@@ -301,7 +301,7 @@ fn batched_gemm<T: Float>(
     // `gemm_into_uninit` wrote every element of each. Had it panicked we would not be
     // here, and `out` would drop with length 0.
     unsafe { out.set_len(total) };
-    Tensor::from_vec(out, &shape)
+    Tensor::from_pooled(out, &shape)
 }
 
 #[cfg(test)]

@@ -228,11 +228,11 @@ impl<T: Float> Tensor<T> {
         });
         let shape = [n, c, ho, wo];
         (
-            Tensor::from_vec(
+            Tensor::from_pooled(
                 crate::buffer_pool::collect(best.iter().map(|p| p.0)),
                 &shape,
             ),
-            Tensor::from_vec(
+            Tensor::from_pooled(
                 crate::buffer_pool::collect(best.iter().map(|p| p.1)),
                 &shape,
             ),

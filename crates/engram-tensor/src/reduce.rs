@@ -168,7 +168,7 @@ impl<T: Element> Tensor<T> {
         } else {
             fill(0, &mut out);
         }
-        Tensor::from_vec(out, &out_shape)
+        Tensor::from_pooled(out, &out_shape)
     }
 }
 
@@ -355,7 +355,7 @@ impl<T: Float> Tensor<T> {
         } else {
             shape[first..=last].iter().copied().collect()
         };
-        Some(Tensor::from_vec(out, &out_shape))
+        Some(Tensor::from_pooled(out, &out_shape))
     }
 
     /// Mean of all elements (NaN for an empty tensor, as NumPy).
