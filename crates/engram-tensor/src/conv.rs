@@ -344,11 +344,12 @@ impl<T: Float> Tensor<T> {
         let src = x.as_slice().expect("contiguous");
         let l = ho * wo;
         let block = kh * kw * l;
-        let mut out = vec![T::zero(); checked_numel("unfold", &[n, c, kh, kw, ho, wo])];
+        let mut out =
+            crate::buffer_pool::full(checked_numel("unfold", &[n, c, kh, kw, ho, wo]), T::zero());
         fill_groups(&mut out, block, 1, |plane, dst| {
             window.unfold_plane(&src[plane * h * w..(plane + 1) * h * w], [h, w], dst);
         });
-        Tensor::from_vec(out, &[n, c * kh * kw, l])
+        Tensor::from_pooled(out, &[n, c * kh * kw, l])
     }
 
     /// col2im, the adjoint of [`Tensor::unfold`]: `[N, C·kh·kw, Ho·Wo] -> [N, C, H, W]`,
@@ -374,11 +375,12 @@ impl<T: Float> Tensor<T> {
         let cols = self.contiguous();
         let src = cols.as_slice().expect("contiguous");
         let block = kh * kw * l;
-        let mut out = vec![T::zero(); checked_numel("fold", &[n, channels, h, w])];
+        let mut out =
+            crate::buffer_pool::full(checked_numel("fold", &[n, channels, h, w]), T::zero());
         fill_groups(&mut out, h * w, block / (h * w).max(1), |plane, img| {
             window.fold_plane(&src[plane * block..(plane + 1) * block], input, img);
         });
-        Tensor::from_vec(out, &[n, channels, h, w])
+        Tensor::from_pooled(out, &[n, channels, h, w])
     }
 
     /// 1-d cross-correlation: input `[N, C, L]`, weight `[O, C/groups, k]`, output `[N, O, Lo]`.

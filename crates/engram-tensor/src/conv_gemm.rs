@@ -125,11 +125,11 @@ fn per_image<T: Float>(
     }
     if images_in_parallel(out.len() / out_per_image, flops_per_image) {
         out.par_chunks_mut(out_per_image).enumerate().for_each_init(
-            || vec![T::zero(); cols_len],
+            || crate::buffer_pool::full(cols_len, T::zero()),
             |cols, (i, dst)| image(cols, i, dst, 1),
         );
     } else {
-        let mut cols = vec![T::zero(); cols_len];
+        let mut cols = crate::buffer_pool::full(cols_len, T::zero());
         let threads = rayon::current_num_threads();
         for (i, dst) in out.chunks_mut(out_per_image).enumerate() {
             image(&mut cols, i, dst, threads);
@@ -147,7 +147,7 @@ impl<T: Float> Tensor<T> {
         let (src, kernels) = (x.as_slice().unwrap(), kernels.as_slice().unwrap());
         let (l, per_group, out_group) = (geo.positions(), geo.per_group(), geo.out_group());
         let shape = [geo.n, geo.o, geo.output[0], geo.output[1]];
-        let mut out = vec![T::zero(); checked_numel("conv2d", &shape)];
+        let mut out = crate::buffer_pool::full(checked_numel("conv2d", &shape), T::zero());
         per_image(
             &mut out,
             geo.o * l,
@@ -170,7 +170,7 @@ impl<T: Float> Tensor<T> {
                 }
             },
         );
-        Tensor::from_vec(out, &shape)
+        Tensor::from_pooled(out, &shape)
     }
 
     /// The gradient of [`Tensor::conv2d`] with respect to its input, as PyTorch's
@@ -203,7 +203,7 @@ impl<T: Float> Tensor<T> {
         let (grad, kernels) = (grad.as_slice().unwrap(), kernels.as_slice().unwrap());
         let (l, per_group, out_group) = (geo.positions(), geo.per_group(), geo.out_group());
         let plane = input[0] * input[1];
-        let mut out = vec![T::zero(); checked_numel(op, &input_shape)];
+        let mut out = crate::buffer_pool::full(checked_numel(op, &input_shape), T::zero());
         per_image(
             &mut out,
             geo.c * plane,
@@ -235,7 +235,7 @@ impl<T: Float> Tensor<T> {
                 }
             },
         );
-        Tensor::from_vec(out, &input_shape)
+        Tensor::from_pooled(out, &input_shape)
     }
 
     /// The gradient of [`Tensor::conv2d`] with respect to its weight, as PyTorch's
@@ -278,7 +278,7 @@ impl<T: Float> Tensor<T> {
             return Tensor::zeros(&weight_shape);
         }
         let partials = geo.n.div_ceil(IMAGES_PER_PARTIAL_SUM);
-        let mut sums = vec![T::zero(); partials * size];
+        let mut sums = crate::buffer_pool::full(partials * size, T::zero());
         let flops = IMAGES_PER_PARTIAL_SUM.saturating_mul(geo.flops_per_image());
         per_image(
             &mut sums,
@@ -320,7 +320,7 @@ impl<T: Float> Tensor<T> {
             }
         }
         sums.truncate(size);
-        Tensor::from_vec(sums, &weight_shape)
+        Tensor::from_pooled(sums, &weight_shape)
     }
 }
 

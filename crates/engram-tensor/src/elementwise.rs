@@ -66,7 +66,7 @@ pub fn zip_map<A: Element, B: Element, R: Element>(
             });
         })
     };
-    Tensor::from_vec(out, &shape)
+    Tensor::from_pooled(out, &shape)
 }
 
 /// `f` pairwise over two contiguous operands of one shape, the most common case, without the broadcasting and stride walk of the general path: a
@@ -89,7 +89,7 @@ fn zip_contiguous_same_shape<A: Element, B: Element, R: Element>(
             }
         })
     };
-    Some(Tensor::from_vec(out, a.shape()))
+    Some(Tensor::from_pooled(out, a.shape()))
 }
 
 /// `ln(1 + e^x)` without overflow for large `x`.

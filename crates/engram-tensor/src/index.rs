@@ -108,9 +108,9 @@ impl<T: Element> Tensor<T> {
         );
         let (di, ds, step) = (index.data(), self.data(), self.strides[ax]);
         check_bounds("gather", index.to_vec(), self.shape[ax], ax);
-        let mut out = Vec::with_capacity(index.numel());
+        let mut out = crate::buffer_pool::with_capacity(index.numel());
         walk.for_each(|[oi, os]| out.push(ds[os + di[oi] * step]));
-        Tensor::from_vec(out, index.shape())
+        Tensor::from_pooled(out, index.shape())
     }
 
     /// The slices at `indices` along `axis`, in that order (repeats allowed).
@@ -123,14 +123,14 @@ impl<T: Element> Tensor<T> {
         let mut shape = self.shape.clone();
         shape[ax] = indices.len();
         let src = self.contiguous_data();
-        let mut out = Vec::with_capacity(checked_numel("index_select", &shape));
+        let mut out = crate::buffer_pool::with_capacity(checked_numel("index_select", &shape));
         for o in 0..outer {
             for &i in indices.iter() {
                 let start = (o * dim + i) * inner;
                 out.extend_from_slice(&src[start..start + inner]);
             }
         }
-        Tensor::from_vec(out, &shape)
+        Tensor::from_pooled(out, &shape)
     }
 }
 
@@ -151,7 +151,7 @@ impl<T: Float> Tensor<T> {
                 ),
             );
         }
-        let mut out = self.contiguous().to_vec();
+        let mut out = self.pooled_copy();
         let mut strides = crate::shape::contiguous_strides(self.shape());
         let step = strides[ax];
         strides[ax] = 0;
@@ -163,7 +163,7 @@ impl<T: Float> Tensor<T> {
         let (di, dsrc) = (index.data(), src.data());
         check_bounds("scatter_add", index.to_vec(), self.shape[ax], ax);
         walk.for_each(|[oi, os, oo]| out[oo + di[oi] * step] += dsrc[os]);
-        Tensor::from_vec(out, self.shape())
+        Tensor::from_pooled(out, self.shape())
     }
 
     /// A copy of `self` with slice `j` of `src` added at slice `indices[j]` along `axis`
@@ -187,7 +187,7 @@ impl<T: Float> Tensor<T> {
         }
         let (outer, dim, inner) = around(self.shape(), ax);
         check_bounds("index_add", indices.iter().copied(), dim, ax);
-        let mut out = self.contiguous().to_vec();
+        let mut out = self.pooled_copy();
         let s = src.contiguous_data();
         for o in 0..outer {
             for (j, &i) in indices.iter().enumerate() {
@@ -198,7 +198,7 @@ impl<T: Float> Tensor<T> {
                 }
             }
         }
-        Tensor::from_vec(out, self.shape())
+        Tensor::from_pooled(out, self.shape())
     }
 
     /// One-hot rows: shape `indices.shape() + [classes]`, 1 at each index, 0 elsewhere.
@@ -208,11 +208,11 @@ impl<T: Float> Tensor<T> {
         check_bounds("one_hot", idx.iter().copied(), classes, indices.rank());
         let mut shape: Shape = indices.shape.clone();
         shape.push(classes);
-        let mut out = vec![T::zero(); checked_numel("one_hot", &shape)];
+        let mut out = crate::buffer_pool::full(checked_numel("one_hot", &shape), T::zero());
         for (row, &i) in idx.iter().enumerate() {
             out[row * classes + i] = T::one();
         }
-        Tensor::from_vec(out, &shape)
+        Tensor::from_pooled(out, &shape)
     }
 }
 

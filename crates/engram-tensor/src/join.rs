@@ -83,7 +83,7 @@ impl<T: Element> Tensor<T> {
             .map(|t| (t.contiguous_data(), t.shape()[ax] * inner))
             .collect();
         let total: usize = tensors.iter().map(|t| t.shape()[ax]).sum();
-        let mut out = Vec::with_capacity(outer * total * inner);
+        let mut out = crate::buffer_pool::with_capacity(outer * total * inner);
         for o in 0..outer {
             for (data, block) in &parts {
                 out.extend_from_slice(&data[o * block..(o + 1) * block]);
@@ -91,7 +91,7 @@ impl<T: Element> Tensor<T> {
         }
         let mut shape: Shape = first.shape.clone();
         shape[ax] = total;
-        Tensor::from_vec(out, &shape)
+        Tensor::from_pooled(out, &shape)
     }
 
     /// Joins same-shaped tensors along a new axis.

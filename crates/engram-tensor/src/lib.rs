@@ -13,6 +13,7 @@
 //! assert_eq!(y.to_vec(), vec![7.0, 16.0]);
 //! ```
 
+pub mod buffer_pool;
 mod conv;
 mod conv_gemm;
 mod display;

@@ -123,10 +123,10 @@ impl<T: Float> Tensor<T> {
         let (h0, c0) = (h0.contiguous_data(), c0.contiguous_data());
         let w_t = matrix(weight_hh).t();
         let threads = rayon::current_num_threads();
-        let mut pre = vec![T::zero(); rows];
-        let mut gates = vec![T::zero(); steps * rows];
-        let mut states = vec![T::zero(); 2 * steps * bh];
-        let mut tanh_cell = vec![T::zero(); steps * bh];
+        let mut pre = crate::buffer_pool::full(rows, T::zero());
+        let mut gates = crate::buffer_pool::full(steps * rows, T::zero());
+        let mut states = crate::buffer_pool::full(2 * steps * bh, T::zero());
+        let mut tanh_cell = crate::buffer_pool::full(steps * bh, T::zero());
         let (hs, cs) = states.split_at_mut(steps * bh);
         for t in 0..steps {
             let (h_done, h_rest) = hs.split_at_mut(t * bh);
@@ -167,10 +167,10 @@ impl<T: Float> Tensor<T> {
             }
         }
         let saved = LstmSaved {
-            gates: Tensor::from_vec(gates, &[steps, batch, 4 * h]),
-            tanh_cell: Tensor::from_vec(tanh_cell, &[steps, batch, h]),
+            gates: Tensor::from_pooled(gates, &[steps, batch, 4 * h]),
+            tanh_cell: Tensor::from_pooled(tanh_cell, &[steps, batch, h]),
         };
-        (Tensor::from_vec(states, &[2, steps, batch, h]), saved)
+        (Tensor::from_pooled(states, &[2, steps, batch, h]), saved)
     }
 }
 
@@ -217,9 +217,9 @@ impl<T: Float> LstmSaved<T> {
         let (w_data, w) = (weight_hh.data(), matrix(weight_hh));
         let threads = rayon::current_num_threads();
         let one = T::one();
-        let mut dz = vec![T::zero(); steps * rows];
-        let mut dh = vec![T::zero(); bh];
-        let mut dc = vec![T::zero(); bh];
+        let mut dz = crate::buffer_pool::full(steps * rows, T::zero());
+        let mut dh = crate::buffer_pool::full(bh, T::zero());
+        let mut dc = crate::buffer_pool::full(bh, T::zero());
         for t in (0..steps).rev() {
             let c_prev = if t == 0 {
                 &c0[..]
@@ -256,7 +256,7 @@ impl<T: Float> LstmSaved<T> {
                 threads,
             );
         }
-        let mut dw = vec![T::zero(); 4 * h * h];
+        let mut dw = crate::buffer_pool::full(4 * h * h, T::zero());
         gemm_into(
             &mut dw,
             (4 * h, h, batch),
@@ -274,10 +274,10 @@ impl<T: Float> LstmSaved<T> {
             threads,
         );
         LstmGradients {
-            input: Tensor::from_vec(dz, &[steps, batch, 4 * h]),
-            h0: Tensor::from_vec(dh, &[batch, h]),
-            c0: Tensor::from_vec(dc, &[batch, h]),
-            weight_hh: Tensor::from_vec(dw, &[4 * h, h]),
+            input: Tensor::from_pooled(dz, &[steps, batch, 4 * h]),
+            h0: Tensor::from_pooled(dh, &[batch, h]),
+            c0: Tensor::from_pooled(dc, &[batch, h]),
+            weight_hh: Tensor::from_pooled(dw, &[4 * h, h]),
         }
     }
 }

@@ -136,7 +136,7 @@ impl<T: Element> Tensor<T> {
         );
         let steps = walk.inner_strides();
         let (dm, da, db) = (m.data(), a.data(), b.data());
-        let mut out = vec![T::default(); walk.len()];
+        let mut out = crate::buffer_pool::full(walk.len(), T::default());
         fill_chunked(&mut out, |start, chunk| {
             walk.for_each_run(start, chunk.len(), |o, pos, run| {
                 for (i, d) in chunk[pos - start..pos - start + run].iter_mut().enumerate() {
@@ -149,7 +149,7 @@ impl<T: Element> Tensor<T> {
                 }
             });
         });
-        Tensor::from_vec(out, &shape)
+        Tensor::from_pooled(out, &shape)
     }
 
     /// `self` with `value` wherever `mask` is true, as PyTorch's `masked_fill`. The mask

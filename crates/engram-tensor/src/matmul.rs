@@ -10,6 +10,7 @@ use crate::shape::{checked_numel, shape_error, try_broadcast_shapes, Shape};
 use crate::tensor::Tensor;
 use rayon::prelude::*;
 use smallvec::SmallVec;
+use std::mem::MaybeUninit;
 
 /// Products at least this many multiply-adds let `gemm` split one matrix across threads.
 const GEMM_PARALLEL_FLOPS: usize = 1 << 18;
@@ -62,6 +63,55 @@ pub(crate) enum Write {
 /// and the operands strided.
 pub(crate) fn gemm_into<T: Float>(
     dst: &mut [T],
+    dims: (usize, usize, usize),
+    lhs: (&[T], MatrixRef),
+    rhs: (&[T], MatrixRef),
+    write: Write,
+    threads: usize,
+) {
+    // SAFETY: `dst` is an exclusive, initialised slice of `dst.len()` elements, so the
+    // product may read (to accumulate) and write all of them.
+    unsafe { gemm_raw(dst.as_mut_ptr(), dst.len(), dims, lhs, rhs, write, threads) }
+}
+
+/// [`gemm_into`] with [`Write::Overwrite`] into a destination not yet initialised (a
+/// fresh output buffer, which then needs no zeroing first); every element of `dst` is
+/// written.
+pub(crate) fn gemm_into_uninit<T: Float>(
+    dst: &mut [MaybeUninit<T>],
+    dims: (usize, usize, usize),
+    lhs: (&[T], MatrixRef),
+    rhs: (&[T], MatrixRef),
+    threads: usize,
+) {
+    let (m, n, _) = dims;
+    debug_assert_eq!(dst.len(), m * n);
+    // SAFETY: an overwriting product never reads `dst` (`gemm` with `read_dst` false
+    // ignores its contents, and the `k == 0` branch only writes), so uninitialised
+    // elements are never read; `MaybeUninit<T>` has `T`'s layout.
+    unsafe {
+        gemm_raw(
+            dst.as_mut_ptr().cast::<T>(),
+            dst.len(),
+            dims,
+            lhs,
+            rhs,
+            Write::Overwrite,
+            threads,
+        )
+    }
+}
+
+/// The product of [`gemm_into`] into `len` elements at `dst`.
+///
+/// # Safety
+///
+/// `dst` must be valid for writes of `len` elements, exclusively ours, and initialised
+/// when `write` is [`Write::Accumulate`]; `len` must be at least `m · n` unless `m` or `n`
+/// is 0. Every element of `dst[..m·n]` is written (all `len` when `k` is 0).
+unsafe fn gemm_raw<T: Float>(
+    dst: *mut T,
+    len: usize,
     (m, n, k): (usize, usize, usize),
     lhs: (&[T], MatrixRef),
     rhs: (&[T], MatrixRef),
@@ -73,7 +123,10 @@ pub(crate) fn gemm_into<T: Float>(
     }
     if k == 0 {
         if write == Write::Overwrite {
-            dst.fill(T::zero());
+            for i in 0..len {
+                // SAFETY: the caller gives `len` writable elements at `dst`.
+                unsafe { dst.add(i).write(T::zero()) };
+            }
         }
         return;
     }
@@ -86,17 +139,18 @@ pub(crate) fn gemm_into<T: Float>(
     let (r, rr) = rhs;
     debug_assert!(l.len() > lr.offset + (m - 1) * lr.row_stride + (k - 1) * lr.col_stride);
     debug_assert!(r.len() > rr.offset + (k - 1) * rr.row_stride + (n - 1) * rr.col_stride);
-    debug_assert!(dst.len() >= m * n);
+    debug_assert!(len >= m * n);
     let accumulate = write == Write::Accumulate;
-    // SAFETY: the pointers address buffers whose extents were checked above (in debug)
-    // and follow from the tensors' shapes and strides, which views keep within storage;
-    // `dst` is an exclusive slice of at least m·n elements laid out row-major.
+    // SAFETY: the operands' extents were checked above (in debug) and follow from the
+    // tensors' shapes and strides, which views keep within storage; `dst` holds at least
+    // m·n writable elements laid out row-major (the caller's contract), initialised when
+    // `accumulate` asks `gemm` to read them.
     unsafe {
         gemm::gemm(
             m,
             n,
             k,
-            dst.as_mut_ptr(),
+            dst,
             1,
             n as isize,
             accumulate,
@@ -200,7 +254,8 @@ fn batched_gemm<T: Float>(
     (m, n, k): (usize, usize, usize),
 ) -> Tensor<T> {
     let count: usize = batch.iter().product();
-    let mut out = vec![T::zero(); count * m * n];
+    let total = count * m * n;
+    let mut out = crate::buffer_pool::with_capacity(total);
     let rank = a.rank();
     let mat = |t: &Tensor<T>, idx: usize| {
         let mut rem = idx;
@@ -218,21 +273,15 @@ fn batched_gemm<T: Float>(
     let (da, db) = (a.data(), b.data());
     let threads = rayon::current_num_threads();
     let per = m * n;
+    let mut shape: SmallVec<[usize; 6]> = SmallVec::from_slice(batch);
+    shape.extend_from_slice(&[m, n]);
     if per == 0 {
-        let mut shape: SmallVec<[usize; 6]> = SmallVec::from_slice(batch);
-        shape.extend_from_slice(&[m, n]);
-        return Tensor::from_vec(out, &shape);
+        return Tensor::from_pooled(out, &shape);
     }
-    let run = |(i, dst): (usize, &mut [T]), threads: usize| {
-        gemm_into(
-            dst,
-            (m, n, k),
-            (da, mat(a, i)),
-            (db, mat(b, i)),
-            Write::Overwrite,
-            threads,
-        )
+    let run = |(i, dst): (usize, &mut [MaybeUninit<T>]), threads: usize| {
+        gemm_into_uninit(dst, (m, n, k), (da, mat(a, i)), (db, mat(b, i)), threads)
     };
+    let dst = &mut out.spare_capacity_mut()[..total];
     // Whole products per thread when there are enough of them to share out evenly: each
     // thread then runs its gemms with no synchronisation inside, where splitting each
     // product across threads costs a fork and join per product (the rule the convolution
@@ -242,15 +291,17 @@ fn batched_gemm<T: Float>(
         && (count * per).saturating_mul(k) >= PARALLEL_THRESHOLD
         && (many || per.saturating_mul(k) < GEMM_PARALLEL_FLOPS)
     {
-        out.par_chunks_mut(per).enumerate().for_each(|c| run(c, 1));
+        dst.par_chunks_mut(per).enumerate().for_each(|c| run(c, 1));
     } else {
-        out.chunks_mut(per)
+        dst.chunks_mut(per)
             .enumerate()
             .for_each(|c| run(c, threads));
     }
-    let mut shape: SmallVec<[usize; 6]> = SmallVec::from_slice(batch);
-    shape.extend_from_slice(&[m, n]);
-    Tensor::from_vec(out, &shape)
+    // SAFETY: the chunks of `per` elements tile `dst`, the first `total` elements, and
+    // `gemm_into_uninit` wrote every element of each. Had it panicked we would not be
+    // here, and `out` would drop with length 0.
+    unsafe { out.set_len(total) };
+    Tensor::from_pooled(out, &shape)
 }
 
 #[cfg(test)]
@@ -317,6 +368,19 @@ mod tests {
                 .shape(),
             &[0, 3]
         );
+    }
+
+    #[test]
+    fn products_into_a_reused_dirty_buffer_overwrite_every_element() {
+        // Shapes for gemm's general, matrix-vector and empty-contraction paths, each large
+        // enough that its output comes from the buffer pool, where a NaN-filled buffer of
+        // its size class was just returned.
+        for (m, k, n) in [(130, 7, 130), (1, 5, 9000), (9000, 5, 1), (130, 0, 130)] {
+            drop(Tensor::<f64>::full(&[m * n], f64::NAN));
+            let (a, b) = (iota(&[m, k]), iota(&[k, n]));
+            let c = a.matmul(&b);
+            assert_eq!(c.to_vec(), naive(&a, &b), "[{m}, {k}] @ [{k}, {n}]");
+        }
     }
 
     #[test]

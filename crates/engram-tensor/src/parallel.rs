@@ -52,8 +52,8 @@ pub(crate) fn fill_groups<T: Send>(
 pub(crate) unsafe fn filled<T: Send>(
     n: usize,
     fill: impl Fn(usize, &mut [MaybeUninit<T>]) + Sync,
-) -> Vec<T> {
-    let mut out: Vec<T> = Vec::with_capacity(n);
+) -> crate::buffer_pool::PoolVec<T> {
+    let mut out = crate::buffer_pool::with_capacity::<T>(n);
     fill_chunked(&mut out.spare_capacity_mut()[..n], fill);
     // SAFETY: `fill_chunked` hands every index of `0..n` to `fill` exactly once, and the
     // caller guarantees that `fill` writes every element it is handed. If `fill` panics we

@@ -216,7 +216,7 @@ impl<T: Float> Tensor<T> {
         };
         let x = self.contiguous();
         let src = x.as_slice().expect("contiguous");
-        let mut best = vec![(T::zero(), 0usize); n * c * ho * wo];
+        let mut best = crate::buffer_pool::full(n * c * ho * wo, (T::zero(), 0usize));
         let halving = kernel == [2, 2] && stride == [2, 2] && padding == [0, 0];
         fill_groups(&mut best, ho * wo, kernel[0] * kernel[1], |plane, out| {
             let img = &src[plane * h * w..(plane + 1) * h * w];
@@ -228,8 +228,14 @@ impl<T: Float> Tensor<T> {
         });
         let shape = [n, c, ho, wo];
         (
-            Tensor::from_vec(best.iter().map(|p| p.0).collect(), &shape),
-            Tensor::from_vec(best.iter().map(|p| p.1).collect(), &shape),
+            Tensor::from_pooled(
+                crate::buffer_pool::collect(best.iter().map(|p| p.0)),
+                &shape,
+            ),
+            Tensor::from_pooled(
+                crate::buffer_pool::collect(best.iter().map(|p| p.1)),
+                &shape,
+            ),
         )
     }
 

@@ -145,7 +145,7 @@ impl<T: Element> Tensor<T> {
                 &out_shape,
             );
         }
-        let mut out = vec![R::default(); n_out];
+        let mut out = crate::buffer_pool::full(n_out, R::default());
         let [outer_step] = outer.inner_strides();
         let fill = |start: usize, chunk: &mut [R]| {
             outer.for_each_run(start, chunk.len(), |[base], pos, run| {
@@ -168,7 +168,7 @@ impl<T: Element> Tensor<T> {
         } else {
             fill(0, &mut out);
         }
-        Tensor::from_vec(out, &out_shape)
+        Tensor::from_pooled(out, &out_shape)
     }
 }
 
@@ -337,7 +337,7 @@ impl<T: Float> Tensor<T> {
                 }
             }
         };
-        let mut out = vec![T::zero(); middle];
+        let mut out = crate::buffer_pool::full(middle, T::zero());
         if outer * middle * inner >= PARALLEL_THRESHOLD && middle > 1 {
             // Each thread owns a run of outputs and adds every block into it in order, so
             // the result does not depend on the number of threads.
@@ -355,7 +355,7 @@ impl<T: Float> Tensor<T> {
         } else {
             shape[first..=last].iter().copied().collect()
         };
-        Some(Tensor::from_vec(out, &out_shape))
+        Some(Tensor::from_pooled(out, &out_shape))
     }
 
     /// Mean of all elements (NaN for an empty tensor, as NumPy).

@@ -149,9 +149,9 @@ impl Walk<1> {
     /// view then reads each source cache line once per tile instead of once per element,
     /// and short inner runs (a `[n, 2]` view of a `[2, n]` tensor) cost no per-run
     /// bookkeeping.
-    pub(crate) fn gather<T: Copy>(&self, src: &[T]) -> Vec<T> {
+    pub(crate) fn gather<T: Copy>(&self, src: &[T]) -> crate::buffer_pool::PoolVec<T> {
         let len = self.len();
-        let mut out = Vec::with_capacity(len);
+        let mut out = crate::buffer_pool::with_capacity(len);
         if len == 0 {
             return out;
         }
@@ -272,7 +272,7 @@ mod tests {
         for &(shape, strides, offset) in cases {
             let w = Walk::new(shape, [strides], [offset]);
             assert_eq!(
-                w.gather(&src),
+                w.gather(&src).into_vec(),
                 gathered_one_by_one(&w, &src),
                 "shape {shape:?} strides {strides:?}"
             );

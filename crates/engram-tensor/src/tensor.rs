@@ -1,5 +1,6 @@
 //! The `Tensor` type: shared storage described by shape, strides and offset.
 
+use crate::buffer_pool::{self, Buffer, PoolVec};
 use crate::element::{Element, Float};
 use crate::shape::{
     checked_numel, contiguous_strides, numel, shape_error, shape_of, try_numel, Shape,
@@ -40,19 +41,22 @@ impl<T: Clone> Clone for Tensor<T> {
 }
 
 /// Where the elements live. A single element is kept inline: scalar-heavy programs
-/// (the tape's scalar chains, GradBench's `det`) then allocate nothing per op.
+/// (the tape's scalar chains, GradBench's `det`) then allocate nothing per op. A large
+/// buffer that a kernel took from the [`buffer_pool`] goes back to it when its last tensor
+/// drops.
 #[derive(Clone)]
 pub(crate) enum Storage<T> {
     Inline(T),
-    Shared(Arc<Vec<T>>),
+    Shared(Arc<Buffer<T>>),
 }
 
 impl<T> Storage<T> {
-    fn new(mut data: Vec<T>) -> Self {
-        if data.len() == 1 {
-            Storage::Inline(data.pop().expect("length is 1"))
+    /// Storage of `data`, a user's vector or the pool's (see [`Buffer`]).
+    fn new<V: Into<Buffer<T>> + AsMut<Vec<T>>>(mut data: V) -> Self {
+        if data.as_mut().len() == 1 {
+            Storage::Inline(data.as_mut().pop().expect("length is 1"))
         } else {
-            Storage::Shared(Arc::new(data))
+            Storage::Shared(Arc::new(data.into()))
         }
     }
 
@@ -112,23 +116,45 @@ impl<T: Element> Tensor<T> {
     /// Wraps a contiguous buffer; panics if its length does not match the shape.
     #[track_caller]
     pub fn from_vec(data: Vec<T>, shape: &[usize]) -> Self {
-        match Self::try_from_vec(data, shape) {
+        Self::from_buffer(data, shape)
+    }
+
+    /// Wraps a contiguous buffer, or says why the length does not fit the shape.
+    pub fn try_from_vec(data: Vec<T>, shape: &[usize]) -> Result<Self, TensorError> {
+        Self::try_from_buffer(data, shape)
+    }
+
+    /// [`Tensor::from_vec`] for a kernel's output, whose buffer returns to the
+    /// [`buffer_pool`] when the tensor drops.
+    #[track_caller]
+    pub(crate) fn from_pooled(data: PoolVec<T>, shape: &[usize]) -> Self {
+        Self::from_buffer(data, shape)
+    }
+
+    /// [`Tensor::from_vec`] for a user's vector or the pool's.
+    #[track_caller]
+    fn from_buffer<V: Into<Buffer<T>> + AsMut<Vec<T>>>(data: V, shape: &[usize]) -> Self {
+        match Self::try_from_buffer(data, shape) {
             Ok(t) => t,
             Err(e) => shape_error("from_vec", e),
         }
     }
 
-    /// Wraps a contiguous buffer, or says why the length does not fit the shape.
-    pub fn try_from_vec(data: Vec<T>, shape: &[usize]) -> Result<Self, TensorError> {
+    /// [`Tensor::try_from_vec`] for a user's vector or the pool's.
+    fn try_from_buffer<V: Into<Buffer<T>> + AsMut<Vec<T>>>(
+        mut data: V,
+        shape: &[usize],
+    ) -> Result<Self, TensorError> {
         let Some(n) = try_numel(shape) else {
             return Err(TensorError::TooManyElements {
                 shape: shape.to_vec(),
             });
         };
-        if data.len() != n {
+        let len = data.as_mut().len();
+        if len != n {
             return Err(TensorError::LengthMismatch {
                 shape: shape.to_vec(),
-                len: data.len(),
+                len,
             });
         }
         Ok(Tensor {
@@ -148,7 +174,7 @@ impl<T: Element> Tensor<T> {
     /// [`Tensor::full`] for `op`, which a panic on an impossibly large shape names.
     #[track_caller]
     pub(crate) fn filled_with(op: &str, shape: &[usize], value: T) -> Self {
-        Self::from_vec(vec![value; checked_numel(op, shape)], shape)
+        Self::from_pooled(buffer_pool::full(checked_numel(op, shape), value), shape)
     }
 
     /// A 0-dimensional tensor holding one value.
@@ -223,10 +249,19 @@ impl<T: Element> Tensor<T> {
 
     /// Copies the elements out in row-major order.
     pub fn to_vec(&self) -> Vec<T> {
-        if let Some(s) = self.as_slice() {
-            return s.to_vec();
+        match self.as_slice() {
+            // A plain allocation: the caller's vector never comes back to the pool.
+            Some(s) => s.to_vec(),
+            None => self.walk().gather(self.data()).into_vec(),
         }
-        self.walk().gather(self.data())
+    }
+
+    /// [`Tensor::to_vec`] into a buffer of the pool, for a kernel's output.
+    pub(crate) fn pooled_copy(&self) -> PoolVec<T> {
+        match self.as_slice() {
+            Some(s) => buffer_pool::copy_of(s),
+            None => self.walk().gather(self.data()),
+        }
     }
 
     /// This tensor itself if contiguous, else a contiguous copy.
@@ -234,7 +269,7 @@ impl<T: Element> Tensor<T> {
         if self.is_contiguous() {
             self.clone()
         } else {
-            Self::from_vec(self.to_vec(), &self.shape)
+            Self::from_pooled(self.pooled_copy(), &self.shape)
         }
     }
 
@@ -263,7 +298,7 @@ impl<T: Element> Tensor<T> {
     /// not contiguous from offset 0; otherwise writes in place.
     pub fn as_mut_slice(&mut self) -> &mut [T] {
         if self.try_as_mut_slice().is_none() {
-            *self = Self::from_vec(self.to_vec(), &self.shape);
+            *self = Self::from_pooled(self.pooled_copy(), &self.shape);
         }
         self.storage
             .unique_mut()
@@ -324,7 +359,7 @@ impl<T: Element> Tensor<T> {
                 }
             })
         };
-        Tensor::from_vec(out, &self.shape)
+        Tensor::from_pooled(out, &self.shape)
     }
 
     pub(crate) fn walk(&self) -> Walk<1> {

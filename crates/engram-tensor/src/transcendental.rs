@@ -138,7 +138,7 @@ impl<T: Float> Tensor<T> {
                 }),
             })
         };
-        Tensor::from_vec(out, self.shape())
+        Tensor::from_pooled(out, self.shape())
     }
 }
 
