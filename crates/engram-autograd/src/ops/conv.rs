@@ -244,7 +244,7 @@ pub(crate) fn cases() -> Vec<crate::registry::GradcheckCase> {
         case!("fold", "stride_pad", [real(&[1, 12, 12])], second: false, |x| {
             x[0].fold(&Window { kernel: [2, 3], stride: [2, 1], padding: [1, 1], dilation: [1, 1] }, 2, [4, 4]).square()
         }),
-        case!("max_pool2d", "k2s2", [real(&[2, 2, 4, 4])], second: false, |x| x[0].max_pool2d(Pool2dOptions::new([2, 2]))),
+        case!("max_pool2d", "k2s2_odd_transposed", [real(&[2, 3, 7, 5]).transposed()], second: false, |x| x[0].max_pool2d(Pool2dOptions::new([2, 2]))),
         case!("max_pool2d", "k3s2p1_overlap", [real(&[1, 2, 5, 5])], second: false, |x| x[0].max_pool2d(Pool2dOptions::new([3, 3]).stride(2).padding(1))),
         case!("max_pool2d", "transposed", [real(&[1, 1, 4, 6]).transposed()], second: false, |x| x[0].max_pool2d(Pool2dOptions { stride: [2, 1], padding: [1, 1], ..Pool2dOptions::new([2, 3]) })),
         case!("avg_pool2d", "k2s2", [real(&[2, 2, 4, 4])], second: false, |x| x[0].avg_pool2d(Pool2dOptions::new([2, 2]))),
