@@ -135,6 +135,7 @@ fn clipped(start: usize, padding: usize, kernel: usize, size: usize) -> std::ops
 /// NaN or larger), with `&` rather than `&&`: a short circuit makes reading `v` conditional,
 /// which keeps the compiler from vectorising the 2×2 kernels (`max_pool_2x2`).
 #[inline(always)]
+#[allow(clippy::neg_cmp_op_on_partial_ord)] // `!(top >= v)` is meant to hold for a NaN `v`.
 pub(crate) fn beats<T: Float>(v: T, top: T) -> bool {
     !top.is_nan() & !(top >= v)
 }
@@ -307,7 +308,7 @@ impl<T: Float> Tensor<T> {
             fill_groups(&mut grad, h * w, 1, |plane, out| {
                 let at = plane * ho * wo..(plane + 1) * ho * wo;
                 for (&i, &gi) in winners[at.clone()].iter().zip(&g[at]) {
-                    out[i] = out[i] + gi;
+                    out[i] += gi;
                 }
             });
         }
