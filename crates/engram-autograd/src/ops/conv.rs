@@ -274,3 +274,30 @@ pub(crate) fn cases() -> Vec<crate::registry::GradcheckCase> {
         case!("avg_pool2d", "empty", [real(&[0, 2, 4, 4])], second: false, |x| x[0].avg_pool2d(Pool2dOptions::new([2, 2]))),
     ]
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::{grad_graph, vjp, Tape};
+    use engram_tensor::{Pool2dOptions, Tensor};
+
+    /// The two forms of max pooling's vjp, the direct kernel on tensors and the recorded
+    /// scatter on Vars (what `create_graph` runs), give the same bits: for the 2×2 fast
+    /// path and for overlapping windows, on inputs full of ties.
+    #[test]
+    fn max_pool_recorded_gradient_matches_the_direct_kernel_bitwise() {
+        let halving = Pool2dOptions::new([2, 2]);
+        let overlapping = Pool2dOptions::new([3, 3]).stride(2).padding(1);
+        for options in [halving, overlapping] {
+            let tape = Tape::<f32>::new();
+            let ties = (0..2 * 3 * 5 * 7).map(|i| ((i * 7) % 5) as f32).collect();
+            let x = tape.leaf(Tensor::from_vec(ties, &[2, 3, 5, 7]));
+            let y = x.max_pool2d(options);
+            let n = y.value().numel();
+            let seed = Tensor::from_vec((0..n).map(|i| i as f32 - 3.5).collect(), y.shape());
+            let direct = vjp(&y, &seed, &[&x]).remove(0);
+            let recorded = grad_graph(&y, Some(&tape.leaf(seed)), &[&x]).remove(0);
+            let bits = |t: &Tensor<f32>| t.to_vec().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(recorded.value()), bits(&direct), "{options:?}");
+        }
+    }
+}
