@@ -243,6 +243,7 @@ fn run<T: Float>(case: &Value) -> Output {
             let (_, i) = x().max_pool2d_with_indices(pool(p));
             Output::Index(i.to_vec(), i.shape().to_vec())
         }
+        "max_pool2d_input_grad" => float(y().max_pool2d_input_grad(x(), pool(p))),
         "avg_pool2d" => float(x().avg_pool2d(pool(p))),
         "gather" => float(x().gather(axis(), &idx[0])),
         "scatter_add" => float(x().scatter_add(axis(), &idx[0], y())),

@@ -319,6 +319,32 @@ def conv_cases():
             case(f"avg_pool2d/{label}_exclude_pad/f64", "avg_pool2d", [spec_x], exclude, np.nanmean(winn, axis=-1))
 
 
+def max_pool_gradient_cases():
+    """The input gradient of max pooling: each window's output gradient added at its first
+    maximum (NumPy's argmax, as PyTorch's CPU kernel on ties). Inputs rounded to halves so
+    that windows tie; generated last, so that adding them drew no earlier case anew."""
+    pools = [
+        ("k2s2_odd", (2, 3, 5, 7), [2, 2], [2, 2], [0, 0], ()),
+        ("k2s2_transposed", (1, 2, 7, 6), [2, 2], [2, 2], [0, 0], (("transpose", 2, 3),)),
+        ("k3s2p1_overlap", (1, 2, 7, 5), [3, 3], [2, 2], [1, 1], ()),
+        ("k2s1_overlap", (2, 1, 4, 5), [2, 2], [1, 1], [0, 0], ()),
+    ]
+    for dtype in ("f64", "f32"):
+        for label, xs, k, s, p, view in pools:
+            spec_x, x = make_input(xs, view, dtype=dtype)
+            x = np.round(x * 2) / 2
+            spec_x["data"] = [float(v) for v in np.round(np.asarray(spec_x["data"]) * 2) / 2]
+            win, flat = pool_windows(x.astype(np.float64), k, s, p, -np.inf)
+            spec_g, g = make_input(win.shape[:4], dtype=dtype)
+            winners = np.take_along_axis(np.broadcast_to(flat, win.shape), np.argmax(win, axis=-1)[..., None], -1)[..., 0]
+            n, c, h, w = x.shape
+            grad = np.zeros((n * c, h * w))
+            for plane in range(n * c):
+                np.add.at(grad[plane], winners.reshape(n * c, -1)[plane], g.astype(np.float64).reshape(n * c, -1)[plane])
+            params = {"kernel": k, "stride": s, "padding": p}
+            case(f"max_pool2d_input_grad/{label}/{dtype}", "max_pool2d_input_grad", [spec_x, spec_g], params, grad.reshape(x.shape), dtype)
+
+
 def index_cases():
     spec, x = make_input((3, 4))
     idx = RNG.integers(0, 4, size=(3, 5))
@@ -410,6 +436,7 @@ def main():
     softmax_cases()
     mask_cases()
     slicing_cases()
+    max_pool_gradient_cases()
     path = pathlib.Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "tensor_ops.json"
     doc = {"generator": "tools/numpy_fixtures.py", "numpy": np.__version__, "cases": CASES}
     path.write_text(json.dumps(doc, separators=(",", ":")) + "\n")

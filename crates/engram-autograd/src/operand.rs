@@ -4,7 +4,7 @@
 
 use crate::custom::CustomOp;
 use crate::var::Var;
-use engram_tensor::{Conv2dOptions, Float, LstmSaved, Tensor, Window};
+use engram_tensor::{Conv2dOptions, Float, LstmSaved, Pool2dOptions, Tensor, Window};
 use std::rc::Rc;
 
 /// What a vjp rule may compute with.
@@ -105,6 +105,22 @@ pub trait Operand<T: Float>: Clone {
     /// pass `saved`; Vars record the vjp of the op's composed definition, so that the
     /// gradients can be differentiated again.
     fn lstm_recurrence_vjp(saved: &LstmSaved<T>, x: &[&Self], y: &Self, g: &Self) -> [Self; 4];
+
+    /// The input gradient `[N, C, H, W]` of max pooling `input` (see
+    /// [`Tensor::max_pool2d_input_grad`]), from its output gradient `self`: each window's
+    /// gradient goes to its first maximum. This form scatters into zeros at the winners'
+    /// indices (`gather`'s adjoint), which records a differentiable op on Vars; plain
+    /// tensors write each window's gradient in place with the same sums.
+    fn max_pool2d_input_grad(&self, input: &Self, options: Pool2dOptions) -> Self {
+        let xs = input.value().shape();
+        let (_, indices) = input.value().max_pool2d_with_indices(options);
+        let s = indices.shape();
+        let indices = indices.reshape(&[s[0] * s[1], s[2] * s[3]]);
+        let planes = Tensor::zeros(&[xs[0] * xs[1], xs[2] * xs[3]]);
+        self.lift(planes)
+            .scatter_add(1, &indices, &self.reshape(indices.shape()))
+            .reshape(xs)
+    }
 
     /// `on_true` where `mask` holds, else `on_false` (broadcasting), differentiable in both.
     fn select_where(mask: &Tensor<bool>, on_true: &Self, on_false: &Self) -> Self;
@@ -275,6 +291,9 @@ impl<T: Float> Operand<T> for Tensor<T> {
     }
     fn lift(&self, t: Tensor<T>) -> Self {
         t
+    }
+    fn max_pool2d_input_grad(&self, input: &Self, options: Pool2dOptions) -> Self {
+        Tensor::max_pool2d_input_grad(self, input, options)
     }
     fn mul_tanh_grad(&self, y: &Self) -> Self {
         engram_tensor::zip_map("tanh", self, y, |g, y| g * (-(y * y) + T::one()))

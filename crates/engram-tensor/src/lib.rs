@@ -24,6 +24,7 @@ mod join;
 mod lstm;
 mod mask;
 mod matmul;
+mod max_pool_2x2;
 mod parallel;
 mod pool;
 mod random;

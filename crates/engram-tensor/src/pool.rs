@@ -3,9 +3,11 @@
 
 use crate::conv::Window;
 use crate::element::Float;
+use crate::max_pool_2x2::{max_pool_2x2_gradient, max_pool_2x2_values};
 use crate::parallel::fill_groups;
 use crate::shape::shape_error;
 use crate::tensor::Tensor;
+use crate::vmath;
 
 /// Window, stride and padding of 2-d pooling, and how average pooling counts padding, as
 /// PyTorch's `max_pool2d` / `avg_pool2d` (without `ceil_mode`).
@@ -57,6 +59,12 @@ impl Pool2dOptions {
     pub fn count_include_pad(mut self, include: bool) -> Self {
         self.count_include_pad = include;
         self
+    }
+
+    /// Whether these are 2×2 windows at stride 2 without padding, which halve each side:
+    /// the layout of nearly every CNN, which has kernels of its own (`max_pool_2x2`).
+    fn is_halving(&self) -> bool {
+        self.kernel == [2, 2] && self.stride == [2, 2] && self.padding == [0, 0]
     }
 
     /// The window geometry (no dilation).
@@ -123,10 +131,13 @@ fn clipped(start: usize, padding: usize, kernel: usize, size: usize) -> std::ops
 }
 
 /// Whether `v` replaces `top` as a window's maximum: a NaN wins and then stays, and ties
-/// keep the earlier element.
+/// keep the earlier element. Written as `top` not NaN and not `top ≥ v` (true when `v` is
+/// NaN or larger), with `&` rather than `&&`: a short circuit makes reading `v` conditional,
+/// which keeps the compiler from vectorising the 2×2 kernels (`max_pool_2x2`).
 #[inline(always)]
-fn beats<T: Float>(v: T, top: T) -> bool {
-    !top.is_nan() && (v.is_nan() || v > top)
+#[allow(clippy::neg_cmp_op_on_partial_ord)] // `!(top >= v)` is meant to hold for a NaN `v`.
+pub(crate) fn beats<T: Float>(v: T, top: T) -> bool {
+    !top.is_nan() & !(top >= v)
 }
 
 /// The first maximum of two (value, index) candidates, `a` coming first: a NaN wins and
@@ -205,19 +216,14 @@ impl<T: Float> Tensor<T> {
     #[track_caller]
     pub fn max_pool2d_with_indices(&self, options: Pool2dOptions) -> (Tensor<T>, Tensor<usize>) {
         let [ho, wo] = check_pool("max_pool2d", self.shape(), &options);
-        let Pool2dOptions {
-            kernel,
-            stride,
-            padding,
-            ..
-        } = options;
+        let kernel = options.kernel;
         let &[n, c, h, w] = self.shape() else {
             unreachable!()
         };
         let x = self.contiguous();
         let src = x.as_slice().expect("contiguous");
         let mut best = crate::buffer_pool::full(n * c * ho * wo, (T::zero(), 0usize));
-        let halving = kernel == [2, 2] && stride == [2, 2] && padding == [0, 0];
+        let halving = options.is_halving();
         fill_groups(&mut best, ho * wo, kernel[0] * kernel[1], |plane, out| {
             let img = &src[plane * h * w..(plane + 1) * h * w];
             if halving {
@@ -242,7 +248,77 @@ impl<T: Float> Tensor<T> {
     /// Max pooling over `[N, C, H, W]`, as PyTorch's `max_pool2d` (padding counts as −∞).
     #[track_caller]
     pub fn max_pool2d(&self, options: Pool2dOptions) -> Tensor<T> {
-        self.max_pool2d_with_indices(options).0
+        let [ho, wo] = check_pool("max_pool2d", self.shape(), &options);
+        if !options.is_halving() {
+            return self.max_pool2d_with_indices(options).0;
+        }
+        let &[n, c, h, w] = self.shape() else {
+            unreachable!()
+        };
+        let x = self.contiguous();
+        let src = x.as_slice().expect("contiguous");
+        let mut out = crate::buffer_pool::full(n * c * ho * wo, T::zero());
+        let level = vmath::level();
+        fill_groups(&mut out, ho * wo, 4, |plane, out| {
+            let img = &src[plane * h * w..(plane + 1) * h * w];
+            max_pool_2x2_values(level, img, w, wo, out);
+        });
+        Tensor::from_pooled(out, &[n, c, ho, wo])
+    }
+
+    /// The input gradient of [`Tensor::max_pool2d`] of `input` `[N, C, H, W]`, from its
+    /// output gradient `self` `[N, C, Ho, Wo]`: each window's gradient goes to the input
+    /// element that won its maximum (the first one on ties), added up where windows
+    /// overlap (in output order), zeros elsewhere. PyTorch's `max_pool2d_with_indices_backward`,
+    /// with the winners found again from `input` rather than stored.
+    ///
+    /// ```
+    /// use engram_tensor::{Pool2dOptions, Tensor};
+    /// let x = Tensor::<f32>::from_vec(vec![1.0, 4.0, 4.0, 2.0], &[1, 1, 2, 2]);
+    /// let g = Tensor::from_vec(vec![10.0], &[1, 1, 1, 1]);
+    /// let dx = g.max_pool2d_input_grad(&x, Pool2dOptions::new([2, 2]));
+    /// assert_eq!(dx.to_vec(), vec![0.0, 10.0, 0.0, 0.0]);
+    /// ```
+    #[track_caller]
+    pub fn max_pool2d_input_grad(&self, input: &Tensor<T>, options: Pool2dOptions) -> Tensor<T> {
+        let [ho, wo] = check_pool("max_pool2d_input_grad", input.shape(), &options);
+        let &[n, c, h, w] = input.shape() else {
+            unreachable!()
+        };
+        if self.shape() != [n, c, ho, wo] {
+            shape_error(
+                "max_pool2d_input_grad",
+                format!(
+                    "the output gradient {:?} must have the pooled shape {:?} of the input {:?}",
+                    self.shape(),
+                    [n, c, ho, wo],
+                    input.shape()
+                ),
+            );
+        }
+        let g = self.contiguous();
+        let g = g.as_slice().expect("contiguous");
+        // Zeros first: the kernels write only the taps windows cover.
+        let mut grad = crate::buffer_pool::full(n * c * h * w, T::zero());
+        if options.is_halving() {
+            let x = input.contiguous();
+            let src = x.as_slice().expect("contiguous");
+            let level = vmath::level();
+            fill_groups(&mut grad, h * w, 1, |plane, out| {
+                let at = |len: usize| plane * len..(plane + 1) * len;
+                max_pool_2x2_gradient(level, &src[at(h * w)], w, &g[at(ho * wo)], wo, out);
+            });
+        } else {
+            let (_, indices) = input.max_pool2d_with_indices(options);
+            let winners = indices.as_slice().expect("contiguous");
+            fill_groups(&mut grad, h * w, 1, |plane, out| {
+                let at = plane * ho * wo..(plane + 1) * ho * wo;
+                for (&i, &gi) in winners[at.clone()].iter().zip(&g[at]) {
+                    out[i] += gi;
+                }
+            });
+        }
+        Tensor::from_pooled(grad, &[n, c, h, w])
     }
 
     /// Average pooling over `[N, C, H, W]`, as PyTorch's `avg_pool2d`: each window's sum
@@ -265,7 +341,7 @@ impl<T: Float> Tensor<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_util::iota;
+    use crate::test_util::{awkward, bits, iota};
 
     #[test]
     fn max_pool_picks_window_maxima_and_their_indices() {
@@ -281,14 +357,7 @@ mod tests {
         let options = Pool2dOptions::new([2, 2]);
         for [h, w] in [[2, 2], [4, 6], [5, 7], [7, 4], [3, 9]] {
             let (ho, wo) = (h / 2, w / 2);
-            let img: Vec<T> = (0..h * w)
-                .map(|i| match i % 11 {
-                    3 => T::nan(),
-                    5 => T::infinity(),
-                    7 | 8 => T::of(2.0),
-                    _ => T::of(((i * 37) % 13) as f64 - 6.0),
-                })
-                .collect();
+            let img = awkward::<T>(h * w);
             let mut fast = vec![(T::zero(), 0); ho * wo];
             let mut general = fast.clone();
             max_pool_2x2(&img, w, wo, &mut fast);
@@ -304,6 +373,53 @@ mod tests {
     fn max_pool_2x2_fast_path_matches_general_path_f32_and_f64() {
         max_pool_2x2_matches_general_path::<f32>();
         max_pool_2x2_matches_general_path::<f64>();
+    }
+
+    /// The public forward and gradient on batches of channels, for the 2×2 fast path and
+    /// the general one (overlapping windows, whose gradients add up), against the values of
+    /// `max_pool2d_with_indices` and a scatter-add into zeros at its indices, bit for bit.
+    fn max_pool_matches_indices_and_scatter_add<T: Float>() {
+        let halving = Pool2dOptions::new([2, 2]);
+        let overlapping = Pool2dOptions::new([3, 3]).stride(2).padding(1);
+        for options in [halving, overlapping] {
+            for shape in [[2, 3, 5, 7], [1, 2, 6, 4]] {
+                let [n, c, h, w] = shape;
+                let x =
+                    Tensor::from_vec(awkward::<T>(n * c * h * w), &[n, c, w, h]).transpose(2, 3);
+                let (values, indices) = x.max_pool2d_with_indices(options);
+                assert_eq!(
+                    bits(&x.max_pool2d(options).to_vec()),
+                    bits(&values.to_vec())
+                );
+                let out = values.shape().to_vec();
+                let g = Tensor::from_vec(awkward::<T>(out.iter().product()), &out);
+                let planes = [n * c, out[2] * out[3]];
+                let expected = Tensor::<T>::zeros(&[n * c, h * w])
+                    .scatter_add(1, &indices.reshape(&planes), &g.reshape(&planes))
+                    .reshape(&shape);
+                let grad = g.max_pool2d_input_grad(&x, options);
+                assert_eq!(
+                    bits(&grad.to_vec()),
+                    bits(&expected.to_vec()),
+                    "{options:?} {shape:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn max_pool_forward_and_gradient_match_indices_bitwise_f32_and_f64() {
+        max_pool_matches_indices_and_scatter_add::<f32>();
+        max_pool_matches_indices_and_scatter_add::<f64>();
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "`max_pool2d_input_grad`: the output gradient [1, 1, 2, 2] must have the pooled shape [1, 1, 2, 3] of the input [1, 1, 4, 6]"
+    )]
+    fn max_pool_gradient_of_the_wrong_shape_panics() {
+        let x = Tensor::<f32>::zeros(&[1, 1, 4, 6]);
+        Tensor::<f32>::zeros(&[1, 1, 2, 2]).max_pool2d_input_grad(&x, Pool2dOptions::new([2, 2]));
     }
 
     #[test]

@@ -7,16 +7,17 @@
 //! (`Σ_n g · colsᵀ`). The three are bilinear and each one's vjp is the other two:
 //! `⟨H, conv2d_weight_grad(x, g)⟩ = ⟨conv2d(x, H), g⟩ = ⟨x, conv2d_input_grad(g, H)⟩`.
 //! `unfold` (im2col) and `fold` (col2im) are each other's vjp.
-//! max_pool2d: the gradient goes to the recorded argmax of each window (`gather`'s adjoint).
+//! max_pool2d: the gradient goes to each window's argmax, found again from the input
+//! (`max_pool2d_input_grad`, a scatter into zeros: `gather`'s adjoint).
 //! avg_pool2d: each output's gradient, over its divisor, is spread over its window (`fold`).
 
 use crate::operand::Operand;
 use crate::ops::{op_names, InputGrads, Op};
 use crate::tape::record;
 use crate::var::Var;
-use engram_tensor::{
-    conv1d_as_conv2d, Conv1dOptions, Conv2dOptions, Float, Pool2dOptions, Tensor, Window,
-};
+#[cfg(doc)]
+use engram_tensor::Tensor;
+use engram_tensor::{conv1d_as_conv2d, Conv1dOptions, Conv2dOptions, Float, Pool2dOptions, Window};
 use smallvec::smallvec;
 
 /// A convolution or pooling op and its geometry.
@@ -29,8 +30,9 @@ pub(crate) enum ConvOp {
     Conv2dInputGrad(Conv2dOptions),
     /// Inputs: the convolution's input and its output gradient.
     Conv2dWeightGrad(Conv2dOptions),
-    /// Indices `[N·C, Ho·Wo]` of each window's maximum within its `[H·W]` plane.
-    MaxPool2d(Tensor<usize>),
+    /// The backward pass finds each window's maximum again from the input: cheaper than
+    /// writing an index per output in the forward pass and reading it back.
+    MaxPool2d(Pool2dOptions),
     AvgPool2d(Pool2dOptions),
 }
 
@@ -76,13 +78,7 @@ impl ConvOp {
                     needs[1].then(|| input.conv2d(g, *options)),
                 ]
             }
-            ConvOp::MaxPool2d(indices) => {
-                let planes = Tensor::zeros(&[xs[0] * xs[1], xs[2] * xs[3]]);
-                let flat_g = g.reshape(indices.shape());
-                smallvec![Some(
-                    g.lift(planes).scatter_add(1, indices, &flat_g).reshape(&xs)
-                )]
-            }
+            ConvOp::MaxPool2d(options) => smallvec![Some(g.max_pool2d_input_grad(x[0], *options))],
             ConvOp::AvgPool2d(options) => {
                 let (n, c) = (xs[0], xs[1]);
                 let taps = options.kernel[0] * options.kernel[1];
@@ -171,11 +167,9 @@ impl<T: Float> Var<T> {
     /// Max pooling over `[N, C, H, W]`; the gradient goes to each window's (first) maximum.
     #[track_caller]
     pub fn max_pool2d(&self, options: Pool2dOptions) -> Var<T> {
-        let (value, indices) = self.value().max_pool2d_with_indices(options);
-        let s = value.shape();
-        let indices = indices.reshape(&[s[0] * s[1], s[2] * s[3]]);
+        let value = self.value().max_pool2d(options);
         record(
-            Op::Conv(Box::new(ConvOp::MaxPool2d(indices))),
+            Op::Conv(Box::new(ConvOp::MaxPool2d(options))),
             &[self],
             value,
         )
@@ -250,7 +244,7 @@ pub(crate) fn cases() -> Vec<crate::registry::GradcheckCase> {
         case!("fold", "stride_pad", [real(&[1, 12, 12])], second: false, |x| {
             x[0].fold(&Window { kernel: [2, 3], stride: [2, 1], padding: [1, 1], dilation: [1, 1] }, 2, [4, 4]).square()
         }),
-        case!("max_pool2d", "k2s2", [real(&[2, 2, 4, 4])], second: false, |x| x[0].max_pool2d(Pool2dOptions::new([2, 2]))),
+        case!("max_pool2d", "k2s2_odd_transposed", [real(&[2, 3, 7, 5]).transposed()], second: false, |x| x[0].max_pool2d(Pool2dOptions::new([2, 2]))),
         case!("max_pool2d", "k3s2p1_overlap", [real(&[1, 2, 5, 5])], second: false, |x| x[0].max_pool2d(Pool2dOptions::new([3, 3]).stride(2).padding(1))),
         case!("max_pool2d", "transposed", [real(&[1, 1, 4, 6]).transposed()], second: false, |x| x[0].max_pool2d(Pool2dOptions { stride: [2, 1], padding: [1, 1], ..Pool2dOptions::new([2, 3]) })),
         case!("avg_pool2d", "k2s2", [real(&[2, 2, 4, 4])], second: false, |x| x[0].avg_pool2d(Pool2dOptions::new([2, 2]))),
@@ -279,4 +273,31 @@ pub(crate) fn cases() -> Vec<crate::registry::GradcheckCase> {
         case!("max_pool2d", "empty", [real(&[0, 2, 4, 4])], second: false, |x| x[0].max_pool2d(Pool2dOptions::new([2, 2]))),
         case!("avg_pool2d", "empty", [real(&[0, 2, 4, 4])], second: false, |x| x[0].avg_pool2d(Pool2dOptions::new([2, 2]))),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{grad_graph, vjp, Tape};
+    use engram_tensor::{Pool2dOptions, Tensor};
+
+    /// The two forms of max pooling's vjp, the direct kernel on tensors and the recorded
+    /// scatter on Vars (what `create_graph` runs), give the same bits: for the 2×2 fast
+    /// path and for overlapping windows, on inputs full of ties.
+    #[test]
+    fn max_pool_recorded_gradient_matches_the_direct_kernel_bitwise() {
+        let halving = Pool2dOptions::new([2, 2]);
+        let overlapping = Pool2dOptions::new([3, 3]).stride(2).padding(1);
+        for options in [halving, overlapping] {
+            let tape = Tape::<f32>::new();
+            let ties = (0..2 * 3 * 5 * 7).map(|i| ((i * 7) % 5) as f32).collect();
+            let x = tape.leaf(Tensor::from_vec(ties, &[2, 3, 5, 7]));
+            let y = x.max_pool2d(options);
+            let n = y.value().numel();
+            let seed = Tensor::from_vec((0..n).map(|i| i as f32 - 3.5).collect(), y.shape());
+            let direct = vjp(&y, &seed, &[&x]).remove(0);
+            let recorded = grad_graph(&y, Some(&tape.leaf(seed)), &[&x]).remove(0);
+            let bits = |t: &Tensor<f32>| t.to_vec().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(recorded.value()), bits(&direct), "{options:?}");
+        }
+    }
 }

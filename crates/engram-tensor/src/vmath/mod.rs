@@ -70,6 +70,19 @@ pub(crate) fn level() -> Level {
     })
 }
 
+/// Every level this CPU can run, for tests that hold each one to the same results.
+#[cfg(test)]
+pub(crate) fn levels() -> Vec<Level> {
+    let mut out = vec![Level::Scalar];
+    #[cfg(target_arch = "x86_64")]
+    out.extend(
+        [Level::Avx2, Level::Avx512]
+            .into_iter()
+            .filter(|&l| l <= level()),
+    );
+    out
+}
+
 /// One kernel, named by a type. `drive` calls it as `K::apply` so that it inlines straight
 /// into the `#[target_feature]` entry points: a function item passed as `impl Fn` is called
 /// through its `Fn::call` shim, which is compiled without the target features and so keeps

@@ -15,18 +15,6 @@ const ALL: [Transcendental; 7] = [
     Transcendental::Cos,
 ];
 
-/// Every level this CPU can run.
-fn levels() -> Vec<Level> {
-    let mut out = vec![Level::Scalar];
-    #[cfg(target_arch = "x86_64")]
-    out.extend(
-        [Level::Avx2, Level::Avx512]
-            .into_iter()
-            .filter(|&l| l <= level()),
-    );
-    out
-}
-
 fn run64(level: Level, f: Transcendental, x: &[f64]) -> Vec<f64> {
     let mut out = vec![MaybeUninit::uninit(); x.len()];
     apply_f64(level, f, x, &mut out);
