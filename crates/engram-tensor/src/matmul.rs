@@ -12,8 +12,16 @@ use rayon::prelude::*;
 use smallvec::SmallVec;
 use std::mem::MaybeUninit;
 
-/// Products at least this many multiply-adds let `gemm` split one matrix across threads.
-const GEMM_PARALLEL_FLOPS: usize = 1 << 18;
+/// Multiply-adds each thread must get before `gemm` splits one product across threads.
+/// Below it the fork and join cost more than they save: an LSTM's per-step products
+/// ([32, 128] × [128, 512], 2^21 multiply-adds) made its step slower on two threads than
+/// on one while the rule was 2^18 for the whole product.
+const GEMM_FLOPS_PER_THREAD: usize = 1 << 21;
+
+/// Whether a product of `flops` multiply-adds is split across `threads` threads.
+fn splits_product(flops: usize, threads: usize) -> bool {
+    threads > 1 && flops >= threads.saturating_mul(GEMM_FLOPS_PER_THREAD)
+}
 
 /// A batch of at least this many products per thread is split by product, not inside
 /// each product: with fewer, whole products do not share out evenly.
@@ -130,7 +138,7 @@ unsafe fn gemm_raw<T: Float>(
         }
         return;
     }
-    let parallelism = if threads > 1 && (m * n).saturating_mul(k) >= GEMM_PARALLEL_FLOPS {
+    let parallelism = if splits_product((m * n).saturating_mul(k), threads) {
         gemm::Parallelism::Rayon(threads)
     } else {
         gemm::Parallelism::None
@@ -289,7 +297,7 @@ fn batched_gemm<T: Float>(
     let many = count >= BATCH_PARALLEL_PRODUCTS_PER_THREAD * threads;
     if count > 1
         && (count * per).saturating_mul(k) >= PARALLEL_THRESHOLD
-        && (many || per.saturating_mul(k) < GEMM_PARALLEL_FLOPS)
+        && (many || !splits_product(per.saturating_mul(k), threads))
     {
         dst.par_chunks_mut(per).enumerate().for_each(|c| run(c, 1));
     } else {
