@@ -17,6 +17,16 @@ fn workload() -> Vec<Vec<u32>> {
     let b = Tensor::<f32>::randn(&[512, 512], &mut rng);
     let x = Tensor::<f32>::randn(&[16, 8, 28, 28], &mut rng);
     let w = Tensor::<f32>::randn(&[16, 8, 3, 3], &mut rng);
+    // An LSTM recurrence large enough that its batch is cut into shares.
+    let gates = Tensor::<f32>::randn(&[4, 32, 256], &mut rng);
+    let (h0, c0) = (
+        Tensor::<f32>::randn(&[32, 64], &mut rng),
+        Tensor::<f32>::randn(&[32, 64], &mut rng),
+    );
+    let w_hh = Tensor::<f32>::randn(&[256, 64], &mut rng).mul_scalar(0.1);
+    let (states, saved) = gates.lstm_recurrence(&h0, &c0, &w_hh);
+    let seed = Tensor::<f32>::randn(states.shape(), &mut rng);
+    let lstm = saved.backward(&seed, &states, (&h0, &c0), &w_hh);
     vec![
         bits(&big.sum()),
         bits(&big.exp()),
@@ -29,6 +39,11 @@ fn workload() -> Vec<Vec<u32>> {
         bits(&x.conv2d(&w, Conv2dOptions::default().padding(1))),
         bits(&x.max_pool2d(Pool2dOptions::new([2, 2]))),
         bits(&(&m + &m.sum_keepdim(&[0]))),
+        bits(&states),
+        bits(&lstm.input),
+        bits(&lstm.h0),
+        bits(&lstm.c0),
+        bits(&lstm.weight_hh),
     ]
 }
 

@@ -154,9 +154,23 @@ mod tests {
 
     /// Inputs of a recurrence with `T = 5`, `B = 3`, `H = 4`, then a cotangent of its states.
     fn draw<T: Float>() -> Vec<Tensor<T>> {
+        draw_sized(5, 3, 4)
+    }
+
+    /// Inputs of a recurrence of `steps`, `batch` and `h` units, then a cotangent of its
+    /// states; `W_hh` is scaled by `1/√h` so that the gates stay in their working range.
+    fn draw_sized<T: Float>(steps: usize, batch: usize, h: usize) -> Vec<Tensor<T>> {
         let mut rng = seeded_rng(11);
-        let shapes: [&[usize]; 5] = [&[5, 3, 16], &[3, 4], &[3, 4], &[16, 4], &[2, 5, 3, 4]];
-        shapes.iter().map(|s| Tensor::randn(s, &mut rng)).collect()
+        let shapes: [&[usize]; 5] = [
+            &[steps, batch, 4 * h],
+            &[batch, h],
+            &[batch, h],
+            &[4 * h, h],
+            &[2, steps, batch, h],
+        ];
+        let mut drawn: Vec<Tensor<T>> = shapes.iter().map(|s| Tensor::randn(s, &mut rng)).collect();
+        drawn[3] = drawn[3].mul_scalar(T::of(1.0 / (h as f64).sqrt()));
+        drawn
     }
 
     /// The largest elementwise difference, relative to the scale of `want`.
@@ -174,7 +188,11 @@ mod tests {
 
     /// The fused node's states and each input's gradient against the composed definition.
     fn fused_agrees_with_composed<T: Float>(tolerance: f64) {
-        let drawn = draw::<T>();
+        fused_agrees_with_composed_on(draw::<T>(), tolerance);
+    }
+
+    /// [`fused_agrees_with_composed`] on the inputs and cotangent `drawn`.
+    fn fused_agrees_with_composed_on<T: Float>(drawn: Vec<Tensor<T>>, tolerance: f64) {
         let tape = Tape::<T>::new();
         let x: Vec<Var<T>> = drawn[..4].iter().map(|t| tape.leaf(t.clone())).collect();
         let fused = x[0].lstm_states((&x[1], &x[2]), &x[3]);
@@ -196,6 +214,13 @@ mod tests {
     #[test]
     fn fused_states_and_gradients_match_the_composed_steps_f32() {
         fused_agrees_with_composed::<f32>(1e-5);
+    }
+
+    #[test]
+    fn fused_matches_the_composed_steps_when_the_batch_is_cut_into_shares() {
+        // 36 rows of 64 units over 4 steps: enough work that the kernel runs the batch in
+        // two shares of 18 rows (`shares` in engram-tensor's lstm.rs).
+        fused_agrees_with_composed_on(draw_sized::<f64>(4, 36, 64), 1e-12);
     }
 
     #[test]
