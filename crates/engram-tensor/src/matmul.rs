@@ -6,6 +6,7 @@
 
 use crate::element::Float;
 use crate::parallel::PARALLEL_THRESHOLD;
+use crate::row_major::row_major_copy;
 use crate::shape::{checked_numel, shape_error, try_broadcast_shapes, Shape};
 use crate::tensor::Tensor;
 use rayon::prelude::*;
@@ -21,6 +22,23 @@ const GEMM_FLOPS_PER_THREAD: usize = 1 << 21;
 /// Whether a product of `flops` multiply-adds is split across `threads` threads.
 fn splits_product(flops: usize, threads: usize) -> bool {
     threads > 1 && flops >= threads.saturating_mul(GEMM_FLOPS_PER_THREAD)
+}
+
+/// Elements from which a right operand that `gemm` would pack by a strided gather is
+/// copied row-major first (see `row_major`); below it the gather is cheap.
+const GATHERED_OPERAND_MIN_ELEMENTS: usize = 1 << 14;
+
+/// Whether `gemm` would pack the right operand at `at`, `elements` of it, by gathering
+/// element by element, in a product with `rows` rows. `gemm` computes a row-major
+/// destination as its transpose, so our right operand is its left one, which it packs
+/// whenever that operand's columns are not contiguous (a linear layer's `Wᵀ`).
+///
+/// Only the right operand: our left one is `gemm`'s right one, whose strided packing
+/// measured cheaper than a copy (an LSTM's `dzᵀ · h`, 1.24× the step's time with a copy).
+/// The copy pays mostly on several threads, where it runs in parallel and `gemm`'s
+/// packing of a left operand does not.
+fn packs_by_gather(at: MatrixRef, elements: usize, rows: usize) -> bool {
+    at.col_stride != 1 && rows > 1 && elements >= GATHERED_OPERAND_MIN_ELEMENTS
 }
 
 /// A batch of at least this many products per thread is split by product, not inside
@@ -143,8 +161,14 @@ unsafe fn gemm_raw<T: Float>(
     } else {
         gemm::Parallelism::None
     };
+    let rhs_copy;
     let (l, lr) = lhs;
-    let (r, rr) = rhs;
+    let (r, rr) = if packs_by_gather(rhs.1, k * n, m) {
+        rhs_copy = row_major_copy(rhs.0, rhs.1, k, n, threads);
+        (&rhs_copy[..], MatrixRef::rows(0, n))
+    } else {
+        rhs
+    };
     debug_assert!(l.len() > lr.offset + (m - 1) * lr.row_stride + (k - 1) * lr.col_stride);
     debug_assert!(r.len() > rr.offset + (k - 1) * rr.row_stride + (n - 1) * rr.col_stride);
     debug_assert!(len >= m * n);
@@ -254,6 +278,30 @@ impl<T: Float> Tensor<T> {
     }
 }
 
+/// The row stride at which `a`'s matrices continue one another as the rows of a single
+/// `[count · m, k]` matrix, when they do and `b` is one matrix for every batch entry (its
+/// batch strides 0); `None` otherwise.
+fn stacked_rows<T: Float>(
+    a: &Tensor<T>,
+    b: &Tensor<T>,
+    batch: &[usize],
+    m: usize,
+) -> Option<usize> {
+    let rank = a.rank();
+    let row_stride = a.strides()[rank - 2];
+    let mut next = row_stride * m;
+    for (d, &size) in batch.iter().enumerate().rev() {
+        if size == 1 {
+            continue;
+        }
+        if b.strides()[d] != 0 || a.strides()[d] != next {
+            return None;
+        }
+        next *= size;
+    }
+    Some(row_stride)
+}
+
 /// Runs one gemm per batch index of the (already broadcast) operands.
 fn batched_gemm<T: Float>(
     a: &Tensor<T>,
@@ -283,13 +331,27 @@ fn batched_gemm<T: Float>(
     let per = m * n;
     let mut shape: SmallVec<[usize; 6]> = SmallVec::from_slice(batch);
     shape.extend_from_slice(&[m, n]);
-    if per == 0 {
+    if total == 0 {
         return Tensor::from_pooled(out, &shape);
     }
     let run = |(i, dst): (usize, &mut [MaybeUninit<T>]), threads: usize| {
         gemm_into_uninit(dst, (m, n, k), (da, mat(a, i)), (db, mat(b, i)), threads)
     };
     let dst = &mut out.spare_capacity_mut()[..total];
+    if let Some(row_stride) = stacked_rows(a, b, batch, m) {
+        // One matrix applied to a batch of them laid out as one (a linear layer on a
+        // sequence): a single product of all their rows, large enough to use every
+        // thread, and the right operand prepared for `gemm` once rather than per entry.
+        let rows = MatrixRef {
+            offset: a.offset,
+            row_stride,
+            col_stride: a.strides()[rank - 1],
+        };
+        gemm_into_uninit(dst, (count * m, n, k), (da, rows), (db, mat(b, 0)), threads);
+        // SAFETY: `gemm_into_uninit` wrote all `count · m · n` elements of `dst`.
+        unsafe { out.set_len(total) };
+        return Tensor::from_pooled(out, &shape);
+    }
     // Whole products per thread when there are enough of them to share out evenly: each
     // thread then runs its gemms with no synchronisation inside, where splitting each
     // product across threads costs a fork and join per product (the rule the convolution
@@ -364,6 +426,29 @@ mod tests {
         let a1 = a.narrow(0, 1, 1).reshape(&[2, 3]);
         let b2 = b.narrow(0, 2, 1).reshape(&[3, 2]);
         assert_eq!(c.narrow(0, 1, 1).narrow(1, 2, 1).to_vec(), naive(&a1, &b2));
+    }
+
+    #[test]
+    fn one_matrix_applied_to_a_batch_is_one_product_of_the_same_values() {
+        // The stacked path (a contiguous batch times one broadcast matrix), with the
+        // right operand transposed and large enough to be copied row-major first, beside
+        // each entry's own product; then a strided batch, and an empty one.
+        let (a, w) = (iota(&[3, 5, 130]), iota(&[140, 130]));
+        let c = a.matmul(&w.t());
+        assert_eq!(c.shape(), &[3, 5, 140]);
+        for e in 0..3 {
+            let entry = a.narrow(0, e, 1).reshape(&[5, 130]);
+            let want = naive(&entry, &w.t().contiguous());
+            assert_eq!(c.narrow(0, e, 1).to_vec(), want, "entry {e}");
+        }
+        let strided = a.narrow(1, 1, 3);
+        let c = strided.matmul(&w.t());
+        let entry = strided.narrow(0, 2, 1).reshape(&[3, 130]);
+        assert_eq!(
+            c.narrow(0, 2, 1).to_vec(),
+            naive(&entry, &w.t().contiguous())
+        );
+        assert_eq!(iota(&[0, 5, 130]).matmul(&w.t()).shape(), &[0, 5, 140]);
     }
 
     #[test]
