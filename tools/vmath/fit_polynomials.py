@@ -1,4 +1,4 @@
-"""Fitted polynomial coefficients for the vectorised `tanh` and `erf` kernels
+"""Fitted polynomial coefficients for the vectorised `ln`, `tanh` and `erf` kernels
 (crates/engram-tensor/src/vmath/constants.rs), printed as Rust arrays, highest degree first.
 
 Each polynomial is a weighted least-squares fit in the Chebyshev basis on a dense Chebyshev
@@ -12,6 +12,9 @@ rounded to the target precision, keep that error below `tol` on a 4001-point gri
 
     python3 tools/vmath/fit_polynomials.py
 
+- `ln`: `ln(1 + f) = 2 atanh(s) = 2s + s z T(z)`, `s = f / (2 + f)`, `z = s^2 <= (3 - 2 sqrt 2)^2`
+  (`f` in `[sqrt(1/2) - 1, sqrt 2 - 1]`), fitted: `T`, weighted for `k = 0` (no `k ln 2`
+  term in the result, where its relative error is largest).
 - `tanh`: `tanh a = a + a^3 P(z)`, `z = a^2 <= 0.625^2`, fitted: `P`.
 - `erf` below 1: `erf a = a (2/sqrt(pi) + z Q(z))`, `z = a^2 <= 1`, fitted: `Q`.
 - `erf` from 1 to `hi`: `erf a = 1 - e^(-a^2) R(a)` with `R = erfc(a) e^(a^2)`, fitted in
@@ -97,6 +100,16 @@ def best(name, f, weight, lo, hi, in_t, dtype, tol):
     raise ValueError(f"{name}: no degree below 40 meets {tol}")
 
 
+def ln_t(z):
+    s = mp.sqrt(z)
+    return (2 * mp.atanh(s) - 2 * s) / (s * z)
+
+
+def ln_weight(z):
+    s = mp.sqrt(z)
+    return s * z / (2 * mp.atanh(s))
+
+
 def tanh_p(z):
     a = mp.sqrt(z)
     return (mp.tanh(a) - a) / a**3
@@ -133,6 +146,7 @@ def erfc_weight(a):
 # on the check grid.
 TINY = mp.mpf("1e-30")
 for kind, dtype, tol in [("F64", np.float64, mp.mpf(2) ** -57), ("F32", np.float32, mp.mpf(2) ** -28)]:
+    best(f"LN_ATANH_{kind}", ln_t, ln_weight, TINY, (3 - 2 * mp.sqrt(2)) ** 2, False, dtype, tol)
     best(f"TANH_SERIES_{kind}", tanh_p, tanh_weight, TINY, mp.mpf("0.625") ** 2, False, dtype, tol)
     best(f"ERF_SERIES_{kind}", erf_q, erf_weight, TINY, mp.mpf(1), False, dtype, tol)
     hi = mp.mpf(6 if kind == "F64" else 4)

@@ -33,8 +33,10 @@ where
 }
 
 /// `e^x`. Beyond the clamps the result is ∞ or 0 anyway, and clamping keeps `2^n` in
-/// range; `2^n` is applied as two halves so that results in the subnormal range are
-/// rounded once, from the full-precision product.
+/// range. Where some lane's `2^n` is not a normal number, `2^n` is applied as two halves,
+/// so that results near overflow are not lost and results in the subnormal range are
+/// rounded once, from the full-precision product; elsewhere one multiplication gives the
+/// same bits (both are exact up to that one rounding), for less work.
 #[inline(always)]
 pub(crate) fn exp<V: Lanes>(x: V) -> V
 where
@@ -45,6 +47,9 @@ where
     let x = V::splat(V::E::EXP_MAX).min(x);
     let (n, r) = reduce_ln2(x);
     let p = horner(r, V::E::EXP_TAYLOR);
+    if !V::any(V::splat(V::E::POW2_ONE_STEP).lt(n.abs())) {
+        return p.mul(V::pow2(n));
+    }
     let half = n.mul(V::splat(V::E::HALF)).round();
     p.mul(V::pow2(half)).mul(V::pow2(n.sub(half)))
 }
