@@ -32,6 +32,16 @@ where
     (n, r)
 }
 
+/// `e^x = 2^n p` for `x` within the clamps of [`exp`] (or NaN): `n` and `p = e^r`.
+#[inline(always)]
+fn exp_split<V: Lanes>(x: V) -> (V, V)
+where
+    V::E: Constants,
+{
+    let (n, r) = reduce_ln2(x);
+    (n, horner(r, V::E::EXP_TAYLOR))
+}
+
 /// `e^x`. Beyond the clamps the result is ∞ or 0 anyway, and clamping keeps `2^n` in
 /// range. Where some lane's `2^n` is not a normal number, `2^n` is applied as two halves,
 /// so that results near overflow are not lost and results in the subnormal range are
@@ -45,8 +55,7 @@ where
     // `max`/`min` return their second operand for NaN, so NaN passes through.
     let x = V::splat(V::E::EXP_MIN).max(x);
     let x = V::splat(V::E::EXP_MAX).min(x);
-    let (n, r) = reduce_ln2(x);
-    let p = horner(r, V::E::EXP_TAYLOR);
+    let (n, p) = exp_split(x);
     if !V::any(V::splat(V::E::POW2_ONE_STEP).lt(n.abs())) {
         return p.mul(V::pow2(n));
     }
@@ -160,7 +169,9 @@ where
     let b = V::splat(V::E::ERFC_MAX).min(a);
     let h = b.mul(b);
     let l = b.mul_add(b, V::splat(V::E::ZERO).sub(h));
-    let e = exp(V::splat(V::E::ZERO).sub(h));
+    // `-h >= -ERFC_MAX²`: no clamp needed, and `2^n` is normal.
+    let (n, p) = exp_split(V::splat(V::E::ZERO).sub(h));
+    let e = p.mul(V::pow2(n));
     let e = e.mul(l).mul_add(V::splat(V::E::NEG_ONE), e);
     let t = b.mul_add(V::splat(V::E::ERFC_SCALE), V::splat(V::E::ERFC_SHIFT));
     let neg_r = V::splat(V::E::ZERO).sub(horner(t, V::E::ERFC_TAIL));

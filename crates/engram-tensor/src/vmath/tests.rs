@@ -445,6 +445,60 @@ fn exp_rounds_into_the_subnormal_range_and_ln_reads_subnormals() {
     }
 }
 
+/// `exp` scales by `2^n` in one step unless some lane of the register needs two: a value's
+/// result must not depend on which its neighbours took.
+#[test]
+fn exp_gives_the_same_bits_whatever_scaling_its_neighbours_need() {
+    // Every fourth element near the subnormal range or overflow forces the two-step scaling
+    // in every register (of 4, 8 or 16 lanes) that holds one.
+    let with_edges = |x: &[f64], low: f64, high: f64| -> Vec<f64> {
+        let edge = |i: usize, v: f64| match i % 8 {
+            0 => low,
+            4 => high,
+            _ => v,
+        };
+        x.iter().enumerate().map(|(i, &v)| edge(i, v)).collect()
+    };
+    let x64 = uniform(-700.0, 700.0, 4096, 19);
+    let mixed64 = with_edges(&x64, -745.0, 709.7);
+    let x32: Vec<f32> = uniform(-85.0, 85.0, 4096, 20)
+        .iter()
+        .map(|&v| v as f32)
+        .collect();
+    let wide32: Vec<f64> = x32.iter().map(|&v| v as f64).collect();
+    let mixed32: Vec<f32> = with_edges(&wide32, -100.0, 88.5)
+        .into_iter()
+        .map(|v| v as f32)
+        .collect();
+    let kept = |i: &usize| i % 4 != 0;
+    for level in levels() {
+        let (alone, beside) = (
+            run64(level, Transcendental::Exp, &x64),
+            run64(level, Transcendental::Exp, &mixed64),
+        );
+        for i in (0..x64.len()).filter(kept) {
+            let x = x64[i];
+            assert_eq!(
+                alone[i].to_bits(),
+                beside[i].to_bits(),
+                "exp({x}) f64 {level:?}"
+            );
+        }
+        let (alone, beside) = (
+            run32(level, Transcendental::Exp, &x32),
+            run32(level, Transcendental::Exp, &mixed32),
+        );
+        for i in (0..x32.len()).filter(kept) {
+            let x = x32[i];
+            assert_eq!(
+                alone[i].to_bits(),
+                beside[i].to_bits(),
+                "exp({x}) f32 {level:?}"
+            );
+        }
+    }
+}
+
 #[test]
 #[should_panic(expected = "`transcendental`: Exp: the destination has 2 elements, the source 3")]
 fn mismatched_lengths_name_the_function_and_both_lengths() {
