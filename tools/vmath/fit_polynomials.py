@@ -93,7 +93,7 @@ def best(name, f, weight, lo, hi, in_t, dtype, tol):
             print(f"// degree {n} on [{float(lo)}, {float(hi)}], weighted error {float(worst):.2e}, "
                   f"sum of |coefficients| {float(size):.3g}")
             kind = "f64" if dtype is np.float64 else "f32"
-            body = ", ".join(repr(float(c)) if kind == "f64" else repr(float(dtype(c)))
+            body = ", ".join(repr(float(c)) if kind == "f64" else str(dtype(c))
                              for c in reversed(rounded))
             print(f"const {name}: [{kind}; {n + 1}] = [{body}];")
             return
