@@ -1,6 +1,6 @@
 //! The constants the kernels need, per precision, and the libm routines they fall back
-//! to. The polynomial coefficients are Taylor coefficients computed at compile time, so
-//! each table is its formula.
+//! to. Taylor coefficients are computed at compile time, so each of those tables is its
+//! formula; the fitted ones are the output of `tools/vmath/fit_polynomials.py`.
 
 /// Per-precision constants for the kernels in `kernels` and `trig`.
 pub(crate) trait Constants: Copy + PartialEq + 'static {
@@ -46,6 +46,9 @@ pub(crate) trait Constants: Copy + PartialEq + 'static {
     const EXP_MIN: Self;
     /// Above this `e^x` overflows to ∞.
     const EXP_MAX: Self;
+    /// The largest `|n|` for which `2^n` and `2^-n` are both normal (1022, 126): `e^x`
+    /// scales by `2^n` in one multiplication when every lane's `n` is within it.
+    const POW2_ONE_STEP: Self;
     /// Below this `e^x - 1` rounds to -1.
     const EXPM1_MIN: Self;
     /// `1/k!` from the highest `k` the precision needs down to `k = 0` (on `|r| <= ln 2 / 2`
@@ -53,31 +56,33 @@ pub(crate) trait Constants: Copy + PartialEq + 'static {
     const EXP_TAYLOR: &'static [Self];
     /// Below this `tanh` is its Taylor series; above, it is computed from `e^(-2|x|)`.
     const TANH_SERIES_MAX: Self;
-    /// The Taylor coefficients of `tanh x` from `x^(2N+1)` down to `x³` (`-1/3`), on
-    /// `|x| < 0.625` where the first term left out is below 2^-55 (f64), 2^-26 (f32).
-    const TANH_TAYLOR: &'static [Self];
+    /// `P` in `tanh a = a + a³ P(a²)` on `|a| < 0.625`, highest degree first: fitted by
+    /// `tools/vmath/fit_polynomials.py` to 2^-57 (f64), 2^-28 (f32) relative to `tanh`.
+    const TANH_SERIES: &'static [Self];
     /// Below this `erf` is its Taylor series; above, `1 - e^(-x²) R(x)`.
     const ERF_SERIES_MAX: Self;
-    /// The Taylor coefficients of `erf x / x` in `x²`, `(2/√π)(-1)^n / (n! (2n + 1))`, from
-    /// the highest `n` down to 1; on `|x| < 1` the first left out is below 2^-56 (f64),
-    /// 2^-29 (f32).
-    const ERF_TAYLOR: &'static [Self];
-    /// `2/√π` rounded (the `n = 0` coefficient) …
+    /// `Q` in `erf a = a (2/√π + a² Q(a²))` on `|a| < 1`, highest degree first: fitted by
+    /// `tools/vmath/fit_polynomials.py` to 2^-57 (f64), 2^-28 (f32) relative to `erf`.
+    const ERF_SERIES: &'static [Self];
+    /// `2/√π` rounded (the constant term of `erf a / a`) …
     const ERF_C0_HI: Self;
     /// … and what the rounding left out.
     const ERF_C0_LO: Self;
     /// Where `erf` rounds to ±1: `R` is fitted on `[1, ERFC_MAX]`.
     const ERFC_MAX: Self;
     /// `2 / (ERFC_MAX - 1)` and `-(ERFC_MAX + 1) / (ERFC_MAX - 1)`: map `[1, ERFC_MAX]` to
-    /// the Chebyshev interval `[-1, 1]`.
+    /// `t ∈ [-1, 1]`.
     const ERFC_SCALE: Self;
     /// See `ERFC_SCALE`.
     const ERFC_SHIFT: Self;
-    /// Chebyshev coefficients (highest degree first) of `R(a) = erfc(a) e^(a²)` on
-    /// `[1, ERFC_MAX]`, fitted by `tools/vmath/erfc_chebyshev.py`.
-    const ERFC_CHEBYSHEV: &'static [Self];
-    /// `2 / (2j + 1)` from the highest `j` down to `j = 1`: `2 atanh(s) - 2s = s Σ_j
-    /// (2 / (2j + 1)) s^(2j)`, on `|s| <= 0.1716`.
+    /// `R(a) = erfc(a) e^(a²)` on `[1, ERFC_MAX]` as a polynomial in the Chebyshev
+    /// variable `t`, highest degree first: fitted by `tools/vmath/fit_polynomials.py` so that
+    /// the error it leaves in `erf = 1 - e^(-a²) R`, where `e^(-a²)` scales it down, is
+    /// below 2^-57 (f64), 2^-28 (f32) relative.
+    const ERFC_TAIL: &'static [Self];
+    /// `T` in `2 atanh(s) = 2s + s³ T(s²)` on `|s| <= 0.1716`, highest degree first:
+    /// fitted by `tools/vmath/fit_polynomials.py` to 2^-57 (f64), 2^-28 (f32) relative to
+    /// `ln` (the Taylor coefficients are `2 / (2j + 1)`).
     const LN_ATANH: &'static [Self];
     /// ¼.
     const QUARTER: Self;
@@ -123,55 +128,6 @@ const fn inverse_factorials<const N: usize>() -> [f64; N] {
     out
 }
 
-/// The Taylor coefficients `t_n` of `tanh x = Σ t_n x^(2n+1)` for `n = N, …, 1`, from
-/// `tanh' = 1 - tanh²`: `t_0 = 1` and `(2n + 1) t_n = -Σ_{i+j=n-1} t_i t_j`.
-const fn tanh_coefficients<const N: usize>() -> [f64; N] {
-    let mut t = [0.0; 64];
-    t[0] = 1.0;
-    let mut n = 1;
-    while n <= N {
-        let mut sum = 0.0;
-        let mut i = 0;
-        while i < n {
-            sum += t[i] * t[n - 1 - i];
-            i += 1;
-        }
-        t[n] = -sum / (2 * n + 1) as f64;
-        n += 1;
-    }
-    let mut out = [0.0; N];
-    let mut k = 0;
-    while k < N {
-        out[k] = t[N - k];
-        k += 1;
-    }
-    out
-}
-
-/// `(2/√π)(-1)^n / (n! (2n + 1))` for `n = N, …, 1`.
-const fn erf_coefficients<const N: usize>() -> [f64; N] {
-    let mut out = [0.0; N];
-    let mut term = std::f64::consts::FRAC_2_SQRT_PI; // (2/√π)(-1)^n / n!
-    let mut n = 1;
-    while n <= N {
-        term = -term / n as f64;
-        out[N - n] = term / (2 * n + 1) as f64;
-        n += 1;
-    }
-    out
-}
-
-/// `2 / (2j + 1)` for `j = N, …, 1`.
-const fn atanh_coefficients<const N: usize>() -> [f64; N] {
-    let mut out = [0.0; N];
-    let mut j = 1;
-    while j <= N {
-        out[N - j] = 2.0 / (2 * j + 1) as f64;
-        j += 1;
-    }
-    out
-}
-
 /// `(-1)^k / (2k + odd)!` for `k = first + N - 1, …, first`: the Taylor coefficients of
 /// `sin` (`odd = 1`) or `cos` (`odd = 0`). Every factorial used is below 2^53, so exact.
 const fn trig_coefficients<const N: usize>(first: usize, odd: usize) -> [f64; N] {
@@ -204,67 +160,110 @@ const fn narrow<const N: usize>(c: [f64; N]) -> [f32; N] {
 }
 
 const EXP_TAYLOR_F64: [f64; 14] = inverse_factorials::<14>();
-const LN_ATANH_F64: [f64; 12] = atanh_coefficients::<12>();
-const TANH_TAYLOR_F64: [f64; 22] = tanh_coefficients::<22>();
-const TANH_TAYLOR_F32: [f32; 11] = narrow(tanh_coefficients::<11>());
-const ERF_TAYLOR_F64: [f64; 18] = erf_coefficients::<18>();
-const ERF_TAYLOR_F32: [f32; 11] = narrow(erf_coefficients::<11>());
-// The output of tools/vmath/erfc_chebyshev.py.
-// degree 29 on [1, 6], measured relative error 4.44e-16 summed in float64
-const ERFC_CHEBYSHEV_F64: [f64; 30] = [
-    -5.641103352342304e-18,
-    2.65449529106721e-17,
-    -1.2360008955300707e-16,
-    5.693144752523706e-16,
-    -2.593300539647079e-15,
-    1.1678402647273797e-14,
-    -5.197545128838963e-14,
-    2.285294689027943e-13,
-    -9.92315607537652e-13,
-    4.25347830122088e-12,
-    -1.7990193064432053e-11,
-    7.504484747602075e-11,
-    -3.0858852312872416e-10,
-    1.2501871239431183e-09,
-    -4.987110132992565e-09,
-    1.957586342968354e-08,
-    -7.555861081756622e-08,
-    2.865502572057316e-07,
-    -1.0668392337070025e-06,
-    3.895514595190115e-06,
-    -1.3935932859822488e-05,
-    4.878565911493746e-05,
-    -0.00016689473052528832,
-    0.0005570714353927344,
-    -0.0018109803028142997,
-    0.005721802417478219,
-    -0.017525709964867527,
-    0.05188222158351389,
-    -0.147884835533987,
-    0.20196598791223083,
+// The output of tools/vmath/fit_polynomials.py.
+// degree 6 on [1e-30, 0.029437251522859413], weighted error 1.47e-18, sum of |coefficients| 2.06
+const LN_ATANH_F64: [f64; 7] = [
+    0.1479695896056556,
+    0.15313936541474302,
+    0.181835694518003,
+    0.22222198457093684,
+    0.285714287437626,
+    0.39999999999406793,
+    0.6666666666666736,
 ];
-// degree 12 on [1, 4], measured relative error 1.62e-07 summed in float32
-const ERFC_CHEBYSHEV_F32: [f32; 13] = [
-    6.747602e-09,
-    -3.6063206e-08,
-    1.8829007e-07,
-    -9.589945e-07,
-    4.7568747e-06,
-    -2.2936634e-05,
-    0.00010727376,
-    -0.00048539878,
-    0.002118424,
-    -0.008884098,
-    0.035635114,
-    -0.13589863,
-    0.24442576,
+// degree 12 on [1e-30, 0.390625], weighted error 3.65e-18, sum of |coefficients| 0.557
+const TANH_SERIES_F64: [f64; 13] = [
+    -2.2674921136208103e-06,
+    1.1783646124124909e-05,
+    -3.661313649244276e-05,
+    9.574290338297516e-05,
+    -0.00023876733931274514,
+    0.0005899482208177509,
+    -0.001455822092786037,
+    0.0035921267035050348,
+    -0.008863235431832796,
+    0.02186948853150126,
+    -0.05396825396812319,
+    0.13333333333333147,
+    -0.3333333333333333,
+];
+// degree 11 on [1e-30, 1.0], weighted error 6.79e-18, sum of |coefficients| 0.522
+const ERF_SERIES_F64: [f64; 12] = [
+    5.952202697993166e-11,
+    -1.1370073265619502e-09,
+    1.4659112842031037e-08,
+    -1.6350225083482862e-07,
+    1.6460993580004752e-06,
+    -1.4925594950808022e-05,
+    0.00012055331105062286,
+    -0.000854832698091073,
+    0.00522397762482608,
+    -0.026866170645078746,
+    0.112837916709549,
+    -0.3761263890318375,
+];
+// degree 21 on [1.0, 6.0], weighted error 3.01e-18, sum of |coefficients| 0.434
+const ERFC_TAIL_F64: [f64; 22] = [
+    -4.7126012146669435e-05,
+    -0.00030951652865664935,
+    -0.0009213451992120816,
+    -0.001513749055150782,
+    -0.0013672827425805125,
+    -0.00031428208141005294,
+    0.0006528588690654296,
+    0.0009010690976901434,
+    0.00025326293691281597,
+    0.00017627160788440883,
+    -0.0005644458314794211,
+    0.0007659073401934171,
+    -0.0015353173825035744,
+    0.002809436581752361,
+    -0.005025858125556992,
+    0.008833588139688344,
+    -0.015182584496520577,
+    0.025495541208725547,
+    -0.04176678910373597,
+    0.06663208257900889,
+    -0.10330894456922363,
+    0.1552936556091002,
+];
+// degree 2 on [1e-30, 0.029437251522859413], weighted error 1.12e-09, sum of |coefficients| 1.37
+const LN_ATANH_F32: [f32; 3] = [0.29875302, 0.39977378, 0.66666776];
+// degree 5 on [1e-30, 0.390625], weighted error 2.92e-09, sum of |coefficients| 0.553
+const TANH_SERIES_F32: [f32; 6] = [
+    0.0021382263,
+    -0.008171788,
+    0.02169821,
+    -0.053946253,
+    0.13333201,
+    -0.3333333,
+];
+// degree 5 on [1e-30, 1.0], weighted error 3.09e-09, sum of |coefficients| 0.522
+const ERF_SERIES_F32: [f32; 6] = [
+    7.8862955e-05,
+    -0.00080210186,
+    0.0051897243,
+    -0.026854683,
+    0.112836115,
+    -0.3761263,
+];
+// degree 8 on [1.0, 4.0], weighted error 3.54e-09, sum of |coefficients| 0.435
+const ERFC_TAIL_F32: [f32; 9] = [
+    0.0026684154,
+    0.0035691836,
+    0.0057683415,
+    -0.0053116893,
+    0.011590247,
+    -0.027422333,
+    0.05607289,
+    -0.11151123,
+    0.2108076,
 ];
 const SIN_TAYLOR_F64: [f64; 8] = trig_coefficients::<8>(1, 1);
 const COS_TAYLOR_F64: [f64; 7] = trig_coefficients::<7>(2, 0);
 const SIN_TAYLOR_F32: [f32; 4] = narrow(trig_coefficients::<4>(1, 1));
 const COS_TAYLOR_F32: [f32; 4] = narrow(trig_coefficients::<4>(2, 0));
 const EXP_TAYLOR_F32: [f32; 8] = narrow(inverse_factorials::<8>());
-const LN_ATANH_F32: [f32; 5] = narrow(atanh_coefficients::<5>());
 
 impl Constants for f64 {
     const ZERO: f64 = 0.0;
@@ -290,21 +289,22 @@ impl Constants for f64 {
     // e^-746 is below half the smallest subnormal; e^710 above f64::MAX.
     const EXP_MIN: f64 = -746.0;
     const EXP_MAX: f64 = 710.0;
+    const POW2_ONE_STEP: f64 = 1022.0;
     // e^-40 < 2^-54, half an ulp of 1.
     const EXPM1_MIN: f64 = -40.0;
     const EXP_TAYLOR: &'static [f64] = &EXP_TAYLOR_F64;
     const LN_ATANH: &'static [f64] = &LN_ATANH_F64;
     const TANH_SERIES_MAX: f64 = 0.625;
     const ERF_SERIES_MAX: f64 = 1.0;
-    const ERF_TAYLOR: &'static [f64] = &ERF_TAYLOR_F64;
+    const ERF_SERIES: &'static [f64] = &ERF_SERIES_F64;
     const ERF_C0_HI: f64 = std::f64::consts::FRAC_2_SQRT_PI;
     const ERF_C0_LO: f64 = 1.533_545_961_316_588e-17;
     // erfc(6) = 2.2e-17, below half an ulp of 1.
     const ERFC_MAX: f64 = 6.0;
     const ERFC_SCALE: f64 = 2.0 / 5.0;
     const ERFC_SHIFT: f64 = -7.0 / 5.0;
-    const ERFC_CHEBYSHEV: &'static [f64] = &ERFC_CHEBYSHEV_F64;
-    const TANH_TAYLOR: &'static [f64] = &TANH_TAYLOR_F64;
+    const ERFC_TAIL: &'static [f64] = &ERFC_TAIL_F64;
+    const TANH_SERIES: &'static [f64] = &TANH_SERIES_F64;
     const QUARTER: f64 = 0.25;
     const FRAC_2_PI: f64 = std::f64::consts::FRAC_2_PI;
     // π/2 split in three by rounding what is left, each to f64 (computed to 300 bits).
@@ -349,21 +349,22 @@ impl Constants for f32 {
     // e^-104 is below half the smallest subnormal; e^89 above f32::MAX.
     const EXP_MIN: f32 = -104.0;
     const EXP_MAX: f32 = 89.0;
+    const POW2_ONE_STEP: f32 = 126.0;
     // e^-20 < 2^-25, half an ulp of 1.
     const EXPM1_MIN: f32 = -20.0;
     const EXP_TAYLOR: &'static [f32] = &EXP_TAYLOR_F32;
     const LN_ATANH: &'static [f32] = &LN_ATANH_F32;
     const TANH_SERIES_MAX: f32 = 0.625;
     const ERF_SERIES_MAX: f32 = 1.0;
-    const ERF_TAYLOR: &'static [f32] = &ERF_TAYLOR_F32;
+    const ERF_SERIES: &'static [f32] = &ERF_SERIES_F32;
     const ERF_C0_HI: f32 = std::f32::consts::FRAC_2_SQRT_PI;
     const ERF_C0_LO: f32 = -5.863_538_3e-8;
     // erfc(4) = 1.5e-8, below half an ulp of 1.
     const ERFC_MAX: f32 = 4.0;
     const ERFC_SCALE: f32 = 2.0 / 3.0;
     const ERFC_SHIFT: f32 = -5.0 / 3.0;
-    const ERFC_CHEBYSHEV: &'static [f32] = &ERFC_CHEBYSHEV_F32;
-    const TANH_TAYLOR: &'static [f32] = &TANH_TAYLOR_F32;
+    const ERFC_TAIL: &'static [f32] = &ERFC_TAIL_F32;
+    const TANH_SERIES: &'static [f32] = &TANH_SERIES_F32;
     const QUARTER: f32 = 0.25;
     const FRAC_2_PI: f32 = std::f32::consts::FRAC_2_PI;
     // π/2 split in three by rounding what is left, each to f32 (computed to 300 bits).

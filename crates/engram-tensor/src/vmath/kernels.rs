@@ -1,9 +1,10 @@
 //! The polynomial kernels, written once over [`Lanes`] for both precisions; the constants
 //! that differ between f32 and f64 come from [`Constants`].
 //!
-//! Each kernel reduces its argument to a small interval where a truncated Taylor series
-//! is accurate to well below half an ulp, so the error left is the few roundings of the
-//! reconstruction; the measured bounds are asserted in `tests`.
+//! Each kernel reduces its argument to a small interval where a polynomial (a truncated
+//! Taylor series, or one fitted by `tools/vmath/fit_polynomials.py` where that needs fewer
+//! terms) is accurate to well below half an ulp, so the error left is the few roundings of
+//! the reconstruction; the measured bounds are asserted in `tests`.
 
 use super::constants::Constants;
 use super::lanes::Lanes;
@@ -16,21 +17,6 @@ pub(super) fn horner<V: Lanes>(x: V, c: &[V::E]) -> V {
         acc = acc.mul_add(x, V::splat(k));
     }
     acc
-}
-
-/// The Chebyshev series with coefficients `c` (highest degree first) at `t ∈ [-1, 1]`
-/// (Clenshaw's recurrence, stable where the monomial form would cancel).
-#[inline(always)]
-fn clenshaw<V: Lanes>(t: V, c: &[V::E]) -> V
-where
-    V::E: Constants,
-{
-    let two_t = t.add(t);
-    let (mut b1, mut b2) = (V::splat(V::E::ZERO), V::splat(V::E::ZERO));
-    for &k in &c[..c.len() - 1] {
-        (b1, b2) = (two_t.mul_add(b1, V::splat(k)).sub(b2), b1);
-    }
-    t.mul_add(b1, V::splat(c[c.len() - 1])).sub(b2)
 }
 
 /// `x = n ln 2 + r` with `n` an integer and `|r| <= ln 2 / 2` (Cody–Waite: `ln 2` split in
@@ -46,9 +32,21 @@ where
     (n, r)
 }
 
+/// `e^x = 2^n p` for `x` within the clamps of [`exp`] (or NaN): `n` and `p = e^r`.
+#[inline(always)]
+fn exp_split<V: Lanes>(x: V) -> (V, V)
+where
+    V::E: Constants,
+{
+    let (n, r) = reduce_ln2(x);
+    (n, horner(r, V::E::EXP_TAYLOR))
+}
+
 /// `e^x`. Beyond the clamps the result is ∞ or 0 anyway, and clamping keeps `2^n` in
-/// range; `2^n` is applied as two halves so that results in the subnormal range are
-/// rounded once, from the full-precision product.
+/// range. Where some lane's `2^n` is not a normal number, `2^n` is applied as two halves,
+/// so that results near overflow are not lost and results in the subnormal range are
+/// rounded once, from the full-precision product; elsewhere one multiplication gives the
+/// same bits (both are exact up to that one rounding), for less work.
 #[inline(always)]
 pub(crate) fn exp<V: Lanes>(x: V) -> V
 where
@@ -57,8 +55,10 @@ where
     // `max`/`min` return their second operand for NaN, so NaN passes through.
     let x = V::splat(V::E::EXP_MIN).max(x);
     let x = V::splat(V::E::EXP_MAX).min(x);
-    let (n, r) = reduce_ln2(x);
-    let p = horner(r, V::E::EXP_TAYLOR);
+    let (n, p) = exp_split(x);
+    if !V::any(V::splat(V::E::POW2_ONE_STEP).lt(n.abs())) {
+        return p.mul(V::pow2(n));
+    }
     let half = n.mul(V::splat(V::E::HALF)).round();
     p.mul(V::pow2(half)).mul(V::pow2(n.sub(half)))
 }
@@ -111,7 +111,7 @@ where
     V::select(x.not_ge(zero), V::splat(V::E::NAN), y)
 }
 
-/// Hyperbolic tangent, odd. Below `TANH_SERIES_MAX` its Taylor series `a + a³ P(a²)`,
+/// Hyperbolic tangent, odd. Below `TANH_SERIES_MAX` the fitted series `a + a³ P(a²)`,
 /// which is accurate to well under an ulp there; above, `1 - 2w / (1 + w)` with
 /// `w = e^(-2a) <= 0.29`, whose error shrinks with `w` and which saturates to 1 exactly.
 /// (`-u / (u + 2)` with `u = e^(-2a) - 1` serves both ranges in one formula, but doubles
@@ -123,7 +123,7 @@ where
 {
     let a = x.abs();
     let z = a.mul(a);
-    let series = a.mul(z).mul_add(horner(z, V::E::TANH_TAYLOR), a);
+    let series = a.mul(z).mul_add(horner(z, V::E::TANH_SERIES), a);
     let (s, p) = exp_parts_nonpositive(a.mul(V::splat(V::E::NEG_TWO)));
     let w = s.mul(p.add(V::splat(V::E::ONE)));
     let tail = V::splat(V::E::ONE).sub(w.add(w).div(w.add(V::splat(V::E::ONE))));
@@ -133,7 +133,9 @@ where
 /// Logistic sigmoid with `e = e^(-|x|) ∈ (0, 1]`: `1 / (1 + e)` for `x >= 0` and
 /// `e / (1 + e)` below, so nothing overflows and small results keep their precision. The
 /// rounding of `d = 1 + e` (half an ulp of 1, up to a whole ulp of the result) is undone
-/// with its exact error `c = e - (d - 1)`: `num / (d + c) ≈ (num / d)(1 - c / d)`.
+/// with its exact error `c = e - (d - 1)`: `num / (d + c) ≈ (num / d)(1 - c / d)`. One
+/// division: `1 / d` in the correction is `q` itself for `x >= 0` and `1 - q` below (where
+/// `q = e / d = 1 - 1 / d`), close enough for a term that small.
 #[inline(always)]
 pub(crate) fn sigmoid<V: Lanes>(x: V) -> V
 where
@@ -141,17 +143,19 @@ where
 {
     let one = V::splat(V::E::ONE);
     let e = exp(V::splat(V::E::ZERO).sub(x.abs()));
-    let numerator = V::select(x.lt(V::splat(V::E::ZERO)), e, one);
+    let negative = x.lt(V::splat(V::E::ZERO));
+    let numerator = V::select(negative, e, one);
     let d = one.add(e);
     let c = e.sub(d.sub(one));
     let q = numerator.div(d);
-    q.mul(c.div(d)).mul_add(V::splat(V::E::NEG_ONE), q)
+    let reciprocal = V::select(negative, one.sub(q), q);
+    q.mul(c.mul(reciprocal)).mul_add(V::splat(V::E::NEG_ONE), q)
 }
 
-/// The error function, odd. Below 1 its Taylor series `a (c₀ + z Q(z))`, `z = a²`, with
+/// The error function, odd. Below 1 the fitted series `a (c₀ + z Q(z))`, `z = a²`, with
 /// the leading product `a c₀` rounded last (and `c₀` carried in two parts); above,
-/// `1 - e^(-a²) R(a)` with `R = erfc · e^(a²)` a fitted Chebyshev series, and `a²` split
-/// into `h + l` exactly so that `e^(-a²) = e^(-h)(1 - l)` keeps full precision.
+/// `1 - e^(-a²) R(a)` with `R = erfc · e^(a²)` a fitted polynomial in `t ∈ [-1, 1]`, and
+/// `a²` split into `h + l` exactly so that `e^(-a²) = e^(-h)(1 - l)` keeps full precision.
 #[inline(always)]
 pub(crate) fn erf<V: Lanes>(x: V) -> V
 where
@@ -160,15 +164,17 @@ where
     let one = V::splat(V::E::ONE);
     let a = x.abs();
     let z = a.mul(a);
-    let small = z.mul_add(horner(z, V::E::ERF_TAYLOR), V::splat(V::E::ERF_C0_LO));
+    let small = z.mul_add(horner(z, V::E::ERF_SERIES), V::splat(V::E::ERF_C0_LO));
     let series = a.mul_add(V::splat(V::E::ERF_C0_HI), a.mul(small));
     let b = V::splat(V::E::ERFC_MAX).min(a);
     let h = b.mul(b);
     let l = b.mul_add(b, V::splat(V::E::ZERO).sub(h));
-    let e = exp(V::splat(V::E::ZERO).sub(h));
+    // `-h >= -ERFC_MAX²`: no clamp needed, and `2^n` is normal.
+    let (n, p) = exp_split(V::splat(V::E::ZERO).sub(h));
+    let e = p.mul(V::pow2(n));
     let e = e.mul(l).mul_add(V::splat(V::E::NEG_ONE), e);
     let t = b.mul_add(V::splat(V::E::ERFC_SCALE), V::splat(V::E::ERFC_SHIFT));
-    let neg_r = V::splat(V::E::ZERO).sub(clenshaw(t, V::E::ERFC_CHEBYSHEV));
+    let neg_r = V::splat(V::E::ZERO).sub(horner(t, V::E::ERFC_TAIL));
     let tail = e.mul_add(neg_r, one);
     V::select(a.lt(V::splat(V::E::ERF_SERIES_MAX)), series, tail).with_sign_of(x)
 }

@@ -445,6 +445,54 @@ fn exp_rounds_into_the_subnormal_range_and_ln_reads_subnormals() {
     }
 }
 
+/// `exp` scales by `2^n` in one step unless some lane of the register needs two: a value's
+/// result must not depend on which its neighbours took.
+#[test]
+fn exp_gives_the_same_bits_whatever_scaling_its_neighbours_need() {
+    // Every fourth element near the subnormal range or overflow forces the two-step scaling
+    // in every register (of 4, 8 or 16 lanes) that holds one.
+    let with_edges = |x: &[f64], low: f64, high: f64| -> Vec<f64> {
+        let edge = |i: usize, v: f64| match i % 8 {
+            0 => low,
+            4 => high,
+            _ => v,
+        };
+        x.iter().enumerate().map(|(i, &v)| edge(i, v)).collect()
+    };
+    let x64 = uniform(-700.0, 700.0, 4096, 19);
+    let mixed64 = with_edges(&x64, -745.0, 709.7);
+    let x32: Vec<f32> = uniform(-85.0, 85.0, 4096, 20)
+        .iter()
+        .map(|&v| v as f32)
+        .collect();
+    let wide32: Vec<f64> = x32.iter().map(|&v| v as f64).collect();
+    let mixed32: Vec<f32> = with_edges(&wide32, -100.0, 88.5)
+        .into_iter()
+        .map(|v| v as f32)
+        .collect();
+    for level in levels() {
+        let bits64 = |x: &[f64]| -> Vec<u64> {
+            let y = run64(level, Transcendental::Exp, x);
+            y.iter().map(|v| v.to_bits()).collect()
+        };
+        let bits32 = |x: &[f32]| -> Vec<u64> {
+            let y = run32(level, Transcendental::Exp, x);
+            y.iter().map(|v| v.to_bits() as u64).collect()
+        };
+        for (precision, alone, beside) in [
+            ("f64", bits64(&x64), bits64(&mixed64)),
+            ("f32", bits32(&x32), bits32(&mixed32)),
+        ] {
+            for i in (0..alone.len()).filter(|i| i % 4 != 0) {
+                assert_eq!(
+                    alone[i], beside[i],
+                    "exp {precision} {level:?}, element {i}"
+                );
+            }
+        }
+    }
+}
+
 #[test]
 #[should_panic(expected = "`transcendental`: Exp: the destination has 2 elements, the source 3")]
 fn mismatched_lengths_name_the_function_and_both_lengths() {
