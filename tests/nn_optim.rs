@@ -404,3 +404,81 @@ fn sgd_recovers_the_coefficients_of_a_noisy_line() {
     assert!((slope - 3.0).abs() < 0.05, "slope {slope}");
     assert!((intercept - 2.0).abs() < 0.05, "intercept {intercept}");
 }
+
+/// The system allocator, counting on each thread the allocations of at least
+/// [`LARGE_ALLOCATION`] bytes, so that a test can see an optimizer step make a
+/// parameter-sized buffer (per thread: the test harness runs tests side by side).
+struct CountingAllocator;
+
+/// Allocations this large are counted: a parameter of the test below, not a small vector.
+const LARGE_ALLOCATION: usize = 1 << 20;
+
+thread_local! {
+    static LARGE_ALLOCATIONS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+fn count_allocation(bytes: usize) {
+    if bytes >= LARGE_ALLOCATION {
+        // `try_with`: allocations while a thread's locals are torn down go uncounted.
+        let _ = LARGE_ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+    }
+}
+
+fn large_allocations() -> usize {
+    LARGE_ALLOCATIONS.with(|n| n.get())
+}
+
+// SAFETY: every call is passed on to `System` unchanged; counting allocates nothing.
+unsafe impl std::alloc::GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        count_allocation(layout.size());
+        // SAFETY: the caller's contract is `System`'s.
+        unsafe { std::alloc::System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: std::alloc::Layout) -> *mut u8 {
+        count_allocation(layout.size());
+        // SAFETY: as above.
+        unsafe { std::alloc::System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        // SAFETY: as above.
+        unsafe { std::alloc::System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new_size: usize) -> *mut u8 {
+        count_allocation(new_size);
+        // SAFETY: as above.
+        unsafe { std::alloc::System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: CountingAllocator = CountingAllocator;
+
+#[test]
+fn an_optimizer_step_allocates_only_the_state_it_keeps() {
+    // A 4 MB parameter: plain SGD keeps no state, so its first step allocates nothing of
+    // that size; SGD with momentum keeps exactly one buffer.
+    let n = 1 << 20;
+    for (momentum, kept) in [(0.0, 0), (0.9, 1)] {
+        let mut model = Two::<f32> {
+            a: Parameter::new(Tensor::full(&[n], 1.0)),
+            b: Parameter::new(Tensor::full(&[3], 1.0)),
+        };
+        let mut grads = Grads::empty();
+        grads.set(&model.a, Tensor::full(&[n], 0.5));
+        let mut sgd = Sgd::new(SgdOptions {
+            momentum,
+            ..SgdOptions::new(0.1)
+        });
+        let before = large_allocations();
+        sgd.step(&mut model, &grads);
+        assert_eq!(
+            large_allocations() - before,
+            kept,
+            "SGD with momentum {momentum}: large allocations in its first step"
+        );
+    }
+}

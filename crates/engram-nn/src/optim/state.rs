@@ -64,7 +64,12 @@ impl<T: Float> State<T> {
             let grad = grad.contiguous_data();
             let slots = self.by_id.entry(parameter.id()).or_insert_with(|| Slots {
                 step: 0,
-                buffers: vec![vec![T::zero(); grad.len()]; self.names.len()],
+                // One zeroed buffer per name, made one by one: `vec![elem; n]` builds
+                // `elem` even for n = 0, a parameter-sized allocation that plain SGD
+                // (no buffers) would make and free at once, on its first step.
+                buffers: (0..self.names.len())
+                    .map(|_| vec![T::zero(); grad.len()])
+                    .collect(),
             });
             slots.step += 1;
             update(
