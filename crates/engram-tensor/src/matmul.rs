@@ -28,17 +28,18 @@ fn splits_product(flops: usize, threads: usize) -> bool {
 /// copied row-major first (see `row_major`); below it the gather is cheap.
 const GATHERED_OPERAND_MIN_ELEMENTS: usize = 1 << 14;
 
-/// Whether `gemm` would pack the right operand at `at`, `elements` of it, by gathering
-/// element by element, in a product with `rows` rows. `gemm` computes a row-major
-/// destination as its transpose, so our right operand is its left one, which it packs
-/// whenever that operand's columns are not contiguous (a linear layer's `Wᵀ`).
+/// Whether the right operand at `at`, `elements` of it, is copied row-major before a
+/// product that is `split` across threads. `gemm` computes a row-major destination as
+/// its transpose, so our right operand is its left one, which it packs by gathering
+/// element by element whenever that operand's columns are not contiguous (a linear
+/// layer's `Wᵀ`), and on the calling thread alone, before its parallel section.
 ///
-/// Only the right operand: our left one is `gemm`'s right one, whose strided packing
-/// measured cheaper than a copy (an LSTM's `dzᵀ · h`, 1.24× the step's time with a copy).
-/// The copy pays mostly on several threads, where it runs in parallel and `gemm`'s
-/// packing of a left operand does not.
-fn packs_by_gather(at: MatrixRef, elements: usize, rows: usize) -> bool {
-    at.col_stride != 1 && rows > 1 && elements >= GATHERED_OPERAND_MIN_ELEMENTS
+/// Only a split product: on one thread the copy costs what the gather did (the MLP step)
+/// or more (the CNN's per-image weight gradients: 12% of the step), while split, it runs
+/// on every thread. Only the right operand: our left one is `gemm`'s right one, whose
+/// strided packing measured cheaper than a copy (an LSTM's `dzᵀ · h`).
+fn copies_row_major(at: MatrixRef, elements: usize, split: bool) -> bool {
+    split && at.col_stride != 1 && elements >= GATHERED_OPERAND_MIN_ELEMENTS
 }
 
 /// A batch of at least this many products per thread is split by product, not inside
@@ -156,14 +157,15 @@ unsafe fn gemm_raw<T: Float>(
         }
         return;
     }
-    let parallelism = if splits_product((m * n).saturating_mul(k), threads) {
+    let split = splits_product((m * n).saturating_mul(k), threads);
+    let parallelism = if split {
         gemm::Parallelism::Rayon(threads)
     } else {
         gemm::Parallelism::None
     };
     let rhs_copy;
     let (l, lr) = lhs;
-    let (r, rr) = if packs_by_gather(rhs.1, k * n, m) {
+    let (r, rr) = if copies_row_major(rhs.1, k * n, split) {
         rhs_copy = row_major_copy(rhs.0, rhs.1, k, n, threads);
         (&rhs_copy[..], MatrixRef::rows(0, n))
     } else {
@@ -431,8 +433,8 @@ mod tests {
     #[test]
     fn one_matrix_applied_to_a_batch_is_one_product_of_the_same_values() {
         // The stacked path (a contiguous batch times one broadcast matrix), with the
-        // right operand transposed and large enough to be copied row-major first, beside
-        // each entry's own product; then a strided batch, and an empty one.
+        // right operand transposed, beside each entry's own product; then a strided
+        // batch, and an empty one.
         let (a, w) = (iota(&[3, 5, 130]), iota(&[140, 130]));
         let c = a.matmul(&w.t());
         assert_eq!(c.shape(), &[3, 5, 140]);
@@ -449,6 +451,19 @@ mod tests {
             naive(&entry, &w.t().contiguous())
         );
         assert_eq!(iota(&[0, 5, 130]).matmul(&w.t()).shape(), &[0, 5, 140]);
+    }
+
+    #[test]
+    fn a_split_product_of_a_transposed_right_operand_reads_it_through_a_copy() {
+        // Large enough to be split across two threads, so `Wᵀ` is copied row-major first.
+        let (x, w) = (iota(&[64, 256]), iota(&[300, 256]));
+        assert!(splits_product(64 * 256 * 300, 2));
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        let got = pool.install(|| x.matmul(&w.t()));
+        assert_eq!(got.to_vec(), naive(&x, &w.t().contiguous()));
     }
 
     #[test]
