@@ -15,7 +15,8 @@ rounded to the target precision, keep that error below `tol` on a 4001-point gri
 - `ln`: `ln(1 + f) = 2 atanh(s) = 2s + s z T(z)`, `s = f / (2 + f)`, `z = s^2 <= (3 - 2 sqrt 2)^2`
   (`f` in `[sqrt(1/2) - 1, sqrt 2 - 1]`), fitted: `T`, weighted for `k = 0` (no `k ln 2`
   term in the result, where its relative error is largest).
-- `tanh`: `tanh a = a + a^3 P(z)`, `z = a^2 <= 0.625^2`, fitted: `P`.
+- `tanh`: `e^r - 1 = r + r^2 Q(r)` on `|r| <= ln 2 / 2` (the `e^(-2a)` of `tanh a = -u / (2 + u)`,
+  `u = e^(-2a) - 1`), fitted: `Q`, weighted relative to `e^r - 1`.
 - `erf` below 1: `erf a = a (2/sqrt(pi) + z Q(z))`, `z = a^2 <= 1`, fitted: `Q`.
 - `erf` from 1 to `hi`: `erf a = 1 - e^(-a^2) R(a)` with `R = erfc(a) e^(a^2)`, fitted in
   `t = (2a - (hi + 1)) / (hi - 1)`.
@@ -110,15 +111,21 @@ def ln_weight(z):
     return s * z / (2 * mp.atanh(s))
 
 
-def tanh_p(z):
-    a = mp.sqrt(z)
-    return (mp.tanh(a) - a) / a**3
+def expm1_q(r):
+    if r == 0:
+        return mp.mpf(1) / 2
+    return (mp.expm1(r) - r) / (r * r)
 
 
-def tanh_weight(z):
-    # The error of P times a^3, relative to tanh a.
-    a = mp.sqrt(z)
-    return a**3 / mp.tanh(a)
+def expm1_weight(r):
+    # The error of Q times r^2, relative to e^r - 1.
+    if r == 0:
+        return mp.mpf(0)
+    return r * r / abs(mp.expm1(r))
+
+
+# |r| <= ln 2 / 2, and a little more for the rounding of n = round(x / ln 2).
+EXPM1_R = mp.log(2) / 2 * (1 + mp.mpf(2) ** -40)
 
 
 C0 = 2 / mp.sqrt(mp.pi)
@@ -147,7 +154,7 @@ def erfc_weight(a):
 TINY = mp.mpf("1e-30")
 for kind, dtype, tol in [("F64", np.float64, mp.mpf(2) ** -57), ("F32", np.float32, mp.mpf(2) ** -28)]:
     best(f"LN_ATANH_{kind}", ln_t, ln_weight, TINY, (3 - 2 * mp.sqrt(2)) ** 2, False, dtype, tol)
-    best(f"TANH_SERIES_{kind}", tanh_p, tanh_weight, TINY, mp.mpf("0.625") ** 2, False, dtype, tol)
+    best(f"EXPM1_Q_{kind}", expm1_q, expm1_weight, -EXPM1_R, EXPM1_R, False, dtype, tol)
     best(f"ERF_SERIES_{kind}", erf_q, erf_weight, TINY, mp.mpf(1), False, dtype, tol)
     hi = mp.mpf(6 if kind == "F64" else 4)
     best(f"ERFC_TAIL_{kind}", erfc_r, erfc_weight, mp.mpf(1), hi, True, dtype, tol)

@@ -8,6 +8,8 @@ pub(crate) trait Constants: Copy + PartialEq + 'static {
     const ZERO: Self;
     /// ½.
     const HALF: Self;
+    /// -½.
+    const NEG_HALF: Self;
     /// 1.
     const ONE: Self;
     /// -1.
@@ -54,11 +56,9 @@ pub(crate) trait Constants: Copy + PartialEq + 'static {
     /// `1/k!` from the highest `k` the precision needs down to `k = 0` (on `|r| <= ln 2 / 2`
     /// the first term left out is below 2^-60 relative in f64, 2^-27 in f32).
     const EXP_TAYLOR: &'static [Self];
-    /// Below this `tanh` is its Taylor series; above, it is computed from `e^(-2|x|)`.
-    const TANH_SERIES_MAX: Self;
-    /// `P` in `tanh a = a + a³ P(a²)` on `|a| < 0.625`, highest degree first: fitted by
-    /// `tools/vmath/fit_polynomials.py` to 2^-57 (f64), 2^-28 (f32) relative to `tanh`.
-    const TANH_SERIES: &'static [Self];
+    /// `Q` in `e^r - 1 = r + r² Q(r)` on `|r| <= ln 2 / 2`, highest degree first: fitted by
+    /// `tools/vmath/fit_polynomials.py` to 2^-57 (f64), 2^-28 (f32) relative to `e^r - 1`.
+    const EXPM1_Q: &'static [Self];
     /// Below this `erf` is its Taylor series; above, `1 - e^(-x²) R(x)`.
     const ERF_SERIES_MAX: Self;
     /// `Q` in `erf a = a (2/√π + a² Q(a²))` on `|a| < 1`, highest degree first: fitted by
@@ -171,21 +171,19 @@ const LN_ATANH_F64: [f64; 7] = [
     0.39999999999406793,
     0.6666666666666736,
 ];
-// degree 12 on [1e-30, 0.390625], weighted error 3.65e-18, sum of |coefficients| 0.557
-const TANH_SERIES_F64: [f64; 13] = [
-    -2.2674921136208103e-06,
-    1.1783646124124909e-05,
-    -3.661313649244276e-05,
-    9.574290338297516e-05,
-    -0.00023876733931274514,
-    0.0005899482208177509,
-    -0.001455822092786037,
-    0.0035921267035050348,
-    -0.008863235431832796,
-    0.02186948853150126,
-    -0.05396825396812319,
-    0.13333333333333147,
-    -0.3333333333333333,
+// degree 10 on [-0.34657359028028784, 0.34657359028028784], weighted error 7.76e-19, sum of |coefficients| 0.718
+const EXPM1_Q_F64: [f64; 11] = [
+    2.0864722005837252e-09,
+    2.5109078377222078e-08,
+    2.755743958449969e-07,
+    2.755724405720919e-06,
+    2.4801587124873952e-05,
+    0.00019841269886321925,
+    0.001388888888899012,
+    0.008333333333321528,
+    0.04166666666666644,
+    0.16666666666666677,
+    0.5,
 ];
 // degree 11 on [1e-30, 1.0], weighted error 6.79e-18, sum of |coefficients| 0.522
 const ERF_SERIES_F64: [f64; 12] = [
@@ -229,14 +227,14 @@ const ERFC_TAIL_F64: [f64; 22] = [
 ];
 // degree 2 on [1e-30, 0.029437251522859413], weighted error 1.12e-09, sum of |coefficients| 1.37
 const LN_ATANH_F32: [f32; 3] = [0.29875302, 0.39977378, 0.66666776];
-// degree 5 on [1e-30, 0.390625], weighted error 2.92e-09, sum of |coefficients| 0.553
-const TANH_SERIES_F32: [f32; 6] = [
-    0.0021382263,
-    -0.008171788,
-    0.02169821,
-    -0.053946253,
-    0.13333201,
-    -0.3333333,
+// degree 5 on [-0.34657359028028784, 0.34657359028028784], weighted error 3.19e-09, sum of |coefficients| 0.718
+const EXPM1_Q_F32: [f32; 6] = [
+    0.0001985159,
+    0.0013940979,
+    0.0083333785,
+    0.041666355,
+    0.16666667,
+    0.5,
 ];
 // degree 5 on [1e-30, 1.0], weighted error 3.09e-09, sum of |coefficients| 0.522
 const ERF_SERIES_F32: [f32; 6] = [
@@ -268,6 +266,7 @@ const EXP_TAYLOR_F32: [f32; 8] = narrow(inverse_factorials::<8>());
 impl Constants for f64 {
     const ZERO: f64 = 0.0;
     const HALF: f64 = 0.5;
+    const NEG_HALF: f64 = -0.5;
     const ONE: f64 = 1.0;
     const NEG_ONE: f64 = -1.0;
     const TWO: f64 = 2.0;
@@ -294,7 +293,6 @@ impl Constants for f64 {
     const EXPM1_MIN: f64 = -40.0;
     const EXP_TAYLOR: &'static [f64] = &EXP_TAYLOR_F64;
     const LN_ATANH: &'static [f64] = &LN_ATANH_F64;
-    const TANH_SERIES_MAX: f64 = 0.625;
     const ERF_SERIES_MAX: f64 = 1.0;
     const ERF_SERIES: &'static [f64] = &ERF_SERIES_F64;
     const ERF_C0_HI: f64 = std::f64::consts::FRAC_2_SQRT_PI;
@@ -304,7 +302,7 @@ impl Constants for f64 {
     const ERFC_SCALE: f64 = 2.0 / 5.0;
     const ERFC_SHIFT: f64 = -7.0 / 5.0;
     const ERFC_TAIL: &'static [f64] = &ERFC_TAIL_F64;
-    const TANH_SERIES: &'static [f64] = &TANH_SERIES_F64;
+    const EXPM1_Q: &'static [f64] = &EXPM1_Q_F64;
     const QUARTER: f64 = 0.25;
     const FRAC_2_PI: f64 = std::f64::consts::FRAC_2_PI;
     // π/2 split in three by rounding what is left, each to f64 (computed to 300 bits).
@@ -328,6 +326,7 @@ impl Constants for f64 {
 impl Constants for f32 {
     const ZERO: f32 = 0.0;
     const HALF: f32 = 0.5;
+    const NEG_HALF: f32 = -0.5;
     const ONE: f32 = 1.0;
     const NEG_ONE: f32 = -1.0;
     const TWO: f32 = 2.0;
@@ -354,7 +353,6 @@ impl Constants for f32 {
     const EXPM1_MIN: f32 = -20.0;
     const EXP_TAYLOR: &'static [f32] = &EXP_TAYLOR_F32;
     const LN_ATANH: &'static [f32] = &LN_ATANH_F32;
-    const TANH_SERIES_MAX: f32 = 0.625;
     const ERF_SERIES_MAX: f32 = 1.0;
     const ERF_SERIES: &'static [f32] = &ERF_SERIES_F32;
     const ERF_C0_HI: f32 = std::f32::consts::FRAC_2_SQRT_PI;
@@ -364,7 +362,7 @@ impl Constants for f32 {
     const ERFC_SCALE: f32 = 2.0 / 3.0;
     const ERFC_SHIFT: f32 = -5.0 / 3.0;
     const ERFC_TAIL: &'static [f32] = &ERFC_TAIL_F32;
-    const TANH_SERIES: &'static [f32] = &TANH_SERIES_F32;
+    const EXPM1_Q: &'static [f32] = &EXPM1_Q_F32;
     const QUARTER: f32 = 0.25;
     const FRAC_2_PI: f32 = std::f32::consts::FRAC_2_PI;
     // π/2 split in three by rounding what is left, each to f32 (computed to 300 bits).
