@@ -27,6 +27,8 @@ thread_local! {
 }
 
 /// True while anomaly mode is on on this thread (as `torch.is_anomaly_enabled()`).
+/// Inlined: every recorded op asks.
+#[inline]
 pub fn is_anomaly_enabled() -> bool {
     ENABLED.get()
 }

@@ -5,6 +5,7 @@
 
 use crate::anomaly::{self, is_anomaly_enabled, AnomalyMode, Blame, VjpSite};
 use crate::operand::Operand;
+use crate::ops::Op;
 use crate::refs::Refs;
 use crate::tape::{per_input, Node, Tape};
 use crate::var::Var;
@@ -45,6 +46,27 @@ fn sweep<'v, T: Float, V: Operand<T> + 'v>(
         if keep(i, node) {
             kept.push((i, g.clone()));
         }
+        if let Op::Unary(op) = &node.op {
+            // One input: the general path's per-input lists (which inputs need a
+            // gradient, their values, the rule's gradients) cost more than a scalar
+            // node's rule does.
+            let p = node.parents[0];
+            if p < lo || !nodes[p - lo].requires_grad {
+                continue;
+            }
+            let x = input(p);
+            let Some(gx) = op.vjp(&*x, &*input(i), g) else {
+                continue;
+            };
+            let site = anomaly.then(|| VjpSite {
+                op: op.name(),
+                at: node.location,
+                input_shapes: vec![x.value().shape()],
+            });
+            let shape = nodes[p - lo].value.shape();
+            deliver(&mut slots[p - lo], gx, shape, &node.op, 0, site.as_ref());
+            continue;
+        }
         let needs = per_input(&node.parents, |&p| p >= lo && nodes[p - lo].requires_grad);
         if !needs.contains(&true) {
             continue;
@@ -80,32 +102,46 @@ fn sweep<'v, T: Float, V: Operand<T> + 'v>(
                 continue;
             }
             let p = node.parents[k];
-            if gk.value().shape() != nodes[p - lo].value.shape() {
-                panic!(
-                    "engram: the vjp of `{}` returned a gradient of shape {:?} for an input of shape {:?}; \
-                     this is a bug in that op's rule",
-                    node.op.name(),
-                    gk.value().shape(),
-                    nodes[p - lo].value.shape()
-                );
-            }
-            if let Some(site) = &site {
-                anomaly::check_gradient(site, k, gk.value(), Blame::Rule);
-            }
-            let sum = match slots[p - lo].take() {
-                Some(prev) => {
-                    let sum = prev.add(&gk);
-                    if let Some(site) = &site {
-                        anomaly::check_gradient(site, k, sum.value(), Blame::Sum);
-                    }
-                    sum
-                }
-                None => gk,
-            };
-            slots[p - lo] = Some(sum);
+            let shape = nodes[p - lo].value.shape();
+            deliver(&mut slots[p - lo], gk, shape, &node.op, k, site.as_ref());
         }
     }
     kept
+}
+
+/// Adds `gk`, the gradient that `op`'s rule gave its input `k` (of `shape`), into that
+/// input's `slot`. Under anomaly mode (`site` given) both the rule's gradient and the sum
+/// are checked.
+fn deliver<T: Float, V: Operand<T>>(
+    slot: &mut Option<V>,
+    gk: V,
+    shape: &[usize],
+    op: &Op<T>,
+    k: usize,
+    site: Option<&VjpSite<'_>>,
+) {
+    // Element by element: slice equality calls `memcmp`, even for a scalar's empty shape.
+    if gk.value().shape().iter().ne(shape) {
+        panic!(
+            "engram: the vjp of `{}` returned a gradient of shape {:?} for an input of shape {:?}; \
+             this is a bug in that op's rule",
+            op.name(),
+            gk.value().shape(),
+            shape
+        );
+    }
+    if let Some(site) = site {
+        anomaly::check_gradient(site, k, gk.value(), Blame::Rule);
+    }
+    match slot {
+        Some(prev) => {
+            *prev = prev.add(&gk);
+            if let Some(site) = site {
+                anomaly::check_gradient(site, k, prev.value(), Blame::Sum);
+            }
+        }
+        None => *slot = Some(gk),
+    }
 }
 
 /// Runs the first-order sweep on plain tensors: nothing is recorded. The node list is
@@ -352,7 +388,7 @@ impl<T: Float> Var<T> {
         let node = self.node_ref().expect("checked to be recorded");
         let generation = node.generation;
         let kept = sweep_tensors(&node.tape, (0, node.id), seed.clone(), |_, n| {
-            matches!(n.op, crate::ops::Op::Leaf)
+            matches!(n.op, Op::Leaf)
         });
         Gradients {
             by_node: kept.into_iter().collect(),

@@ -118,8 +118,11 @@ impl<T: Float> UnaryOp<T> {
         }
     }
 
-    /// `dx = g · f'(x)`, with `f'` in terms of `x` and `y = f(x)`.
-    pub(crate) fn vjp<V: Operand<T>>(&self, x: &V, y: &V, g: &V) -> InputGrads<V> {
+    /// `dx = g · f'(x)`, with `f'` in terms of `x` and `y = f(x)`; `None` where the
+    /// derivative is zero everywhere. One gradient rather than a list of them, and `g` by
+    /// value (`add_scalar` passes it on without a copy): the sweep runs unary nodes
+    /// without building per-input lists (see `backward::sweep`).
+    pub(crate) fn vjp<V: Operand<T>>(&self, x: &V, y: &V, g: V) -> Option<V> {
         use UnaryOp::*;
         let one = T::one();
         let xv = x.value();
@@ -133,7 +136,7 @@ impl<T: Float> UnaryOp<T> {
             Recip => g.mul(&y.mul(y)).neg(),
             Square => g.mul(&x.mul_scalar(T::of(2.0))),
             Abs => g.mul_const(xv.sign()),
-            Sign => return smallvec![None],
+            Sign => return None,
             Sin => g.mul(&x.cos()),
             Cos => g.mul(&x.sin()).neg(),
             Tanh => g.mul_tanh_grad(y),
@@ -186,9 +189,9 @@ impl<T: Float> UnaryOp<T> {
                     .mul_scalar(T::of(2.0 / std::f64::consts::PI.sqrt())),
             ),
             // p·x^(p-1) is 0·(1/0) = NaN at x = 0 for p = 0, where the derivative is 0.
-            Powf(p) if p == T::zero() => return smallvec![None],
+            Powf(p) if p == T::zero() => return None,
             Powf(p) => g.mul(&x.powf(p - one).mul_scalar(p)),
-            Powi(0) => return smallvec![None],
+            Powi(0) => return None,
             Powi(n) => g.mul(&x.powi(n - 1).mul_scalar(T::of(n as f64))),
             Clamp(lo, hi) => g.mul_const(xv.map(|v| {
                 if v >= lo && v <= hi {
@@ -197,13 +200,13 @@ impl<T: Float> UnaryOp<T> {
                     T::zero()
                 }
             })),
-            AddScalar(_) => g.clone(),
+            AddScalar(_) => g,
             MulScalar(c) => g.mul_scalar(c),
             DivScalar(c) => g.div_scalar(c),
             // d(c/x)/dx = -c/x² = -y/x
             RdivScalar(_) => g.mul(y).div(x).neg(),
         };
-        smallvec![Some(dx)]
+        Some(dx)
     }
 }
 

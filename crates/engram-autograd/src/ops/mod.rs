@@ -15,7 +15,7 @@ pub(crate) mod softmax;
 use crate::custom::CustomOp;
 use crate::operand::Operand;
 use engram_tensor::{Float, LstmSaved, Tensor};
-use smallvec::SmallVec;
+use smallvec::{smallvec, SmallVec};
 use std::rc::Rc;
 
 /// Gradients for an op's inputs, in order; `None` where an input needs none.
@@ -124,7 +124,9 @@ impl<T: Float> Op<T> {
     ) -> InputGrads<V> {
         match self {
             Op::Leaf | Op::Constant => SmallVec::new(),
-            Op::Unary(u) => u.vjp(x[0], y, g),
+            // Not reached from the sweep, which runs unary nodes on a path of its own
+            // (with `g` by value, see `backward::sweep`); here so that every op answers.
+            Op::Unary(u) => smallvec![u.vjp(x[0], y, g.clone())],
             Op::Binary(b) => b.vjp(x[0], x[1], y, g, needs),
             Op::Where(m) => mask::where_vjp(m, x, g, needs),
             Op::Reduce(r) => r.vjp(x[0], y, g),
