@@ -1,8 +1,11 @@
 //! Matrix products: vector, matrix and batched with broadcast batch dimensions.
 //!
 //! Every operand is handed to the `gemm` crate by its strides, so a transposed or
-//! broadcast operand is never copied. `gemm` was kept over `matrixmultiply` on measured
-//! speed (see `benches/matmul.rs` and the commit that chose it).
+//! broadcast operand is not copied, with one exception: a transposed right operand of a
+//! product split across threads is copied row-major first, in parallel, because `gemm`
+//! would gather it element by element on one thread (see [`copies_row_major`]). `gemm`
+//! was kept over `matrixmultiply` on measured speed (see `benches/matmul.rs` and the
+//! commit that chose it).
 
 use crate::element::Float;
 use crate::parallel::PARALLEL_THRESHOLD;
