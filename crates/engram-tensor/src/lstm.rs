@@ -13,8 +13,9 @@
 //! in the LSTM step figure), but the batch's rows never meet: each row's recurrence reads
 //! only its own row of the previous state. With enough work the batch is cut into shares
 //! that run the whole sequence side by side, one thread each, with no synchronisation
-//! between steps. `W_hhᵀ` is copied once into the layout `gemm` reads without packing, so
-//! the smaller per-share products repack nothing per step.
+//! between steps. `W_hhᵀ` is copied once into the layout `gemm` reads in place (when `4H`
+//! is a multiple of its vector width), so the smaller per-share products do not pack it
+//! again at every step.
 //!
 //! Gates are in PyTorch's order `i, f, g, o`.
 
