@@ -550,3 +550,22 @@ fn a_weight_used_transposed_gets_a_contiguous_gradient() {
         }
     }
 }
+
+#[test]
+fn relu_gradient_is_the_masked_gradient_bit_for_bit() {
+    // Negative upstream gradients where the input is negative give -0.0 (g · 0), as the
+    // composed rule does; a masked copy that wrote +0.0 would differ in the bits.
+    let x = t(&[-2.0, -0.0, 0.0, 1.5, -1.0, 3.0], &[6]);
+    let c = t(&[-1.0, 2.0, -3.0, 4.0, 5.0, -6.0], &[6]);
+    let tape = Tape::<f64>::new();
+    let xv = tape.leaf(x.clone());
+    let grads = (xv.relu() * &tape.constant(c.clone())).sum().backward();
+    let want: Vec<u64> = x
+        .to_vec()
+        .iter()
+        .zip(c.to_vec())
+        .map(|(&x, c)| (c * if x > 0.0 { 1.0 } else { 0.0 }).to_bits())
+        .collect();
+    let got: Vec<u64> = grads[&xv].to_vec().iter().map(|v| v.to_bits()).collect();
+    assert_eq!(got, want);
+}

@@ -130,6 +130,13 @@ pub trait Operand<T: Float>: Clone {
         self.mul(&self.lift(c))
     }
 
+    /// `self · [x > 0]`: ReLU's vjp, from its input `x` (of this gradient's shape). Plain
+    /// tensors mask this gradient in its own buffer when nothing else shares it, with the
+    /// same roundings (a product with 0 or 1), instead of building the mask and a product.
+    fn mul_relu_grad(self, x: &Tensor<T>) -> Self {
+        self.mul_const(x.map(|v| if v > T::zero() { T::one() } else { T::zero() }))
+    }
+
     /// `self · (1 - y²)`: tanh's vjp, from its output `y` (of this gradient's shape).
     /// Plain tensors fuse the four ops into one pass, with the same roundings.
     fn mul_tanh_grad(&self, y: &Self) -> Self {
@@ -294,6 +301,17 @@ impl<T: Float> Operand<T> for Tensor<T> {
     }
     fn max_pool2d_input_grad(&self, input: &Self, options: Pool2dOptions) -> Self {
         Tensor::max_pool2d_input_grad(self, input, options)
+    }
+    fn mul_relu_grad(mut self, x: &Tensor<T>) -> Self {
+        if self.shape() != x.shape() {
+            // A broadcast gradient (never from the sweep, which checks shapes): the
+            // composed form broadcasts.
+            return self.mul_const(x.map(|v| if v > T::zero() { T::one() } else { T::zero() }));
+        }
+        self.zip_assign_(x, |g, v| {
+            g * if v > T::zero() { T::one() } else { T::zero() }
+        });
+        self
     }
     fn mul_tanh_grad(&self, y: &Self) -> Self {
         engram_tensor::zip_map("tanh", self, y, |g, y| g * (-(y * y) + T::one()))

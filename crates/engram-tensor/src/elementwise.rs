@@ -1,7 +1,7 @@
 //! Elementwise kernels: unary maps and binary ops with NumPy broadcasting.
 
 use crate::element::{Element, Float};
-use crate::parallel::filled;
+use crate::parallel::{fill_chunked, filled};
 use crate::shape::{broadcast_shapes, shape_error};
 use crate::strided::Walk;
 use crate::tensor::Tensor;
@@ -192,9 +192,24 @@ impl<T: Float> Tensor<T> {
     /// Writes through when this tensor's storage is unshared, else copies first.
     #[track_caller]
     pub fn add_scaled_(&mut self, other: &Tensor<T>, alpha: T) {
+        self.assign_zip("add_scaled_", other, |d, s| d + alpha * s);
+    }
+
+    /// In place `self = f(self, other)`, element by element (same shapes), in parallel
+    /// when large. Writes through when this tensor's storage is unshared, else copies
+    /// first. For a gradient rule that owns its incoming gradient: the result takes that
+    /// buffer instead of a fresh one (ReLU's rule masks the gradient it was handed).
+    #[track_caller]
+    pub fn zip_assign_(&mut self, other: &Tensor<T>, f: impl Fn(T, T) -> T + Sync) {
+        self.assign_zip("zip_assign_", other, f);
+    }
+
+    /// [`Tensor::zip_assign_`], with `op` named in the shape error.
+    #[track_caller]
+    fn assign_zip(&mut self, op: &str, other: &Tensor<T>, f: impl Fn(T, T) -> T + Sync) {
         if self.shape() != other.shape() {
             shape_error(
-                "add_scaled_",
+                op,
                 format!(
                     "shapes {:?} and {:?} must be equal",
                     self.shape(),
@@ -203,9 +218,12 @@ impl<T: Float> Tensor<T> {
             );
         }
         let src = other.contiguous_data();
-        for (d, &s) in self.as_mut_slice().iter_mut().zip(src.iter()) {
-            *d += alpha * s;
-        }
+        fill_chunked(self.as_mut_slice(), |start, chunk| {
+            let n = chunk.len();
+            for (d, &s) in chunk.iter_mut().zip(&src[start..start + n]) {
+                *d = f(*d, s);
+            }
+        });
     }
 
     /// Elementwise sum with broadcasting.

@@ -141,7 +141,7 @@ impl<T: Float> UnaryOp<T> {
             Cos => g.mul(&x.sin()).neg(),
             Tanh => g.mul_tanh_grad(y),
             Sigmoid => g.mul_sigmoid_grad(y),
-            Relu => g.mul_const(indicator(xv, |v| v > T::zero())),
+            Relu => g.mul_relu_grad(xv),
             LeakyRelu(s) => g.mul_const(xv.map(|v| if v > T::zero() { T::one() } else { s })),
             Elu(a) => {
                 let slope = y
