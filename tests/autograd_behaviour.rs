@@ -569,3 +569,45 @@ fn relu_gradient_is_the_masked_gradient_bit_for_bit() {
     let got: Vec<u64> = grads[&xv].to_vec().iter().map(|v| v.to_bits()).collect();
     assert_eq!(got, want);
 }
+
+#[test]
+fn matmul_bias_gives_the_numbers_and_gradients_of_matmul_then_add() {
+    // Large enough that the bias pass runs in parallel (rows of a linear layer's batch).
+    let mut rng = seeded_rng(11);
+    let (xv, wv, bv) = (
+        Tensor::<f32>::randn(&[128, 96], &mut rng),
+        Tensor::<f32>::randn(&[300, 96], &mut rng),
+        Tensor::<f32>::randn(&[300], &mut rng),
+    );
+    let run = |fused: bool| {
+        let tape = Tape::<f32>::new();
+        let (x, w, b) = (
+            tape.leaf(xv.clone()),
+            tape.leaf(wv.clone()),
+            tape.leaf(bv.clone()),
+        );
+        let y = if fused {
+            x.matmul_bias(&w.t(), &b)
+        } else {
+            x.matmul(&w.t()) + &b
+        };
+        let grads = (&y * &y).sum().backward();
+        let bits = |t: &Tensor<f32>| t.to_vec().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        (
+            bits(y.value()),
+            bits(&grads[&x]),
+            bits(&grads[&w]),
+            bits(&grads[&b]),
+        )
+    };
+    assert!(run(true) == run(false));
+}
+
+#[test]
+#[should_panic(expected = "`matmul_bias`")]
+fn matmul_bias_names_the_shapes_of_a_misfit_bias() {
+    let tape = Tape::<f64>::new();
+    let x = tape.leaf(Tensor::zeros(&[2, 3]));
+    let w = tape.leaf(Tensor::zeros(&[3, 4]));
+    let _ = x.matmul_bias(&w, &tape.leaf(Tensor::zeros(&[3])));
+}

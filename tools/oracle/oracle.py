@@ -321,6 +321,11 @@ def lstm_recurrence(gates, h0, c0, w_hh):
 case("lstm_recurrence/three_steps", [(3, 2, 8), (2, 2), (2, 2), (8, 2)])(lstm_recurrence)
 case("lstm_recurrence/one_step_batch1", [(1, 1, 12), (1, 3), (1, 3), (12, 3)])(lstm_recurrence)
 
+# A product plus a bias along its last axis, as one op (appended last, as above).
+case("matmul_bias/mat_mat", [(3, 4), (4, 2), (2,)])(lambda x, w, b: x @ w + b)
+case("matmul_bias/linear_layer", [(5, 4), (3, 4), (3,)])(lambda x, w, b: x @ w.T + b)
+case("matmul_bias/vec_mat", [(4,), (4, 2), (2,)])(lambda x, w, b: x @ w + b)
+
 
 def spec(a):
     a = np.asarray(a, dtype=np.float64)

@@ -8,7 +8,7 @@
 //! commit that chose it).
 
 use crate::element::Float;
-use crate::parallel::PARALLEL_THRESHOLD;
+use crate::parallel::{fill_groups, PARALLEL_THRESHOLD};
 use crate::row_major::row_major_copy;
 use crate::shape::{checked_numel, shape_error, try_broadcast_shapes, Shape};
 use crate::tensor::Tensor;
@@ -280,6 +280,46 @@ impl<T: Float> Tensor<T> {
             out_shape.push(n);
         }
         out.reshape(&out_shape)
+    }
+
+    /// `self @ other + bias`, with `bias` a vector along the product's last axis (a
+    /// linear layer's), added into the product's own buffer rather than a second one. The
+    /// same numbers as `self.matmul(other).add(bias)`: each element is the product's, plus
+    /// its bias, rounded once.
+    ///
+    /// ```
+    /// use engram_tensor::Tensor;
+    /// let x = Tensor::<f64>::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[2, 2]);
+    /// let w = Tensor::<f64>::from_vec(vec![1.0, 0.0, 0.0, 1.0], &[2, 2]);
+    /// let b = Tensor::<f64>::from_vec(vec![10.0, 20.0], &[2]);
+    /// assert_eq!(x.matmul_bias(&w, &b).to_vec(), vec![11.0, 22.0, 13.0, 24.0]);
+    /// ```
+    #[track_caller]
+    pub fn matmul_bias(&self, other: &Tensor<T>, bias: &Tensor<T>) -> Tensor<T> {
+        let mut out = self.matmul(other);
+        let n = out.shape().last().copied();
+        if out.rank() == 0 || bias.shape() != [n.unwrap_or(0)] {
+            shape_error(
+                "matmul_bias",
+                format!(
+                    "bias {:?} does not fit the product {:?} @ {:?} of shape {:?}: expected a \
+                     vector as long as the product's last axis",
+                    bias.shape(),
+                    self.shape(),
+                    other.shape(),
+                    out.shape()
+                ),
+            );
+        }
+        let row = bias.contiguous_data();
+        // One row per group; no row splits across threads, so the split never changes
+        // a number.
+        fill_groups(out.as_mut_slice(), row.len(), 1, |_, out_row| {
+            for (o, &b) in out_row.iter_mut().zip(row.iter()) {
+                *o += b;
+            }
+        });
+        out
     }
 }
 

@@ -60,6 +60,15 @@ pub(crate) fn vjp<T: Float, V: Operand<T>>(a: &V, b: &V, g: &V, needs: &[bool]) 
     ]
 }
 
+/// The rule of `a @ b + bias`: the product's rule for `a` and `b`, and for the bias the
+/// gradient summed over every axis but the last (as an addition's rule sums a
+/// broadcast operand's).
+pub(crate) fn bias_vjp<T: Float, V: Operand<T>>(x: &[&V], g: &V, needs: &[bool]) -> InputGrads<V> {
+    let mut grads = vjp(x[0], x[1], g, &needs[..2]);
+    grads.push(needs[2].then(|| g.sum_to_shape(x[2].value().shape())));
+    grads
+}
+
 /// `v` in `shape`; unchanged (a view keeps its layout) when it has that shape already,
 /// where a reshape would copy a transposed gradient into row-major order.
 fn to_shape<T: Float, V: Operand<T>>(v: V, shape: &[usize]) -> V {
@@ -107,6 +116,16 @@ impl<T: Float> Var<T> {
         let value = self.value().matmul(other.value());
         record(Op::Matmul, &[self, other], value)
     }
+
+    /// `self @ other + bias`, with `bias` a vector along the product's last axis: a
+    /// linear layer (see [`engram_tensor::Tensor::matmul_bias`]). One node, so the tape
+    /// keeps one value where the product and the sum would keep two; the same numbers and
+    /// gradients as `self.matmul(other) + bias`.
+    #[track_caller]
+    pub fn matmul_bias(&self, other: &Var<T>, bias: &Var<T>) -> Var<T> {
+        let value = self.value().matmul_bias(other.value(), bias.value());
+        record(Op::MatmulBias, &[self, other, bias], value)
+    }
 }
 
 /// Gradcheck entries for this family.
@@ -126,5 +145,10 @@ pub(crate) fn cases() -> Vec<crate::registry::GradcheckCase> {
         case!("matmul", "square_of_product", [real(&[3, 3])], second: true, |x| x[0].matmul(&x[0]).matmul(&x[0].t())),
         case!("matmul", "empty", [real(&[0, 3, 4]), real(&[4, 2])], second: true, |x| x[0].matmul(&x[1])),
         case!("matmul", "empty_inner", [real(&[3, 0]), real(&[0, 2])], second: true, |x| x[0].matmul(&x[1])),
+        case!("matmul_bias", "mat_mat", [real(&[3, 4]), real(&[4, 2]), real(&[2])], second: true, |x| x[0].matmul_bias(&x[1], &x[2])),
+        case!("matmul_bias", "linear_layer", [real(&[5, 4]), real(&[3, 4]), real(&[3])], second: true, |x| x[0].matmul_bias(&x[1].t(), &x[2])),
+        case!("matmul_bias", "sequence", [real(&[2, 3, 4]), real(&[4, 2]).transposed(), real(&[2])], second: true, |x| x[0].matmul_bias(&x[1], &x[2])),
+        case!("matmul_bias", "vec_mat", [real(&[4]), real(&[4, 2]), real(&[2])], second: true, |x| x[0].matmul_bias(&x[1], &x[2])),
+        case!("matmul_bias", "empty", [real(&[0, 4]), real(&[4, 2]), real(&[2])], second: true, |x| x[0].matmul_bias(&x[1], &x[2])),
     ]
 }

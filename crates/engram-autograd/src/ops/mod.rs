@@ -57,6 +57,8 @@ pub(crate) enum Op<T: Float> {
     Softmax(softmax::SoftmaxOp),
     Shape(Box<shape::ShapeOp>),
     Matmul,
+    /// A product plus a bias along its last axis (a linear layer), as one node.
+    MatmulBias,
     Conv(Box<conv::ConvOp>),
     Index(Box<index::IndexOp>),
     /// The fused recurrence of an LSTM layer, with what its forward pass saved.
@@ -85,6 +87,7 @@ impl<T: Float> Op<T> {
             Op::Softmax(s) => s.name(),
             Op::Shape(s) => s.name(),
             Op::Matmul => "matmul",
+            Op::MatmulBias => "matmul_bias",
             Op::Conv(c) => c.name(),
             Op::Index(i) => i.name(),
             Op::Lstm(_) => "lstm_recurrence",
@@ -105,7 +108,7 @@ impl<T: Float> Op<T> {
             reduce::ReduceKind::NAMES,
             softmax::SoftmaxOp::NAMES,
             shape::ShapeOp::NAMES,
-            &["matmul"],
+            &["matmul", "matmul_bias"],
             conv::ConvOp::NAMES,
             index::IndexOp::NAMES,
             &["lstm_recurrence"],
@@ -133,6 +136,7 @@ impl<T: Float> Op<T> {
             Op::Softmax(s) => s.vjp(y, g),
             Op::Shape(s) => s.vjp(x, g, needs),
             Op::Matmul => matmul::vjp(x[0], x[1], g, needs),
+            Op::MatmulBias => matmul::bias_vjp(x, g, needs),
             Op::Conv(c) => c.vjp(x, g, needs),
             Op::Index(i) => i.vjp(x, g, needs),
             Op::Lstm(saved) => lstm::vjp(saved, x, y, g),

@@ -43,10 +43,10 @@ pub fn linear<T: Float>(input: &Var<T>, weight: &Var<T>, bias: Option<&Var<T>>) 
             );
         }
     }
-    let y = input.matmul(&weight.t());
     match bias {
-        Some(b) => y + b,
-        None => y,
+        // One node for product and bias: the tape keeps one activation, not two.
+        Some(b) => input.matmul_bias(&weight.t(), b),
+        None => input.matmul(&weight.t()),
     }
 }
 
