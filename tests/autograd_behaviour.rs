@@ -551,23 +551,46 @@ fn a_weight_used_transposed_gets_a_contiguous_gradient() {
     }
 }
 
+/// A small network with shared inputs, a matmul, a unary chain and a reduction: every
+/// kind of node the sweep handles (unary, general, several consumers of one value).
+fn branching_loss(tape: &Tape<f64>) -> (Var<f64>, Var<f64>, Var<f64>) {
+    let mut rng = seeded_rng(3);
+    let w = tape.leaf(Tensor::randn(&[4, 3], &mut rng));
+    let x = tape.leaf(Tensor::randn(&[5, 4], &mut rng));
+    let h = x.matmul(&w).tanh();
+    let loss = (&h * &h.exp()).sum() + x.square().mean();
+    (loss, w, x)
+}
+
 #[test]
-fn relu_gradient_is_the_masked_gradient_bit_for_bit() {
-    // Negative upstream gradients where the input is negative give -0.0 (g · 0), as the
-    // composed rule does; a masked copy that wrote +0.0 would differ in the bits.
-    let x = t(&[-2.0, -0.0, 0.0, 1.5, -1.0, 3.0], &[6]);
-    let c = t(&[-1.0, 2.0, -3.0, 4.0, 5.0, -6.0], &[6]);
+fn backward_once_gives_the_gradients_of_backward() {
+    let (kept, once) = (Tape::<f64>::new(), Tape::<f64>::new());
+    let (loss_a, w_a, x_a) = branching_loss(&kept);
+    let (loss_b, w_b, x_b) = branching_loss(&once);
+    let (ga, gb) = (loss_a.backward(), loss_b.backward_once());
+    assert_eq!(ga[&w_a].to_vec(), gb[&w_b].to_vec());
+    assert_eq!(ga[&x_a].to_vec(), gb[&x_b].to_vec());
+}
+
+#[test]
+#[should_panic(expected = "whose values `backward_once` has freed")]
+fn a_second_pass_after_backward_once_panics() {
     let tape = Tape::<f64>::new();
-    let xv = tape.leaf(x.clone());
-    let grads = (xv.relu() * &tape.constant(c.clone())).sum().backward();
-    let want: Vec<u64> = x
-        .to_vec()
-        .iter()
-        .zip(c.to_vec())
-        .map(|(&x, c)| (c * if x > 0.0 { 1.0 } else { 0.0 }).to_bits())
-        .collect();
-    let got: Vec<u64> = grads[&xv].to_vec().iter().map(|v| v.to_bits()).collect();
-    assert_eq!(got, want);
+    let (loss, w, _) = branching_loss(&tape);
+    let _ = loss.backward_once();
+    let _ = grad(&loss, &[&w]);
+}
+
+#[test]
+fn clear_after_backward_once_lets_the_tape_record_and_pass_again() {
+    let tape = Tape::<f64>::new();
+    let (loss, _, _) = branching_loss(&tape);
+    let first = loss.backward_once();
+    tape.clear();
+    let (loss, w, _) = branching_loss(&tape);
+    let again = loss.backward();
+    assert_eq!(again[&w].shape(), &[4, 3]);
+    assert!(first.len() == 2 && again.len() == 2);
 }
 
 #[test]
@@ -610,4 +633,23 @@ fn matmul_bias_names_the_shapes_of_a_misfit_bias() {
     let x = tape.leaf(Tensor::zeros(&[2, 3]));
     let w = tape.leaf(Tensor::zeros(&[3, 4]));
     let _ = x.matmul_bias(&w, &tape.leaf(Tensor::zeros(&[3])));
+}
+
+#[test]
+fn relu_gradient_is_the_masked_gradient_bit_for_bit() {
+    // Negative upstream gradients where the input is negative give -0.0 (g · 0), as the
+    // composed rule does; a masked copy that wrote +0.0 would differ in the bits.
+    let x = t(&[-2.0, -0.0, 0.0, 1.5, -1.0, 3.0], &[6]);
+    let c = t(&[-1.0, 2.0, -3.0, 4.0, 5.0, -6.0], &[6]);
+    let tape = Tape::<f64>::new();
+    let xv = tape.leaf(x.clone());
+    let grads = (xv.relu() * &tape.constant(c.clone())).sum().backward();
+    let want: Vec<u64> = x
+        .to_vec()
+        .iter()
+        .zip(c.to_vec())
+        .map(|(&x, c)| (c * if x > 0.0 { 1.0 } else { 0.0 }).to_bits())
+        .collect();
+    let got: Vec<u64> = grads[&xv].to_vec().iter().map(|v| v.to_bits()).collect();
+    assert_eq!(got, want);
 }

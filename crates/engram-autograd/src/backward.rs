@@ -13,18 +13,21 @@ use engram_tensor::{Float, Tensor};
 use std::borrow::Cow;
 use std::collections::HashMap;
 
-/// One reverse sweep from `root` down to node `lo` (no node below the lowest one asked
-/// for can lie between it and the root, so nothing below `lo` is visited). `nodes` holds
-/// nodes `lo..=root`; `input(i)` makes any node's value into an operand (borrowed where
-/// it can be: a scalar node's values cost more to clone than its vjp does to compute);
-/// `keep(i)` says whose gradient to return. Each slot is taken (freed) when its node is
-/// processed.
-fn sweep<'v, T: Float, V: Operand<T> + 'v>(
-    nodes: &[Node<T>],
-    lo: usize,
+/// One reverse sweep from the last node of `nodes` down to node `lo` (no node below the
+/// lowest one asked for can lie between it and the root, so nothing below `lo` is
+/// visited). `nodes[0]` is node `base` (`base <= lo`); `input(nodes, i)` makes any node's
+/// value into an operand (borrowed where it can be: a scalar node's values cost more to
+/// clone than its vjp does to compute); `keep(i)` says whose gradient to return. Each slot
+/// is taken (freed) when its node is processed. With `free_passed`, each node's value is
+/// dropped as soon as the sweep has passed it: no node still to come reads it (a node's
+/// parents come before it), so the pass holds only the values it has yet to use.
+fn sweep<T: Float, V: Operand<T>>(
+    nodes: &mut [Node<T>],
+    (base, lo): (usize, usize),
     seed: V,
-    input: impl Fn(usize) -> Cow<'v, V>,
+    input: impl for<'n> Fn(&'n [Node<T>], usize) -> Cow<'n, V>,
     keep: impl Fn(usize, &Node<T>) -> bool,
+    free_passed: bool,
 ) -> Vec<(usize, V)> {
     // Read once: a pass is checked as a whole or not at all. A recorded pass
     // (`grad_graph`) records ops of its own, in its rules and in summing gradients; with
@@ -35,14 +38,20 @@ fn sweep<'v, T: Float, V: Operand<T> + 'v>(
     if anomaly {
         anomaly::check_seed(seed.value());
     }
-    let mut slots: Vec<Option<V>> = (0..nodes.len()).map(|_| None).collect();
-    slots[nodes.len() - 1] = Some(seed);
+    let root = base + nodes.len() - 1;
+    let mut slots: Vec<Option<V>> = (lo..=root).map(|_| None).collect();
+    slots[root - lo] = Some(seed);
     let mut kept = Vec::new();
-    for i in (lo..lo + nodes.len()).rev() {
+    for i in (lo..=root).rev() {
+        if free_passed && i < root {
+            release_value(&mut nodes[i + 1 - base]);
+        }
         let Some(g) = slots[i - lo].take() else {
             continue;
         };
-        let node = &nodes[i - lo];
+        let nodes = &*nodes;
+        let input = |i: usize| input(nodes, i);
+        let node = &nodes[i - base];
         if keep(i, node) {
             kept.push((i, g.clone()));
         }
@@ -51,7 +60,7 @@ fn sweep<'v, T: Float, V: Operand<T> + 'v>(
             // gradient, their values, the rule's gradients) cost more than a scalar
             // node's rule does.
             let p = node.parents[0];
-            if p < lo || !nodes[p - lo].requires_grad {
+            if p < lo || !nodes[p - base].requires_grad {
                 continue;
             }
             let x = input(p);
@@ -63,18 +72,18 @@ fn sweep<'v, T: Float, V: Operand<T> + 'v>(
                 at: node.location,
                 input_shapes: vec![x.value().shape()],
             });
-            let shape = nodes[p - lo].value.shape();
+            let shape = nodes[p - base].value.shape();
             deliver(&mut slots[p - lo], gx, shape, &node.op, 0, site.as_ref());
             continue;
         }
-        let needs = per_input(&node.parents, |&p| p >= lo && nodes[p - lo].requires_grad);
+        let needs = per_input(&node.parents, |&p| p >= lo && nodes[p - base].requires_grad);
         if !needs.contains(&true) {
             continue;
         }
         if let Some(geometry) = node.op.slice_geometry() {
             // A slice's gradient goes straight into its region of the input's gradient.
             let p = node.parents[0];
-            let shape = nodes[p - lo].value.shape();
+            let shape = nodes[p - base].value.shape();
             let sum = V::accumulate_slice(slots[p - lo].take(), &g, shape, geometry);
             if anomaly {
                 let site = VjpSite {
@@ -102,11 +111,20 @@ fn sweep<'v, T: Float, V: Operand<T> + 'v>(
                 continue;
             }
             let p = node.parents[k];
-            let shape = nodes[p - lo].value.shape();
+            let shape = nodes[p - base].value.shape();
             deliver(&mut slots[p - lo], gk, shape, &node.op, k, site.as_ref());
         }
     }
+    if free_passed {
+        release_value(&mut nodes[lo - base]);
+    }
     kept
+}
+
+/// Drops a node's value, for a sweep that has passed it: an empty stand-in takes its
+/// place (its op and parents stay).
+fn release_value<T: Float>(node: &mut Node<T>) {
+    node.value = Tensor::from_vec(Vec::new(), &[0]);
 }
 
 /// Adds `gk`, the gradient that `op`'s rule gave its input `k` (of `shape`), into that
@@ -146,12 +164,15 @@ fn deliver<T: Float, V: Operand<T>>(
 
 /// Runs the first-order sweep on plain tensors: nothing is recorded. The node list is
 /// moved out of the tape for the sweep and put back after, even if the sweep panics.
+/// With `free_passed`, the values of nodes `lo..=root` are dropped as the sweep passes
+/// them, and the tape refuses another pass until it is cleared.
 #[track_caller]
 fn sweep_tensors<T: Float>(
     tape: &Tape<T>,
     (lo, root): (usize, usize),
     seed: Tensor<T>,
     keep: impl Fn(usize, &Node<T>) -> bool,
+    free_passed: bool,
 ) -> Vec<(usize, Tensor<T>)> {
     struct PutBack<'a, T: Float> {
         tape: &'a Tape<T>,
@@ -163,17 +184,20 @@ fn sweep_tensors<T: Float>(
         }
     }
     tape.count_pass();
-    let guard = PutBack {
+    if free_passed {
+        tape.inner.borrow_mut().values_freed = true;
+    }
+    let mut guard = PutBack {
         tape,
         nodes: std::mem::take(&mut tape.inner.borrow_mut().nodes),
     };
-    let nodes = &guard.nodes;
     sweep(
-        &nodes[lo..=root],
-        lo,
+        &mut guard.nodes[..=root],
+        (0, lo),
         seed,
-        |i| Cow::Borrowed(&nodes[i].value),
+        |nodes, i| Cow::Borrowed(&nodes[i].value),
         keep,
+        free_passed,
     )
 }
 
@@ -189,24 +213,30 @@ fn sweep_vars<T: Float>(
     keep: impl Fn(usize, &Node<T>) -> bool,
 ) -> Vec<(usize, Var<T>)> {
     tape.count_pass();
-    let snapshot: Vec<Node<T>> = tape.inner.borrow().nodes[lo..=root].to_vec();
-    let input = |i: usize| {
-        let (value, tracked) = if i >= lo {
-            (
-                snapshot[i - lo].value.clone(),
-                snapshot[i - lo].requires_grad,
-            )
-        } else {
-            let inner = tape.inner.borrow();
-            (inner.nodes[i].value.clone(), inner.nodes[i].requires_grad)
-        };
-        Cow::Owned(if tracked {
-            Var::tracked(value, tape.node_ref(i))
-        } else {
-            Var::constant(value)
-        })
-    };
-    sweep(&snapshot, lo, seed, input, keep)
+    let mut snapshot: Vec<Node<T>> = tape.inner.borrow().nodes[lo..=root].to_vec();
+    sweep(
+        &mut snapshot,
+        (lo, lo),
+        seed,
+        |snapshot: &[Node<T>], i: usize| {
+            let (value, tracked) = if i >= lo {
+                (
+                    snapshot[i - lo].value.clone(),
+                    snapshot[i - lo].requires_grad,
+                )
+            } else {
+                let inner = tape.inner.borrow();
+                (inner.nodes[i].value.clone(), inner.nodes[i].requires_grad)
+            };
+            Cow::Owned(if tracked {
+                Var::tracked(value, tape.node_ref(i))
+            } else {
+                Var::constant(value)
+            })
+        },
+        keep,
+        false,
+    )
 }
 
 #[track_caller]
@@ -372,24 +402,40 @@ impl<T: Float> Var<T> {
     #[track_caller]
     pub fn backward(&self) -> Gradients<T> {
         let seed = scalar_seed("backward", self);
-        self.backward_as("backward", &seed)
+        self.backward_as("backward", &seed, false)
+    }
+
+    /// [`backward`](Var::backward) for a step that clears the tape right after (as
+    /// PyTorch's `backward()` without `retain_graph`): each recorded value is dropped as
+    /// soon as the pass has used it for the last time, so the pass's peak memory holds
+    /// only the activations still to be used, not all of them. Until [`Tape::clear`], the
+    /// tape refuses another backward pass (a panic says so); the gradients are read as
+    /// usual, and new ops may still be recorded.
+    #[track_caller]
+    pub fn backward_once(&self) -> Gradients<T> {
+        let seed = scalar_seed("backward_once", self);
+        self.backward_as("backward_once", &seed, true)
     }
 
     /// Gradients of `Σ self · seed` with respect to every leaf (a vector-Jacobian product).
     #[track_caller]
     pub fn backward_with(&self, seed: &Tensor<T>) -> Gradients<T> {
-        self.backward_as("backward_with", seed)
+        self.backward_as("backward_with", seed, false)
     }
 
     #[track_caller]
-    fn backward_as(&self, op: &str, seed: &Tensor<T>) -> Gradients<T> {
+    fn backward_as(&self, op: &str, seed: &Tensor<T>, free_passed: bool) -> Gradients<T> {
         check_seed(op, self, seed);
         check_recorded(op, self, OfConstant::Panic);
         let node = self.node_ref().expect("checked to be recorded");
         let generation = node.generation;
-        let kept = sweep_tensors(&node.tape, (0, node.id), seed.clone(), |_, n| {
-            matches!(n.op, Op::Leaf)
-        });
+        let kept = sweep_tensors(
+            &node.tape,
+            (0, node.id),
+            seed.clone(),
+            |_, n| matches!(n.op, Op::Leaf),
+            free_passed,
+        );
         Gradients {
             by_node: kept.into_iter().collect(),
             tape: Some(node.tape.id()),
@@ -507,9 +553,13 @@ pub(crate) fn vjp_as<T: Float>(
     let Some(lo) = lowest(&ids, node.id) else {
         return (0..wrt.len()).map(zero).collect();
     };
-    let kept = sweep_tensors(&node.tape, (lo, node.id), seed.clone(), |i, _| {
-        ids.contains(&Some(i))
-    });
+    let kept = sweep_tensors(
+        &node.tape,
+        (lo, node.id),
+        seed.clone(),
+        |i, _| ids.contains(&Some(i)),
+        false,
+    );
     pick(kept, &ids, zero)
 }
 
@@ -640,5 +690,29 @@ pub fn hvp<T: Float>(
             vjp_as("hvp", &d, &seed, &wrt, OfConstant::Zeros)
         }
         None => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::Tape;
+    use engram_tensor::Tensor;
+
+    /// Whether every node of the tape still holds a value of its recorded size.
+    fn values_kept(tape: &Tape<f64>) -> Vec<bool> {
+        let inner = tape.inner.borrow();
+        inner.nodes.iter().map(|n| n.value.numel() > 0).collect()
+    }
+
+    #[test]
+    fn backward_once_drops_every_value_it_passes_and_backward_keeps_them() {
+        let tape = Tape::<f64>::new();
+        let x = tape.leaf(Tensor::from_vec(vec![0.5, -1.0, 2.0], &[3]));
+        let loss = (x.exp() * &x).sum();
+        let _ = loss.backward();
+        assert!(values_kept(&tape).iter().all(|&k| k));
+        let grads = loss.backward_once();
+        assert_eq!(grads[&x].shape(), &[3]);
+        assert!(values_kept(&tape).iter().all(|&k| !k));
     }
 }

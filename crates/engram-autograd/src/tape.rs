@@ -32,6 +32,9 @@ pub(crate) struct TapeInner<T: Float> {
     pub(crate) generation: u64,
     pub(crate) recording: bool,
     pub(crate) growth: Growth,
+    /// Set by [`Var::backward_once`], which drops the values it passes, and reset by
+    /// `clear`: until then no backward pass may read them.
+    pub(crate) values_freed: bool,
 }
 
 /// A recording of operations on [`Var`]s. Cloning gives another handle to the same tape.
@@ -133,6 +136,7 @@ impl<T: Float> Tape<T> {
                 generation: 0,
                 recording: true,
                 growth: Growth::default(),
+                values_freed: false,
             })),
         }
     }
@@ -179,6 +183,7 @@ impl<T: Float> Tape<T> {
         let mut inner = self.inner.borrow_mut();
         inner.nodes.clear();
         inner.generation += 1;
+        inner.values_freed = false;
         inner.growth.cleared();
     }
 
@@ -232,6 +237,14 @@ impl<T: Float> Tape<T> {
     pub(crate) fn count_pass(&self) {
         let verdict = {
             let mut inner = self.inner.borrow_mut();
+            if inner.values_freed {
+                drop(inner);
+                panic!(
+                    "engram: a backward pass over a tape whose values `backward_once` has freed; \
+                     clear the tape and record the computation again, or use `backward`, which \
+                     keeps them"
+                );
+            }
             let len = inner.nodes.len();
             inner.growth.pass(len)
         };

@@ -142,7 +142,7 @@ impl<T: Float> Context<T> {
         let value = loss.value().item();
         let bound = std::mem::take(&mut *self.bound.borrow_mut());
         let by_id = if loss.requires_grad() {
-            let grads = loss.backward();
+            let grads = loss.backward_once();
             bound
                 .iter()
                 .filter_map(|(id, var)| grads.get(var).map(|g| (*id, g.clone())))
