@@ -39,6 +39,8 @@ fn workload() -> Vec<Vec<u32>> {
         bits(&x.conv2d(&w, Conv2dOptions::default().padding(1))),
         bits(&x.max_pool2d(Pool2dOptions::new([2, 2]))),
         bits(&(&m + &m.sum_keepdim(&[0]))),
+        // A convolution's bias gradient: each channel sums whole runs, one unit of work.
+        bits(&x.sum_axes(&[0, 2, 3])),
         bits(&states),
         bits(&lstm.input),
         bits(&lstm.h0),

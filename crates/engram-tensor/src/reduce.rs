@@ -340,8 +340,12 @@ impl<T: Float> Tensor<T> {
         let mut out = crate::buffer_pool::full(middle, T::zero());
         if outer * middle * inner >= PARALLEL_THRESHOLD && middle > 1 {
             // Each thread owns a run of outputs and adds every block into it in order, so
-            // the result does not depend on the number of threads.
-            let per_chunk = (CHUNK / (outer * inner).max(1)).max(64);
+            // the result does not depend on the number of threads. Rows (`inner == 1`)
+            // are added in runs of at least 64 outputs, which vectorise; an output that
+            // sums whole runs (a convolution's channel) is a unit of its own, so that a
+            // layer's 16 channels go to every core rather than all to one.
+            let least = if inner == 1 { 64 } else { 1 };
+            let per_chunk = (CHUNK / (outer * inner).max(1)).max(least);
             out.par_chunks_mut(per_chunk)
                 .enumerate()
                 .for_each(|(i, c)| fill(i * per_chunk, c));
