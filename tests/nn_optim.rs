@@ -482,3 +482,95 @@ fn an_optimizer_step_allocates_only_the_state_it_keeps() {
         );
     }
 }
+
+/// Makes a fresh optimizer of one configuration.
+type MakeOptimizer = Box<dyn Fn() -> Box<dyn Optimizer<f64>>>;
+
+#[test]
+fn a_parameter_updated_in_runs_gives_each_element_the_update_it_gets_alone() {
+    // A parameter larger than the runs the optimizer state splits it into (16,384
+    // elements; the last run partial): elements on either side of every run boundary must
+    // get, bit for bit, what a one-element parameter with the same history gets, for every
+    // rule and its buffers (momentum, both Adam moments and AMSGrad's maximum, RMSprop's
+    // averages, Adagrad's sum).
+    let n = 40_001;
+    let picks = [0, 16_383, 16_384, 32_767, 32_768, 40_000];
+    let value = |i: usize| ((i * 37 % 101) as f64 - 50.0) / 25.0;
+    let gradient = |i: usize, step: usize| ((i * 53 + step * 11) % 97) as f64 / 40.0 - 1.2;
+    let rules: Vec<(&str, MakeOptimizer)> = vec![
+        (
+            "SGD, Nesterov momentum and weight decay",
+            Box::new(|| {
+                Box::new(Sgd::new(SgdOptions {
+                    momentum: 0.9,
+                    weight_decay: 0.01,
+                    nesterov: true,
+                    ..SgdOptions::new(0.1)
+                }))
+            }),
+        ),
+        (
+            "Adam, AMSGrad",
+            Box::new(|| {
+                Box::new(Adam::new(AdamOptions {
+                    amsgrad: true,
+                    weight_decay: 0.01,
+                    ..AdamOptions::default()
+                }))
+            }),
+        ),
+        (
+            "AdamW",
+            Box::new(|| Box::new(AdamW::new(AdamWOptions::default()))),
+        ),
+        (
+            "RMSprop, centered with momentum",
+            Box::new(|| {
+                Box::new(RmsProp::new(RmsPropOptions {
+                    momentum: 0.5,
+                    centered: true,
+                    ..RmsPropOptions::default()
+                }))
+            }),
+        ),
+        (
+            "Adagrad",
+            Box::new(|| Box::new(Adagrad::new(AdagradOptions::default()))),
+        ),
+    ];
+    for (rule, make) in &rules {
+        let mut large = Two::<f64> {
+            a: Parameter::new(Tensor::from_vec((0..n).map(value).collect(), &[n])),
+            b: Parameter::new(Tensor::zeros(&[3])),
+        };
+        let mut alone: Vec<Two<f64>> = picks
+            .iter()
+            .map(|&i| Two {
+                a: Parameter::new(Tensor::from_vec(vec![value(i)], &[1])),
+                b: Parameter::new(Tensor::zeros(&[3])),
+            })
+            .collect();
+        let mut large_optimizer = make();
+        let mut alone_optimizers: Vec<_> = picks.iter().map(|_| make()).collect();
+        for step in 0..3 {
+            let mut grads = Grads::empty();
+            let g: Vec<f64> = (0..n).map(|i| gradient(i, step)).collect();
+            grads.set(&large.a, Tensor::from_vec(g, &[n]));
+            large_optimizer.step(&mut large, &grads);
+            for ((&i, model), optimizer) in picks.iter().zip(&mut alone).zip(&mut alone_optimizers)
+            {
+                let mut grads = Grads::empty();
+                grads.set(&model.a, Tensor::from_vec(vec![gradient(i, step)], &[1]));
+                optimizer.step(model, &grads);
+            }
+        }
+        let values = large.a.value().to_vec();
+        for (&i, model) in picks.iter().zip(&alone) {
+            assert_eq!(
+                values[i].to_bits(),
+                model.a.value().to_vec()[0].to_bits(),
+                "{rule}: element {i}"
+            );
+        }
+    }
+}

@@ -1,7 +1,7 @@
 //! Adam (with L2 weight decay and the AMSGrad variant) and AdamW (decoupled weight decay).
 
 use super::groups::{Hyper, ParamGroups};
-use super::state::{Slots, State};
+use super::state::{SlotsRun, State};
 use super::{lerp, optimizer_bookkeeping, scalar, Optimizer};
 use crate::context::Grads;
 use crate::module::Module;
@@ -195,8 +195,14 @@ struct Rule {
     decoupled: bool,
 }
 
-/// One Adam update of one parameter.
-fn update<T: Float>(rule: Rule, hyper: Hyper, slots: &mut Slots<T>, values: &mut [T], grad: &[T]) {
+/// One Adam update of a run of one parameter.
+fn update<T: Float>(
+    rule: Rule,
+    hyper: Hyper,
+    slots: &mut SlotsRun<'_, T>,
+    values: &mut [T],
+    grad: &[T],
+) {
     let Rule {
         betas: (beta1, beta2),
         eps,
