@@ -29,6 +29,9 @@ pub struct Progress {
     steps: usize,
     bar: Option<ProgressBar>,
     started: Instant,
+    /// Seconds from the epoch's start to its last training step: the throughput's
+    /// denominator, which leaves out the validation pass that follows the steps.
+    training_seconds: f64,
     samples: usize,
     loss_sum: f64,
     loss_count: usize,
@@ -60,6 +63,7 @@ impl Progress {
             steps,
             bar: None,
             started: Instant::now(),
+            training_seconds: 0.0,
             samples: 0,
             loss_sum: 0.0,
             loss_count: 0,
@@ -69,6 +73,7 @@ impl Progress {
     /// An epoch begins.
     pub fn start_epoch(&mut self, epoch: usize) {
         self.started = Instant::now();
+        self.training_seconds = 0.0;
         self.samples = 0;
         self.loss_sum = 0.0;
         self.loss_count = 0;
@@ -94,20 +99,22 @@ impl Progress {
         self.samples += samples;
         self.loss_sum += loss;
         self.loss_count += 1;
+        self.training_seconds = self.started.elapsed().as_secs_f64();
         if let Some(bar) = &self.bar {
-            let secs = self.started.elapsed().as_secs_f64().max(1e-9);
             bar.set_message(format!(
                 "{:.0} samples/s - loss: {:.4}",
-                self.samples as f64 / secs,
+                self.samples as f64 / self.training_seconds.max(1e-9),
                 self.loss_sum / self.loss_count as f64
             ));
             bar.inc(1);
         }
     }
 
-    /// The epoch ended with these figures.
+    /// The epoch ended with these figures. The line shows the epoch's whole time
+    /// (`log.seconds`, validation included) and the training throughput (samples over the
+    /// time of the training steps alone), as a user comparing frameworks expects.
     pub fn end_epoch(&mut self, log: &EpochLog) {
-        let rate = self.samples as f64 / log.seconds.max(1e-9);
+        let rate = self.samples as f64 / self.training_seconds.max(1e-9);
         let figures: String = log
             .values
             .iter()
@@ -192,13 +199,38 @@ mod tests {
         }
         let text = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
         let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(
-            lines,
-            [
-                "Epoch 1/2 - 3 steps - 2.00s - 6 samples/s - loss: 0.5000 - lr: 1.000e-4",
-                "Epoch 2/2 - 3 steps - 2.00s - 6 samples/s - loss: 0.5000 - lr: 1.000e-4",
-            ]
-        );
+        assert_eq!(lines.len(), 2, "{text}");
+        for (epoch, line) in (1..=2).zip(&lines) {
+            let (head, figures) = line.split_once(" samples/s").expect("a throughput");
+            let (head, rate) = head.rsplit_once(" - ").expect("a rate after the time");
+            assert_eq!(head, format!("Epoch {epoch}/2 - 3 steps - 2.00s"));
+            assert!(rate.parse::<f64>().is_ok(), "{line}");
+            assert_eq!(figures, " - loss: 0.5000 - lr: 1.000e-4");
+        }
+    }
+
+    #[test]
+    fn the_throughput_leaves_out_the_time_after_the_last_step() {
+        // 1,000 samples in steps that take microseconds, then 200 ms of (say) validation:
+        // counting the validation would give at most 5,000 samples/s.
+        let sink = Shared::default();
+        let mut p = Progress::to_writer(Verbosity::Lines, 1, 1, Box::new(sink.clone()));
+        p.start_epoch(1);
+        p.step(1000, 0.5);
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        p.end_epoch(&EpochLog {
+            epoch: 1,
+            seconds: 0.2,
+            ..EpochLog::default()
+        });
+        let text = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
+        let rate: f64 = text
+            .split(" - ")
+            .find_map(|part| part.trim().strip_suffix(" samples/s"))
+            .expect("a throughput")
+            .parse()
+            .unwrap();
+        assert!(rate > 50_000.0, "{text}");
     }
 
     #[test]
