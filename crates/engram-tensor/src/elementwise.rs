@@ -98,6 +98,10 @@ pub(crate) fn softplus_scalar<T: Float>(x: T) -> T {
     x.max(T::zero()) + (-x.abs()).exp().ln_1p()
 }
 
+/// The cubic coefficient `0.044715` in the tanh form of GELU,
+/// `½x(1 + tanh(√(2/π)(x + 0.044715x³)))`; the kernel and its gradient rule share it.
+pub const GELU_CUBIC: f64 = 0.044715;
+
 /// The coefficient `√(2/π)` in the tanh form of GELU.
 pub fn gelu_tanh_coefficient<T: Float>() -> T {
     T::of((2.0 / std::f64::consts::PI).sqrt())

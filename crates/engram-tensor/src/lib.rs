@@ -43,7 +43,7 @@ mod vmath;
 
 pub use conv::{conv1d_as_conv2d, conv2d_geometry, Conv1dOptions, Conv2dOptions, Window};
 pub use element::{Element, Float};
-pub use elementwise::{gelu_tanh_coefficient, zip_map};
+pub use elementwise::{gelu_tanh_coefficient, zip_map, GELU_CUBIC};
 pub use index::Indices;
 pub use join::{chunk_sizes, split_ranges, stack_axis};
 pub use lstm::{LstmGradients, LstmSaved};

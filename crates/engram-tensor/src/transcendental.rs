@@ -3,7 +3,7 @@
 //! one pass over memory.
 
 use crate::element::Float;
-use crate::elementwise::gelu_tanh_coefficient;
+use crate::elementwise::{gelu_tanh_coefficient, GELU_CUBIC};
 use crate::parallel::filled;
 use crate::tensor::Tensor;
 use crate::vmath::Transcendental;
@@ -12,9 +12,6 @@ use std::mem::MaybeUninit;
 /// Elements per kernel call when a strided view is gathered or an input is transformed
 /// first: small enough to stay in L1 beside the output.
 const BLOCK: usize = 256;
-
-/// The cubic coefficient of the tanh form of GELU.
-const GELU_CUBIC: f64 = 0.044715;
 
 impl<T: Float> Tensor<T> {
     /// `e^x`.

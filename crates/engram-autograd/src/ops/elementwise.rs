@@ -7,7 +7,7 @@ use crate::operand::Operand;
 use crate::ops::{op_names, InputGrads, Op};
 use crate::tape::record;
 use crate::var::Var;
-use engram_tensor::{gelu_tanh_coefficient, Float, Tensor};
+use engram_tensor::{gelu_tanh_coefficient, Float, Tensor, GELU_CUBIC};
 use smallvec::smallvec;
 
 /// A unary elementwise op, with any constant it carries.
@@ -45,9 +45,6 @@ pub(crate) enum UnaryOp<T> {
     /// `c / x`.
     RdivScalar(T),
 }
-
-/// The cubic coefficient of GELU's tanh approximation.
-const GELU_CUBIC: f64 = 0.044715;
 
 impl<T: Float> UnaryOp<T> {
     op_names! {
