@@ -7,8 +7,19 @@ use crate::var::Var;
 use engram_tensor::{Conv2dOptions, Float, LstmSaved, Pool2dOptions, Tensor, Window};
 use std::rc::Rc;
 
-/// What a vjp rule may compute with.
-pub trait Operand<T: Float>: Clone {
+/// Keeps [`Operand`] to the two types that implement it here, so that adding a method
+/// (a fused rule, as `mul_relu_grad`) never breaks a user's code: users name the trait in
+/// their own rules (a custom op's vjp), they do not implement it.
+mod sealed {
+    /// Implemented by `Tensor` and `Var` only.
+    pub trait Sealed {}
+    impl<T: engram_tensor::Float> Sealed for engram_tensor::Tensor<T> {}
+    impl<T: engram_tensor::Float> Sealed for crate::var::Var<T> {}
+}
+
+/// What a vjp rule may compute with. Implemented by [`Tensor`] (computing) and [`Var`]
+/// (recording) only; sealed.
+pub trait Operand<T: Float>: Clone + sealed::Sealed {
     /// The value underneath.
     fn value(&self) -> &Tensor<T>;
     /// A constant of the same kind (for `Var`: untracked).
