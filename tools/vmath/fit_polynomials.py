@@ -227,7 +227,11 @@ def erf_intervals(kind, dtype, tol):
 # A node at exactly z = 0 never occurs (Chebyshev nodes are interior); tiny lo avoids 0/0
 # on the check grid.
 TINY = mp.mpf("1e-30")
-for kind, dtype, tol in [("F64", np.float64, mp.mpf(2) ** -57), ("F32", np.float32, mp.mpf(2) ** -28)]:
+# erf's f64 tolerance is looser: 2^-57 takes degree 13 for interval 1 alone, one more
+# table lookup and multiply-add for every lane; degree 12 measured 0.74 ulps at worst
+# against mpmath where 13 measured 0.65, and 11% less time in cache.
+for kind, dtype, tol, erf_tol in [("F64", np.float64, mp.mpf(2) ** -57, mp.mpf(2) ** -54),
+                                  ("F32", np.float32, mp.mpf(2) ** -28, mp.mpf(2) ** -28)]:
     best(f"LN_ATANH_{kind}", ln_t, ln_weight, TINY, (3 - 2 * mp.sqrt(2)) ** 2, dtype, tol)
     best(f"EXPM1_Q_{kind}", expm1_q, expm1_weight, -EXPM1_R, EXPM1_R, dtype, tol)
-    erf_intervals(kind, dtype, tol)
+    erf_intervals(kind, dtype, erf_tol)

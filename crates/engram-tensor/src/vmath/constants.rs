@@ -86,8 +86,8 @@ pub(crate) trait Constants: Copy + PartialEq + 'static {
     /// form, `erf'(k w)` in the other; its rounding error is part of `R`.
     const ERF_SLOPE: &'static [Self; 16];
     /// `R` per interval, a polynomial in `t`, one row per coefficient, highest degree first:
-    /// fitted by `tools/vmath/fit_polynomials.py` to 2^-57 (f64), 2^-28 (f32) relative to
-    /// `erf`.
+    /// fitted by `tools/vmath/fit_polynomials.py` to 2^-54 (f64: 2^-57 would take one more
+    /// degree, for interval 1 alone), 2^-28 (f32) relative to `erf`.
     const ERF_POLY: &'static [[Self; 16]];
     /// `T` in `2 atanh(s) = 2s + s³ T(s²)` on `|s| <= 0.1716`, highest degree first:
     /// fitted by `tools/vmath/fit_polynomials.py` to 2^-57 (f64), 2^-28 (f32) relative to
