@@ -2,6 +2,8 @@
 //! to. Taylor coefficients are computed at compile time, so each of those tables is its
 //! formula; the fitted ones are the output of `tools/vmath/fit_polynomials.py`.
 
+use super::erf_tables;
+
 /// Per-precision constants for the kernels in `kernels` and `trig`.
 pub(crate) trait Constants: Copy + PartialEq + 'static {
     /// 0.
@@ -34,6 +36,10 @@ pub(crate) trait Constants: Copy + PartialEq + 'static {
     const NEG_SUBNORMAL_SHIFT: Self;
     /// The exponent bias (1023 or 127).
     const EXPONENT_BIAS: Self;
+    /// `1.5 · 2^52` (`1.5 · 2^23`): `x + ROUND_TO_INTEGER` rounds `|x| < 2^51` (`2^22`) to
+    /// the nearest integer, ties to even, held in the low bits of the sum's significand;
+    /// subtracting it again gives that integer exactly.
+    const ROUND_TO_INTEGER: Self;
     /// `log2 e`.
     const LOG2E: Self;
     /// `ln 2` rounded to few enough bits that `n · LN2_HI` is exact for every `n` used.
@@ -59,27 +65,30 @@ pub(crate) trait Constants: Copy + PartialEq + 'static {
     /// `Q` in `e^r - 1 = r + r² Q(r)` on `|r| <= ln 2 / 2`, highest degree first: fitted by
     /// `tools/vmath/fit_polynomials.py` to 2^-57 (f64), 2^-28 (f32) relative to `e^r - 1`.
     const EXPM1_Q: &'static [Self];
-    /// Below this `erf` is its Taylor series; above, `1 - e^(-x²) R(x)`.
-    const ERF_SERIES_MAX: Self;
-    /// `Q` in `erf a = a (2/√π + a² Q(a²))` on `|a| < 1`, highest degree first: fitted by
-    /// `tools/vmath/fit_polynomials.py` to 2^-57 (f64), 2^-28 (f32) relative to `erf`.
-    const ERF_SERIES: &'static [Self];
-    /// `2/√π` rounded (the constant term of `erf a / a`) …
-    const ERF_C0_HI: Self;
-    /// … and what the rounding left out.
-    const ERF_C0_LO: Self;
-    /// Where `erf` rounds to ±1: `R` is fitted on `[1, ERFC_MAX]`.
+    /// `1 / w`, where `w` is the width of `erf`'s intervals: `k = round(|x| / w)` numbers
+    /// the interval, centred on `k w` (interval 0 is `[0, w / 2]`).
+    const ERF_INDEX_SCALE: Self;
+    /// `-w`: `t = |x| - k w` in one exact fused multiply-add.
+    const ERF_NEG_WIDTH: Self;
+    /// Past the point where `erf` rounds to ±1 (the polynomial at `ERFC_MAX` does too, and
+    /// larger `|x|` are clamped to it), and just below `15.5 w`, the end of the last
+    /// interval, so that `|x| / w` rounds to at most 15 without a clamp of its own.
     const ERFC_MAX: Self;
-    /// `2 / (ERFC_MAX - 1)` and `-(ERFC_MAX + 1) / (ERFC_MAX - 1)`: map `[1, ERFC_MAX]` to
-    /// `t ∈ [-1, 1]`.
-    const ERFC_SCALE: Self;
-    /// See `ERFC_SCALE`.
-    const ERFC_SHIFT: Self;
-    /// `R(a) = erfc(a) e^(a²)` on `[1, ERFC_MAX]` as a polynomial in the Chebyshev
-    /// variable `t`, highest degree first: fitted by `tools/vmath/fit_polynomials.py` so that
-    /// the error it leaves in `erf = 1 - e^(-a²) R`, where `e^(-a²)` scales it down, is
-    /// below 2^-57 (f64), 2^-28 (f32) relative.
-    const ERFC_TAIL: &'static [Self];
+    /// Intervals `k` below this take the product form `erf a = a (H + R(t))`, which keeps
+    /// full relative precision as `a` goes to 0; the others `erf a = c0 + t (H + R(t))`,
+    /// where `c0 + t H` would cancel in the first intervals.
+    const ERF_PRODUCT_FORM_BELOW: Self;
+    /// `c0 = erf(k w)` per interval, rounded (0 in the product form) …
+    const ERF_BASE: &'static [Self; 16];
+    /// … and what the rounding left out, added before `c0` so that `c0` costs no rounding.
+    const ERF_BASE_LO: &'static [Self; 16];
+    /// `H` per interval, rounded: `erf(k w) / (k w)` (`2/√π` for `k = 0`) in the product
+    /// form, `erf'(k w)` in the other; its rounding error is part of `R`.
+    const ERF_SLOPE: &'static [Self; 16];
+    /// `R` per interval, a polynomial in `t`, one row per coefficient, highest degree first:
+    /// fitted by `tools/vmath/fit_polynomials.py` to 2^-54 (f64: 2^-57 would take one more
+    /// degree, for interval 1 alone), 2^-28 (f32) relative to `erf`.
+    const ERF_POLY: &'static [[Self; 16]];
     /// `T` in `2 atanh(s) = 2s + s³ T(s²)` on `|s| <= 0.1716`, highest degree first:
     /// fitted by `tools/vmath/fit_polynomials.py` to 2^-57 (f64), 2^-28 (f32) relative to
     /// `ln` (the Taylor coefficients are `2 / (2j + 1)`).
@@ -185,46 +194,6 @@ const EXPM1_Q_F64: [f64; 11] = [
     0.16666666666666677,
     0.5,
 ];
-// degree 11 on [1e-30, 1.0], weighted error 6.79e-18, sum of |coefficients| 0.522
-const ERF_SERIES_F64: [f64; 12] = [
-    5.952202697993166e-11,
-    -1.1370073265619502e-09,
-    1.4659112842031037e-08,
-    -1.6350225083482862e-07,
-    1.6460993580004752e-06,
-    -1.4925594950808022e-05,
-    0.00012055331105062286,
-    -0.000854832698091073,
-    0.00522397762482608,
-    -0.026866170645078746,
-    0.112837916709549,
-    -0.3761263890318375,
-];
-// degree 21 on [1.0, 6.0], weighted error 3.01e-18, sum of |coefficients| 0.434
-const ERFC_TAIL_F64: [f64; 22] = [
-    -4.7126012146669435e-05,
-    -0.00030951652865664935,
-    -0.0009213451992120816,
-    -0.001513749055150782,
-    -0.0013672827425805125,
-    -0.00031428208141005294,
-    0.0006528588690654296,
-    0.0009010690976901434,
-    0.00025326293691281597,
-    0.00017627160788440883,
-    -0.0005644458314794211,
-    0.0007659073401934171,
-    -0.0015353173825035744,
-    0.002809436581752361,
-    -0.005025858125556992,
-    0.008833588139688344,
-    -0.015182584496520577,
-    0.025495541208725547,
-    -0.04176678910373597,
-    0.06663208257900889,
-    -0.10330894456922363,
-    0.1552936556091002,
-];
 // degree 2 on [1e-30, 0.029437251522859413], weighted error 1.12e-09, sum of |coefficients| 1.37
 const LN_ATANH_F32: [f32; 3] = [0.29875302, 0.39977378, 0.66666776];
 // degree 5 on [-0.34657359028028784, 0.34657359028028784], weighted error 3.19e-09, sum of |coefficients| 0.718
@@ -235,27 +204,6 @@ const EXPM1_Q_F32: [f32; 6] = [
     0.041666355,
     0.16666667,
     0.5,
-];
-// degree 5 on [1e-30, 1.0], weighted error 3.09e-09, sum of |coefficients| 0.522
-const ERF_SERIES_F32: [f32; 6] = [
-    7.8862955e-05,
-    -0.00080210186,
-    0.0051897243,
-    -0.026854683,
-    0.112836115,
-    -0.3761263,
-];
-// degree 8 on [1.0, 4.0], weighted error 3.54e-09, sum of |coefficients| 0.435
-const ERFC_TAIL_F32: [f32; 9] = [
-    0.0026684154,
-    0.0035691836,
-    0.0057683415,
-    -0.0053116893,
-    0.011590247,
-    -0.027422333,
-    0.05607289,
-    -0.11151123,
-    0.2108076,
 ];
 const SIN_TAYLOR_F64: [f64; 8] = trig_coefficients::<8>(1, 1);
 const COS_TAYLOR_F64: [f64; 7] = trig_coefficients::<7>(2, 0);
@@ -279,6 +227,7 @@ impl Constants for f64 {
     const SUBNORMAL_SCALE: f64 = 18014398509481984.0; // 2^54
     const NEG_SUBNORMAL_SHIFT: f64 = -54.0;
     const EXPONENT_BIAS: f64 = 1023.0;
+    const ROUND_TO_INTEGER: f64 = 6755399441055744.0;
     const LOG2E: f64 = std::f64::consts::LOG2_E;
     // ln 2 with its low 21 bits cleared (n · LN2_HI exact for |n| < 2^21).
     const LN2_HI: f64 = 0.693_147_180_369_123_8;
@@ -293,15 +242,15 @@ impl Constants for f64 {
     const EXPM1_MIN: f64 = -40.0;
     const EXP_TAYLOR: &'static [f64] = &EXP_TAYLOR_F64;
     const LN_ATANH: &'static [f64] = &LN_ATANH_F64;
-    const ERF_SERIES_MAX: f64 = 1.0;
-    const ERF_SERIES: &'static [f64] = &ERF_SERIES_F64;
-    const ERF_C0_HI: f64 = std::f64::consts::FRAC_2_SQRT_PI;
-    const ERF_C0_LO: f64 = 1.533_545_961_316_588e-17;
-    // erfc(6) = 2.2e-17, below half an ulp of 1.
-    const ERFC_MAX: f64 = 6.0;
-    const ERFC_SCALE: f64 = 2.0 / 5.0;
-    const ERFC_SHIFT: f64 = -7.0 / 5.0;
-    const ERFC_TAIL: &'static [f64] = &ERFC_TAIL_F64;
+    const ERF_INDEX_SCALE: f64 = 1.0 / erf_tables::ERF_WIDTH_F64;
+    const ERF_NEG_WIDTH: f64 = -erf_tables::ERF_WIDTH_F64;
+    // erfc(5.9216) = 2^-54, half an ulp below 1.
+    const ERFC_MAX: f64 = erf_tables::ERFC_MAX_F64;
+    const ERF_PRODUCT_FORM_BELOW: f64 = 1.5;
+    const ERF_BASE: &'static [f64; 16] = &erf_tables::ERF_BASE_F64;
+    const ERF_BASE_LO: &'static [f64; 16] = &erf_tables::ERF_BASE_LO_F64;
+    const ERF_SLOPE: &'static [f64; 16] = &erf_tables::ERF_SLOPE_F64;
+    const ERF_POLY: &'static [[f64; 16]] = &erf_tables::ERF_POLY_F64;
     const EXPM1_Q: &'static [f64] = &EXPM1_Q_F64;
     const QUARTER: f64 = 0.25;
     const FRAC_2_PI: f64 = std::f64::consts::FRAC_2_PI;
@@ -339,6 +288,7 @@ impl Constants for f32 {
     const SUBNORMAL_SCALE: f32 = 33554432.0; // 2^25
     const NEG_SUBNORMAL_SHIFT: f32 = -25.0;
     const EXPONENT_BIAS: f32 = 127.0;
+    const ROUND_TO_INTEGER: f32 = 12582912.0;
     const LOG2E: f32 = std::f32::consts::LOG2_E;
     // ln 2 to 9 significant bits, exact times any n below 2^15.
     const LN2_HI: f32 = 0.693_359_4; // exactly 0.693359375
@@ -353,15 +303,15 @@ impl Constants for f32 {
     const EXPM1_MIN: f32 = -20.0;
     const EXP_TAYLOR: &'static [f32] = &EXP_TAYLOR_F32;
     const LN_ATANH: &'static [f32] = &LN_ATANH_F32;
-    const ERF_SERIES_MAX: f32 = 1.0;
-    const ERF_SERIES: &'static [f32] = &ERF_SERIES_F32;
-    const ERF_C0_HI: f32 = std::f32::consts::FRAC_2_SQRT_PI;
-    const ERF_C0_LO: f32 = -5.863_538_3e-8;
-    // erfc(4) = 1.5e-8, below half an ulp of 1.
-    const ERFC_MAX: f32 = 4.0;
-    const ERFC_SCALE: f32 = 2.0 / 3.0;
-    const ERFC_SHIFT: f32 = -5.0 / 3.0;
-    const ERFC_TAIL: &'static [f32] = &ERFC_TAIL_F32;
+    const ERF_INDEX_SCALE: f32 = 1.0 / erf_tables::ERF_WIDTH_F32;
+    const ERF_NEG_WIDTH: f32 = -erf_tables::ERF_WIDTH_F32;
+    // erfc(3.9192) = 2^-25, half an ulp below 1.
+    const ERFC_MAX: f32 = erf_tables::ERFC_MAX_F32;
+    const ERF_PRODUCT_FORM_BELOW: f32 = 1.5;
+    const ERF_BASE: &'static [f32; 16] = &erf_tables::ERF_BASE_F32;
+    const ERF_BASE_LO: &'static [f32; 16] = &erf_tables::ERF_BASE_LO_F32;
+    const ERF_SLOPE: &'static [f32; 16] = &erf_tables::ERF_SLOPE_F32;
+    const ERF_POLY: &'static [[f32; 16]] = &erf_tables::ERF_POLY_F32;
     const EXPM1_Q: &'static [f32] = &EXPM1_Q_F32;
     const QUARTER: f32 = 0.25;
     const FRAC_2_PI: f32 = std::f32::consts::FRAC_2_PI;

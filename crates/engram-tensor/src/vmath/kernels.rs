@@ -165,29 +165,43 @@ where
     q.mul(c.mul(reciprocal)).mul_add(V::splat(V::E::NEG_ONE), q)
 }
 
-/// The error function, odd. Below 1 the fitted series `a (c₀ + z Q(z))`, `z = a²`, with
-/// the leading product `a c₀` rounded last (and `c₀` carried in two parts); above,
-/// `1 - e^(-a²) R(a)` with `R = erfc · e^(a²)` a fitted polynomial in `t ∈ [-1, 1]`, and
-/// `a²` split into `h + l` exactly so that `e^(-a²) = e^(-h)(1 - l)` keeps full precision.
+/// The error function, odd: one polynomial per interval of `a = |x|`, no `exp` and no
+/// second branch. `[0, ERFC_MAX]` is cut into 16 intervals of width `w` centred on `k w`,
+/// `k = round(a / w)` (interval 0 is `[0, w / 2]`), and with `t = a - k w` (exact) each is
+/// `c0 + s (H + R(t))`, its coefficients looked up per lane from 16-entry tables. The first
+/// two intervals take the product form `s = a`, `c0 = 0`: `a (H + R)` is the odd series
+/// `erf a / a` times `a`, so tiny inputs keep full relative precision. The others take
+/// `s = t`, `c0 = erf(k w)`, with `c0` in two parts. Either way the large term (`a H` or
+/// `c0`) is added last, to a small one that carries everything else. Larger `a` are clamped
+/// to `ERFC_MAX`, where the result rounds to ±1 as `erf` does. Measured against mpmath:
+/// f64 0.74 ulps at worst over 305,656 points in `[0, 6]` (libm's `erf` 0.90 on the same
+/// points), f32 0.65 ulps over every float in `[1e-30, 4.5]` (1.00 at the smallest normal
+/// results, where the small term is rounded as a subnormal). The series and `e^(-a²)` tail
+/// this replaced measured 1.06 and 1.30 ulps, and took 2.0× (f64) and 1.9× (f32) the time
+/// with AVX-512, in cache.
 #[inline(always)]
 pub(crate) fn erf<V: Lanes>(x: V) -> V
 where
     V::E: Constants,
 {
-    let one = V::splat(V::E::ONE);
-    let a = x.abs();
-    let z = a.mul(a);
-    let small = z.mul_add(horner(z, V::E::ERF_SERIES), V::splat(V::E::ERF_C0_LO));
-    let series = a.mul_add(V::splat(V::E::ERF_C0_HI), a.mul(small));
-    let b = V::splat(V::E::ERFC_MAX).min(a);
-    let h = b.mul(b);
-    let l = b.mul_add(b, V::splat(V::E::ZERO).sub(h));
-    // `-h >= -ERFC_MAX²`: no clamp needed, and `2^n` is normal.
-    let (n, p) = exp_split(V::splat(V::E::ZERO).sub(h));
-    let e = p.mul(V::pow2(n));
-    let e = e.mul(l).mul_add(V::splat(V::E::NEG_ONE), e);
-    let t = b.mul_add(V::splat(V::E::ERFC_SCALE), V::splat(V::E::ERFC_SHIFT));
-    let neg_r = V::splat(V::E::ZERO).sub(horner(t, V::E::ERFC_TAIL));
-    let tail = e.mul_add(neg_r, one);
-    V::select(a.lt(V::splat(V::E::ERF_SERIES_MAX)), series, tail).with_sign_of(x)
+    // Beyond `ERFC_MAX` the result is `erf(ERFC_MAX)` rounded, 1. `min` returns its second
+    // operand for NaN, which so passes through (its index is some position in the tables).
+    let a = V::splat(V::E::ERFC_MAX).min(x.abs());
+    // `k = round(a / w)`, at most 15 for `a <= ERFC_MAX`, in the low bits of `rounded`.
+    let magic = V::splat(V::E::ROUND_TO_INTEGER);
+    let rounded = a.mul_add(V::splat(V::E::ERF_INDEX_SCALE), magic);
+    let i = rounded.index();
+    let k = rounded.sub(magic);
+    // Exact: `k w` has few bits, and `a` is within a factor of 2 of it (Sterbenz).
+    let t = k.mul_add(V::splat(V::E::ERF_NEG_WIDTH), a);
+    let s = V::select(k.lt(V::splat(V::E::ERF_PRODUCT_FORM_BELOW)), a, t);
+    let rows = V::E::ERF_POLY;
+    let mut r = V::lookup(&rows[0], i);
+    for row in &rows[1..] {
+        r = r.mul_add(t, V::lookup(row, i));
+    }
+    let small = s.mul_add(r, V::lookup(V::E::ERF_BASE_LO, i));
+    s.mul_add(V::lookup(V::E::ERF_SLOPE, i), small)
+        .add(V::lookup(V::E::ERF_BASE, i))
+        .with_sign_of(x)
 }

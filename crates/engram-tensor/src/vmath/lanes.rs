@@ -14,6 +14,10 @@ pub(crate) trait Lanes: Copy {
     type E: Copy;
     /// A lane-wise comparison result.
     type Mask: Copy;
+    /// Per-lane positions in a 16-entry table (from [`Lanes::index`]), in whatever form
+    /// [`Lanes::lookup`] reads fastest, so that one conversion serves every table of a
+    /// kernel.
+    type Index: Copy;
     /// How many elements one register holds.
     const N: usize;
     /// Loads `N` elements from `p`.
@@ -63,6 +67,14 @@ pub(crate) trait Lanes: Copy {
     /// For positive normal `self = 2^(e - bias) · m`: the biased exponent `e` as a float
     /// and the significand `m ∈ [1, 2)`.
     fn exponent_significand(self) -> (Self, Self);
+    /// The table positions held in `self`, whose lanes must be `k + ROUND_TO_INTEGER` for
+    /// integers `k` in `0..=15` (NaN lanes give some position): `k` is then the low four
+    /// bits of the significand, so the addition that rounds a kernel's index also converts
+    /// it, with no float-to-integer conversion.
+    fn index(self) -> Self::Index;
+    /// `table[i]` in every lane: a per-lane coefficient, for kernels that pick one of 16
+    /// polynomials by the argument's interval.
+    fn lookup(table: &[Self::E; 16], i: Self::Index) -> Self;
 }
 
 /// Scalar lanes: the fallback on CPUs without AVX2+FMA, and for non-x86 targets.
@@ -71,6 +83,7 @@ macro_rules! scalar_lanes {
         impl Lanes for $t {
             type E = $t;
             type Mask = bool;
+            type Index = usize;
             const N: usize = 1;
             #[inline(always)]
             unsafe fn load(p: *const $t) -> Self {
@@ -171,6 +184,16 @@ macro_rules! scalar_lanes {
                 let m = <$t>::from_bits((bits & ((1 << $mant) - 1)) | one);
                 (e, m)
             }
+            #[inline(always)]
+            fn index(self) -> usize {
+                (self.to_bits() & 15) as usize
+            }
+            #[inline(always)]
+            fn lookup(table: &[$t; 16], i: usize) -> Self {
+                // The mask keeps the access in bounds without a check, as the permutes'
+                // low index bits do.
+                table[i & 15]
+            }
         }
     };
 }
@@ -204,7 +227,8 @@ mod x86 {
     // SAFETY (every `unsafe` block below): the intrinsics need AVX2 and FMA (the x4/x8
     // AVX2 types) or AVX-512F (the x8/x16 AVX-512 types), which the dispatcher checked
     // before entering the only code that uses these types; the loads and stores are
-    // unaligned ones on pointers the caller vouches for.
+    // unaligned ones on pointers the caller vouches for, or on a `&[_; 16]` table, which
+    // holds the 16 elements read.
     /// Defines a bitwise operation on AVX-512 float registers through its integer form:
     /// the float forms (`_mm512_and_pd` and the like) need AVX-512DQ, which the
     /// dispatcher does not check for.
@@ -228,7 +252,7 @@ mod x86 {
 
     macro_rules! avx_lanes {
         (
-            $ty:ident, $e:ty, $n:expr, mask $mask:ty,
+            $ty:ident, $e:ty, $n:expr, mask $mask:ty, index $index:ty,
             $load:ident, $store:ident, $set1:ident, $add:ident, $sub:ident, $mul:ident,
             $div:ident, $fma:ident, $max:ident, $min:ident, $and:ident, $or:ident,
             $andnot:ident, cmp $cmp:ident,
@@ -236,11 +260,14 @@ mod x86 {
             any |$am:ident| $any:expr,
             round |$rx:ident| $round:expr,
             pow2 |$pn:ident| $pow2:expr,
-            expsig |$ex:ident| $expsig:expr
+            expsig |$ex:ident| $expsig:expr,
+            index |$ix:ident| $to_index:expr,
+            lookup |$lt:ident, $li:ident| $lookup:expr
         ) => {
             impl Lanes for $ty {
                 type E = $e;
                 type Mask = $mask;
+                type Index = $index;
                 const N: usize = $n;
                 #[inline(always)]
                 unsafe fn load(p: *const $e) -> Self {
@@ -327,12 +354,21 @@ mod x86 {
                     let (e, m) = $expsig;
                     ($ty(e), $ty(m))
                 }
+                #[inline(always)]
+                fn index(self) -> $index {
+                    let $ix = self.0;
+                    $to_index
+                }
+                #[inline(always)]
+                fn lookup($lt: &[$e; 16], $li: $index) -> Self {
+                    $ty($lookup)
+                }
             }
         };
     }
 
     avx_lanes!(
-        F64x4, f64, 4, mask __m256d,
+        F64x4, f64, 4, mask __m256d, index [usize; 4],
         _mm256_loadu_pd, _mm256_storeu_pd, _mm256_set1_pd, _mm256_add_pd, _mm256_sub_pd,
         _mm256_mul_pd, _mm256_div_pd, _mm256_fmadd_pd, _mm256_max_pd, _mm256_min_pd,
         _mm256_and_pd, _mm256_or_pd, _mm256_andnot_pd, cmp _mm256_cmp_pd,
@@ -356,11 +392,20 @@ mod x86 {
             let sig = _mm256_and_si256(bits, _mm256_set1_epi64x(0x000F_FFFF_FFFF_FFFF));
             let m = _mm256_or_si256(sig, _mm256_set1_epi64x(0x3FF0_0000_0000_0000));
             (e, _mm256_castsi256_pd(m))
-        }
+        },
+        // A 16-entry f64 table spans four registers, too many to permute, so each lane
+        // reads its entry with a scalar load: a gather's speed varies widely across AVX2
+        // CPUs (slow on AMD's Zen 2, for one).
+        index |k| unsafe {
+            let mut out = [0u64; 4];
+            _mm256_storeu_si256(out.as_mut_ptr().cast(), _mm256_castpd_si256(k));
+            out.map(|b| (b & 15) as usize)
+        },
+        lookup |t, i| unsafe { _mm256_setr_pd(t[i[0] & 15], t[i[1] & 15], t[i[2] & 15], t[i[3] & 15]) }
     );
 
     avx_lanes!(
-        F32x8, f32, 8, mask __m256,
+        F32x8, f32, 8, mask __m256, index (__m256i, __m256),
         _mm256_loadu_ps, _mm256_storeu_ps, _mm256_set1_ps, _mm256_add_ps, _mm256_sub_ps,
         _mm256_mul_ps, _mm256_div_ps, _mm256_fmadd_ps, _mm256_max_ps, _mm256_min_ps,
         _mm256_and_ps, _mm256_or_ps, _mm256_andnot_ps, cmp _mm256_cmp_ps,
@@ -377,11 +422,22 @@ mod x86 {
             let sig = _mm256_and_si256(bits, _mm256_set1_epi32(0x007F_FFFF));
             let m = _mm256_or_si256(sig, _mm256_set1_epi32(0x3F80_0000));
             (e, _mm256_castsi256_ps(m))
+        },
+        // The table is two registers: each is permuted by the index's low three bits and
+        // bit 3 (shifted into the sign bit, which `blendv` reads) picks between them.
+        index |k| unsafe {
+            let i = _mm256_castps_si256(k);
+            (i, _mm256_castsi256_ps(_mm256_slli_epi32::<28>(i)))
+        },
+        lookup |t, i| unsafe {
+            let low = _mm256_permutevar8x32_ps(_mm256_loadu_ps(t.as_ptr()), i.0);
+            let high = _mm256_permutevar8x32_ps(_mm256_loadu_ps(t.as_ptr().add(8)), i.0);
+            _mm256_blendv_ps(low, high, i.1)
         }
     );
 
     avx_lanes!(
-        F64x8, f64, 8, mask __mmask8,
+        F64x8, f64, 8, mask __mmask8, index __m512i,
         _mm512_loadu_pd, _mm512_storeu_pd, _mm512_set1_pd, _mm512_add_pd, _mm512_sub_pd,
         _mm512_mul_pd, _mm512_div_pd, _mm512_fmadd_pd, _mm512_max_pd, _mm512_min_pd,
         and_pd512, or_pd512, andnot_pd512, cmp _mm512_cmp_pd_mask,
@@ -402,11 +458,17 @@ mod x86 {
             let sig = _mm512_and_si512(bits, _mm512_set1_epi64(0x000F_FFFF_FFFF_FFFF));
             let m = _mm512_or_si512(sig, _mm512_set1_epi64(0x3FF0_0000_0000_0000));
             (e, _mm512_castsi512_pd(m))
+        },
+        // The permute reads only the low four bits; the table is two registers, bit 3
+        // picking one.
+        index |k| unsafe { _mm512_castpd_si512(k) },
+        lookup |t, i| unsafe {
+            _mm512_permutex2var_pd(_mm512_loadu_pd(t.as_ptr()), i, _mm512_loadu_pd(t.as_ptr().add(8)))
         }
     );
 
     avx_lanes!(
-        F32x16, f32, 16, mask __mmask16,
+        F32x16, f32, 16, mask __mmask16, index __m512i,
         _mm512_loadu_ps, _mm512_storeu_ps, _mm512_set1_ps, _mm512_add_ps, _mm512_sub_ps,
         _mm512_mul_ps, _mm512_div_ps, _mm512_fmadd_ps, _mm512_max_ps, _mm512_min_ps,
         and_ps512, or_ps512, andnot_ps512, cmp _mm512_cmp_ps_mask,
@@ -423,6 +485,9 @@ mod x86 {
             let sig = _mm512_and_si512(bits, _mm512_set1_epi32(0x007F_FFFF));
             let m = _mm512_or_si512(sig, _mm512_set1_epi32(0x3F80_0000));
             (e, _mm512_castsi512_ps(m))
-        }
+        },
+        // The whole table is one register.
+        index |k| unsafe { _mm512_castps_si512(k) },
+        lookup |t, i| unsafe { _mm512_permutexvar_ps(i, _mm512_loadu_ps(t.as_ptr())) }
     );
 }

@@ -10,6 +10,7 @@
 //! alike — the three give bitwise identical results (asserted in `tests`).
 
 mod constants;
+mod erf_tables;
 mod kernels;
 mod lanes;
 #[cfg(test)]

@@ -229,6 +229,69 @@ fn f64_erf_is_within_2_ulps_of_libm() {
     }
 }
 
+/// `erf` switches polynomial at every `(k + ½) w` (between the product and the difference
+/// form at `1.5 w`) and to ±1 at `ERFC_MAX`: the floats on both sides of each are accurate,
+/// and the same at every level.
+#[test]
+fn erf_is_accurate_on_both_sides_of_every_interval_boundary() {
+    let w64 = -<f64 as Constants>::ERF_NEG_WIDTH;
+    let w32 = -<f32 as Constants>::ERF_NEG_WIDTH;
+    let x64: Vec<f64> = (0..15)
+        .map(|k| (k as f64 + 0.5) * w64)
+        .chain([<f64 as Constants>::ERFC_MAX])
+        .flat_map(|b| (-4i64..=4).map(move |d| f64::from_bits((b.to_bits() as i64 + d) as u64)))
+        .flat_map(|x| [x, -x])
+        .collect();
+    let x32: Vec<f32> = (0..15)
+        .map(|k| (k as f32 + 0.5) * w32)
+        .chain([<f32 as Constants>::ERFC_MAX])
+        .flat_map(|b| (-4i32..=4).map(move |d| f32::from_bits((b.to_bits() as i32 + d) as u32)))
+        .flat_map(|x| [x, -x])
+        .collect();
+    let (want64, want32) = (
+        run64(Level::Scalar, Transcendental::Erf, &x64),
+        run32(Level::Scalar, Transcendental::Erf, &x32),
+    );
+    for (&x, &y) in x64.iter().zip(&want64) {
+        let e = ulps64(y, libm::erf(x));
+        assert!(e <= 2, "erf({x:e}) f64 = {y:e}: {e} ulps from libm");
+    }
+    for (&x, &y) in x32.iter().zip(&want32) {
+        let e = ulps32(y, libm::erf(x as f64));
+        assert!(e <= 2.0, "erf({x:e}) f32 = {y:e}: {e} ulps");
+    }
+    for level in levels() {
+        let got64 = run64(level, Transcendental::Erf, &x64);
+        let got32 = run32(level, Transcendental::Erf, &x32);
+        for (i, (a, b)) in got64.iter().zip(&want64).enumerate() {
+            assert_eq!(a.to_bits(), b.to_bits(), "erf({:e}) f64 {level:?}", x64[i]);
+        }
+        for (i, (a, b)) in got32.iter().zip(&want32).enumerate() {
+            assert_eq!(a.to_bits(), b.to_bits(), "erf({:e}) f32 {level:?}", x32[i]);
+        }
+    }
+}
+
+/// Near 0 `erf x ≈ 2x/√π`: the product form keeps that to the last bit, down to subnormals.
+#[test]
+fn erf_keeps_full_relative_precision_for_tiny_inputs() {
+    let x64 = [1e-8, 1e-20, 1e-300, 2.2e-308, 1e-310, 5e-324];
+    let x32 = [1e-4f32, 1e-20, 1.2e-38, 1e-40, 1e-45];
+    for level in levels() {
+        for (&x, y) in x64.iter().zip(run64(level, Transcendental::Erf, &x64)) {
+            let e = ulps64(y, libm::erf(x));
+            assert!(
+                e <= 1,
+                "erf({x:e}) f64 {level:?} = {y:e}: {e} ulps from libm"
+            );
+        }
+        for (&x, y) in x32.iter().zip(run32(level, Transcendental::Erf, &x32)) {
+            let e = ulps32(y, libm::erf(x as f64));
+            assert!(e <= 1.0, "erf({x:e}) f32 {level:?} = {y:e}: {e} ulps");
+        }
+    }
+}
+
 /// The reference here is itself `e / (1 + e)` on libm's `exp`, up to about 1.5 ulps off;
 /// the f32 sweep, against an exact reference, bounds the same kernel's error at 2 ulps.
 #[test]
