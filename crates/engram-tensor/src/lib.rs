@@ -29,7 +29,6 @@ mod parallel;
 mod pool;
 mod random;
 mod reduce;
-mod row_major;
 mod shape;
 mod slicing;
 mod softmax;

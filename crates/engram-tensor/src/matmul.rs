@@ -1,15 +1,14 @@
 //! Matrix products: vector, matrix and batched with broadcast batch dimensions.
 //!
 //! Every operand is handed to the `gemm` crate by its strides, so a transposed or
-//! broadcast operand is not copied, with one exception: a transposed right operand of a
-//! product split across threads is copied row-major first, in parallel, because `gemm`
-//! would gather it element by element on one thread (see [`copies_row_major`]). `gemm`
-//! was kept over `matrixmultiply` on measured speed (see `benches/matmul.rs` and the
-//! commit that chose it).
+//! broadcast operand is never copied. A product split across threads runs as bands of
+//! the output, one single-threaded `gemm` call each (see `gemm_raw`), so that each thread
+//! packs (gathers, for a transposed operand) its own part. `gemm` was kept over
+//! `matrixmultiply` on measured speed (see `benches/matmul.rs` and the commit that chose
+//! it).
 
 use crate::element::Float;
 use crate::parallel::{fill_groups, PARALLEL_THRESHOLD};
-use crate::row_major::row_major_copy;
 use crate::shape::{checked_numel, shape_error, try_broadcast_shapes, Shape};
 use crate::tensor::Tensor;
 use rayon::prelude::*;
@@ -25,24 +24,6 @@ const GEMM_FLOPS_PER_THREAD: usize = 1 << 21;
 /// Whether a product of `flops` multiply-adds is split across `threads` threads.
 fn splits_product(flops: usize, threads: usize) -> bool {
     threads > 1 && flops >= threads.saturating_mul(GEMM_FLOPS_PER_THREAD)
-}
-
-/// Elements from which a right operand that `gemm` would pack by a strided gather is
-/// copied row-major first (see `row_major`); below it the gather is cheap.
-const GATHERED_OPERAND_MIN_ELEMENTS: usize = 1 << 14;
-
-/// Whether the right operand at `at`, `elements` of it, is copied row-major before a
-/// product that is `split` across threads. `gemm` computes a row-major destination as
-/// its transpose, so our right operand is its left one, which it packs by gathering
-/// element by element whenever that operand's columns are not contiguous (a linear
-/// layer's `Wᵀ`), and on the calling thread alone, before its parallel section.
-///
-/// Only a split product: on one thread the copy costs what the gather did (the MLP step)
-/// or more (the CNN's per-image weight gradients: 12% of the step), while split, it runs
-/// on every thread. Only the right operand: our left one is `gemm`'s right one, whose
-/// strided packing measured cheaper than a copy (an LSTM's `dzᵀ · h`).
-fn copies_row_major(at: MatrixRef, elements: usize, split: bool) -> bool {
-    split && at.col_stride != 1 && elements >= GATHERED_OPERAND_MIN_ELEMENTS
 }
 
 /// A batch of at least this many products per thread is split by product, not inside
@@ -161,51 +142,71 @@ unsafe fn gemm_raw<T: Float>(
         return;
     }
     let split = splits_product((m * n).saturating_mul(k), threads);
-    let parallelism = if split {
-        gemm::Parallelism::Rayon(threads)
-    } else {
-        gemm::Parallelism::None
-    };
-    let rhs_copy;
     let (l, lr) = lhs;
-    let (r, rr) = if copies_row_major(rhs.1, k * n, split) {
-        rhs_copy = row_major_copy(rhs.0, rhs.1, k, n, threads);
-        (&rhs_copy[..], MatrixRef::rows(0, n))
-    } else {
-        rhs
-    };
+    let (r, rr) = rhs;
     debug_assert!(l.len() > lr.offset + (m - 1) * lr.row_stride + (k - 1) * lr.col_stride);
     debug_assert!(r.len() > rr.offset + (k - 1) * rr.row_stride + (n - 1) * rr.col_stride);
     debug_assert!(len >= m * n);
     let accumulate = write == Write::Accumulate;
-    // SAFETY: the operands' extents were checked above (in debug) and follow from the
-    // tensors' shapes and strides, which views keep within storage; `dst` holds at least
-    // m·n writable elements laid out row-major (the caller's contract), initialised when
-    // `accumulate` asks `gemm` to read them.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst,
-            1,
-            n as isize,
-            accumulate,
-            l.as_ptr().add(lr.offset),
-            lr.col_stride as isize,
-            lr.row_stride as isize,
-            r.as_ptr().add(rr.offset),
-            rr.col_stride as isize,
-            rr.row_stride as isize,
-            if accumulate { T::one() } else { T::zero() },
-            T::one(),
-            false,
-            false,
-            false,
-            parallelism,
-        );
+    // One single-threaded product of the block of rows `rows.0..rows.0 + rows.1` and
+    // columns `cols.0..cols.0 + cols.1` of the destination.
+    let block = |dst: *mut T, rows: (usize, usize), cols: (usize, usize)| {
+        // SAFETY: the operands' extents were checked above (in debug) and follow from the
+        // tensors' shapes and strides, which views keep within storage; `dst` holds at
+        // least m·n writable elements laid out row-major (the caller's contract),
+        // initialised when `accumulate` asks `gemm` to read them; a block writes only its
+        // own elements of them.
+        unsafe {
+            gemm::gemm(
+                rows.1,
+                cols.1,
+                k,
+                dst.add(rows.0 * n + cols.0),
+                1,
+                n as isize,
+                accumulate,
+                l.as_ptr().add(lr.offset + rows.0 * lr.row_stride),
+                lr.col_stride as isize,
+                lr.row_stride as isize,
+                r.as_ptr().add(rr.offset + cols.0 * rr.col_stride),
+                rr.col_stride as isize,
+                rr.row_stride as isize,
+                if accumulate { T::one() } else { T::zero() },
+                T::one(),
+                false,
+                false,
+                false,
+                gemm::Parallelism::None,
+            );
+        }
+    };
+    // A split product runs as bands, one single-threaded product each, rather than
+    // through `gemm`'s own threading, which on a machine with 2 MB of L2 per core chose
+    // blocks so large that a 128-row product had nothing to share out (the MLP step was
+    // no faster on two threads than on one). The bands cut the longer side of the
+    // output, so that the operand every band packs again is the smaller one (an LSTM's
+    // weight gradient, 512 × 64 out of a 1024-long sum, cuts its rows); each band
+    // gathers its own part of a strided operand (a linear layer's `Wᵀ`) on its thread.
+    let long = m.max(n);
+    let width = long.div_ceil(threads).next_multiple_of(BAND_ALIGN);
+    if !split || width >= long {
+        block(dst, (0, m), (0, n));
+        return;
     }
+    let at = dst as usize;
+    (0..long.div_ceil(width)).into_par_iter().for_each(|b| {
+        let band = (b * width, width.min(long - b * width));
+        if m > n {
+            block(at as *mut T, band, (0, n));
+        } else {
+            block(at as *mut T, (0, m), band);
+        }
+    });
 }
+
+/// Rows or columns per band of a split product are a multiple of this: whole vector
+/// registers of `gemm`'s micro-kernels.
+const BAND_ALIGN: usize = 16;
 
 impl<T: Float> Tensor<T> {
     /// Matrix product with NumPy's `matmul` rules:
