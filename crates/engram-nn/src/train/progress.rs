@@ -212,7 +212,8 @@ mod tests {
     #[test]
     fn the_throughput_leaves_out_the_time_after_the_last_step() {
         // 1,000 samples in steps that take microseconds, then 200 ms of (say) validation:
-        // counting the validation would give at most 5,000 samples/s.
+        // counting the validation would give at most 5,000 samples/s; the bound below
+        // leaves 100 ms for a loaded machine to pause between the start and the step.
         let sink = Shared::default();
         let mut p = Progress::to_writer(Verbosity::Lines, 1, 1, Box::new(sink.clone()));
         p.start_epoch(1);
@@ -230,7 +231,7 @@ mod tests {
             .expect("a throughput")
             .parse()
             .unwrap();
-        assert!(rate > 50_000.0, "{text}");
+        assert!(rate > 10_000.0, "{text}");
     }
 
     #[test]
