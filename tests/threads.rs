@@ -59,3 +59,82 @@ fn results_are_bitwise_identical_for_one_and_many_threads() {
         }
     }
 }
+
+/// Products whose split into bands could change how `gemm` blocks the contracted
+/// dimension: sums longer than one block (k above 512), bands of unequal width, bands
+/// small enough for `gemm`'s small-product paths while the whole product is not, both
+/// orientations, and transposed operands.
+fn split_products() -> Vec<Vec<u32>> {
+    let mut rng = seeded_rng(11);
+    let mut out = Vec::new();
+    for &(m, n, k) in &[
+        (128, 64, 1000),
+        (64, 128, 1000),
+        (32, 144, 12544),
+        (144, 32, 12544),
+        (20, 100, 5000),
+        (100, 12, 9000),
+        (300, 16, 2000),
+        (16, 300, 2000),
+        (3, 200, 16000),
+        (40, 70, 1537),
+        (513, 129, 700),
+        (90, 90, 600),
+    ] {
+        let a = Tensor::<f32>::randn(&[m, k], &mut rng);
+        let b = Tensor::<f32>::randn(&[k, n], &mut rng);
+        let at = Tensor::<f32>::randn(&[k, m], &mut rng);
+        let bt = Tensor::<f32>::randn(&[n, k], &mut rng);
+        out.push(bits(&a.matmul(&b)));
+        out.push(bits(&a.matmul(&bt.t())));
+        out.push(bits(&at.t().matmul(&b)));
+        out.push(bits(&at.t().matmul(&bt.t())));
+    }
+    // f64 products block their sums the same way with other register tiles.
+    for &(m, n, k) in &[(128, 64, 1000), (32, 144, 3000), (100, 12, 9000)] {
+        let a = Tensor::<f64>::randn(&[m, k], &mut rng);
+        let b = Tensor::<f64>::randn(&[k, n], &mut rng);
+        let bt = Tensor::<f64>::randn(&[n, k], &mut rng);
+        let at = Tensor::<f64>::randn(&[k, m], &mut rng);
+        for product in [
+            a.matmul(&b),
+            a.matmul(&bt.t()),
+            at.t().matmul(&b),
+            at.t().matmul(&bt.t()),
+        ] {
+            out.push(
+                product
+                    .to_vec()
+                    .iter()
+                    .flat_map(|x| {
+                        let b = x.to_bits();
+                        [b as u32, (b >> 32) as u32]
+                    })
+                    .collect(),
+            );
+        }
+    }
+    out
+}
+
+#[test]
+fn split_products_are_bitwise_identical_for_one_and_many_threads() {
+    let one = on_threads(1, split_products);
+    let mut differing = Vec::new();
+    for threads in [2, 3, 4] {
+        let many = on_threads(threads, split_products);
+        for (i, (a, b)) in one.iter().zip(&many).enumerate() {
+            if a != b {
+                differing.push(format!(
+                    "product {} (operand layout {}) on {threads} threads",
+                    i / 4,
+                    i % 4
+                ));
+            }
+        }
+    }
+    assert!(
+        differing.is_empty(),
+        "differ from one thread: {differing:?}"
+    );
+}

@@ -187,15 +187,15 @@ unsafe fn gemm_raw<T: Float>(
     // output, so that the operand every band packs again is the smaller one (an LSTM's
     // weight gradient, 512 × 64 out of a 1024-long sum, cuts its rows); each band
     // gathers its own part of a strided operand (a linear layer's `Wᵀ`) on its thread.
-    let long = m.max(n);
-    let width = long.div_ceil(threads).next_multiple_of(BAND_ALIGN);
-    if !split || width >= long {
+    let (long, short) = (m.max(n), m.min(n));
+    let Some((width, count)) = split.then(|| bands(long, short, threads)).flatten() else {
         block(dst, (0, m), (0, n));
         return;
-    }
+    };
     let at = dst as usize;
-    (0..long.div_ceil(width)).into_par_iter().for_each(|b| {
-        let band = (b * width, width.min(long - b * width));
+    (0..count).into_par_iter().for_each(|b| {
+        let start = b * width;
+        let band = (start, if b + 1 == count { long - start } else { width });
         if m > n {
             block(at as *mut T, band, (0, n));
         } else {
@@ -207,6 +207,64 @@ unsafe fn gemm_raw<T: Float>(
 /// Rows or columns per band of a split product are a multiple of this: whole vector
 /// registers of `gemm`'s micro-kernels.
 const BAND_ALIGN: usize = 16;
+
+/// How `gemm` (0.19, `gemm_basic_generic`) cuts the sum of a product with an output of
+/// `rows × cols` into blocks, which fixes the order in which each element's terms are
+/// added: an output of at most 16 × 16 elements may take a path that sums 1024 terms at a
+/// time (when its operands' strides suit it), one of at most 64 × 64 sums 512 at a time,
+/// and a larger one divides the sum into equal blocks of at most 512-odd terms. A band of
+/// a split product must take its whole product's path, or one thread and several would
+/// give different bits.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum SumBlocking {
+    /// At most 16 × 16 outputs.
+    Tiny,
+    /// At most 64 × 64 outputs.
+    Small,
+    /// Anything larger.
+    General,
+}
+
+impl SumBlocking {
+    /// The path an output of `rows × cols` takes.
+    fn of(rows: usize, cols: usize) -> SumBlocking {
+        if rows * cols <= 16 * 16 {
+            SumBlocking::Tiny
+        } else if rows <= 64 && cols <= 64 {
+            SumBlocking::Small
+        } else {
+            SumBlocking::General
+        }
+    }
+}
+
+/// How a product whose output's sides are `long` and `short` is split across `threads`:
+/// `(width, count)`, `count` bands of the long side, each `width` long but the last, which
+/// takes the rest; `None` when it runs whole. Every band must sum its terms in the blocks
+/// its whole product would (see [`SumBlocking`]), so where bands of whole registers
+/// ([`BAND_ALIGN`]) would leave one too narrow for that, the cut is made at half a
+/// register or at any column, and then into fewer bands.
+fn bands(long: usize, short: usize, threads: usize) -> Option<(usize, usize)> {
+    let whole = SumBlocking::of(long, short);
+    // A tiny output has nothing worth sharing, and whether its bands would take the same
+    // path also depends on how its rows are aligned to `gemm`'s tiles.
+    if whole == SumBlocking::Tiny {
+        return None;
+    }
+    let keeps_blocking = |width: usize| SumBlocking::of(width, short) == whole;
+    for count in (2..=threads).rev() {
+        for align in [BAND_ALIGN, BAND_ALIGN / 2, 1] {
+            let width = long.div_ceil(count).next_multiple_of(align);
+            let Some(last) = long.checked_sub((count - 1) * width) else {
+                continue;
+            };
+            if last > 0 && keeps_blocking(width) && keeps_blocking(last) {
+                return Some((width, count));
+            }
+        }
+    }
+    None
+}
 
 impl<T: Float> Tensor<T> {
     /// Matrix product with NumPy's `matmul` rules:
@@ -424,6 +482,31 @@ fn batched_gemm<T: Float>(
 mod tests {
     use super::*;
     use crate::test_util::iota;
+
+    #[test]
+    fn bands_keep_the_whole_products_sum_blocking() {
+        // Aligned bands where they keep the blocking.
+        assert_eq!(bands(512, 512, 2), Some((256, 2)));
+        assert_eq!(bands(300, 128, 4), Some((80, 4)));
+        // A 32 × 144 output: 80 + 64 would make the second band a small product, so the
+        // cut is at 72.
+        assert_eq!(bands(144, 32, 2), Some((72, 2)));
+        // 300 × 16 on four threads: aligned bands leave 60 rows last; 75-row bands do not.
+        assert_eq!(bands(300, 16, 4), Some((75, 4)));
+        // 128 × 64 cannot be cut into bands of more than 64: it runs whole.
+        assert_eq!(bands(128, 64, 2), None);
+        // Tiny outputs are never cut.
+        assert_eq!(bands(16, 16, 4), None);
+        for (long, short, threads) in [(144, 32, 2), (300, 16, 4), (1000, 5, 7), (90, 90, 3)] {
+            let whole = SumBlocking::of(long, short);
+            if let Some((width, count)) = bands(long, short, threads) {
+                let last = long - (count - 1) * width;
+                assert!(count <= threads && last > 0);
+                assert_eq!(SumBlocking::of(width, short), whole);
+                assert_eq!(SumBlocking::of(last, short), whole);
+            }
+        }
+    }
 
     /// The textbook triple loop, as the reference.
     fn naive(a: &Tensor<f64>, b: &Tensor<f64>) -> Vec<f64> {
