@@ -12,8 +12,8 @@ use crate::element::Float;
 use crate::matmul::{gemm_into, MatrixRef, Write, BATCH_PARALLEL_PRODUCTS_PER_THREAD};
 use crate::parallel::PARALLEL_THRESHOLD;
 use crate::shape::{checked_numel, shape_error};
+use crate::team::for_each_chunk_mut_with;
 use crate::tensor::Tensor;
-use rayon::prelude::*;
 
 /// Images whose weight gradients one worker sums into one partial sum. Fixed, so that the
 /// partial sums, and the order they are added in, never depend on the thread count.
@@ -124,9 +124,11 @@ fn per_image<T: Float>(
         return;
     }
     if images_in_parallel(out.len() / out_per_image, flops_per_image) {
-        out.par_chunks_mut(out_per_image).enumerate().for_each_init(
+        for_each_chunk_mut_with(
+            out,
+            out_per_image,
             || crate::buffer_pool::full(cols_len, T::zero()),
-            |cols, (i, dst)| image(cols, i, dst, 1),
+            |cols, i, dst| image(cols, i, dst, 1),
         );
     } else {
         let mut cols = crate::buffer_pool::full(cols_len, T::zero());

@@ -33,6 +33,7 @@ mod shape;
 mod slicing;
 mod softmax;
 mod strided;
+pub mod team;
 mod tensor;
 #[cfg(test)]
 mod test_util;

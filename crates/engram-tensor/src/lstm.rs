@@ -22,9 +22,9 @@
 use crate::element::Float;
 use crate::matmul::{gemm_into, MatrixRef, Write};
 use crate::shape::shape_error;
+use crate::team::for_each_mut;
 use crate::tensor::Tensor;
 use crate::vmath::Transcendental;
-use rayon::prelude::*;
 use std::mem::MaybeUninit;
 use std::ops::Range;
 
@@ -132,7 +132,12 @@ fn run_shares<S: Send>(mut shares: Vec<S>, run: impl Fn(S, usize) + Sync) {
             run(share, threads);
         }
     } else if threads > 1 {
-        shares.into_par_iter().for_each(|share| run(share, 1));
+        let mut shares: Vec<Option<S>> = shares.into_iter().map(Some).collect();
+        for_each_mut(&mut shares, |_, share| {
+            if let Some(share) = share.take() {
+                run(share, 1);
+            }
+        });
     } else {
         shares.into_iter().for_each(|share| run(share, 1));
     }

@@ -10,8 +10,8 @@
 use crate::element::Float;
 use crate::parallel::{fill_groups, PARALLEL_THRESHOLD};
 use crate::shape::{checked_numel, shape_error, try_broadcast_shapes, Shape};
+use crate::team::{for_each_chunk_mut, for_each_index};
 use crate::tensor::Tensor;
-use rayon::prelude::*;
 use smallvec::SmallVec;
 use std::mem::MaybeUninit;
 
@@ -193,7 +193,7 @@ unsafe fn gemm_raw<T: Float>(
         return;
     };
     let at = dst as usize;
-    (0..count).into_par_iter().for_each(|b| {
+    for_each_index(count, |b| {
         let start = b * width;
         let band = (start, if b + 1 == count { long - start } else { width });
         if m > n {
@@ -465,7 +465,7 @@ fn batched_gemm<T: Float>(
         && (count * per).saturating_mul(k) >= PARALLEL_THRESHOLD
         && (many || !splits_product(per.saturating_mul(k), threads))
     {
-        dst.par_chunks_mut(per).enumerate().for_each(|c| run(c, 1));
+        for_each_chunk_mut(dst, per, |i, d| run((i, d), 1));
     } else {
         dst.chunks_mut(per)
             .enumerate()

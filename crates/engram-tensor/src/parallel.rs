@@ -1,7 +1,7 @@
 //! When and how kernels use several cores. Work is always cut into the same fixed chunks,
 //! whatever the thread count, so results are bitwise identical for 1 and N threads.
 
-use rayon::prelude::*;
+use crate::team::for_each_chunk_mut;
 use std::mem::MaybeUninit;
 
 /// Below this many elements a kernel runs on the calling thread: spawning costs more.
@@ -15,9 +15,7 @@ pub(crate) fn fill_chunked<T: Send>(out: &mut [T], fill: impl Fn(usize, &mut [T]
     if out.len() < PARALLEL_THRESHOLD {
         fill(0, out);
     } else {
-        out.par_chunks_mut(CHUNK)
-            .enumerate()
-            .for_each(|(i, chunk)| fill(i * CHUNK, chunk));
+        for_each_chunk_mut(out, CHUNK, |i, chunk| fill(i * CHUNK, chunk));
     }
 }
 
@@ -35,9 +33,7 @@ pub(crate) fn fill_groups<T: Send>(
             .enumerate()
             .for_each(|(i, c)| fill(i, c));
     } else {
-        out.par_chunks_mut(group)
-            .enumerate()
-            .for_each(|(i, c)| fill(i, c));
+        for_each_chunk_mut(out, group, fill);
     }
 }
 

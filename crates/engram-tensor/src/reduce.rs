@@ -8,9 +8,9 @@ use crate::element::{Element, Float};
 use crate::parallel::{CHUNK, PARALLEL_THRESHOLD};
 use crate::shape::{normalize_axes, numel, shape_error, sum_to_shape_axes, Shape};
 use crate::strided::Walk;
+use crate::team::{for_each_chunk_mut, for_each_mut};
 use crate::tensor::Tensor;
 use crate::transcendental::logsumexp_shifted;
-use rayon::prelude::*;
 use smallvec::SmallVec;
 
 /// The elements of one output's reduced block.
@@ -59,7 +59,11 @@ pub(crate) fn sum_slice<T: Float>(s: &[T]) -> T {
         return pairwise(s);
     }
     let partials: Vec<T> = if s.len() >= PARALLEL_THRESHOLD {
-        s.par_chunks(CHUNK).map(pairwise).collect()
+        let mut partials = vec![T::zero(); s.len().div_ceil(CHUNK)];
+        for_each_mut(&mut partials, |i, partial| {
+            *partial = pairwise(&s[i * CHUNK..((i + 1) * CHUNK).min(s.len())]);
+        });
+        partials
     } else {
         s.chunks(CHUNK).map(pairwise).collect()
     };
@@ -162,9 +166,7 @@ impl<T: Element> Tensor<T> {
         };
         let per_chunk = (CHUNK / lane_len.max(1)).max(1);
         if n_out * lane_len.max(1) >= PARALLEL_THRESHOLD && n_out > 1 {
-            out.par_chunks_mut(per_chunk)
-                .enumerate()
-                .for_each(|(i, c)| fill(i * per_chunk, c));
+            for_each_chunk_mut(&mut out, per_chunk, |i, c| fill(i * per_chunk, c));
         } else {
             fill(0, &mut out);
         }
@@ -346,9 +348,7 @@ impl<T: Float> Tensor<T> {
             // layer's 16 channels go to every core rather than all to one.
             let least = if inner == 1 { 64 } else { 1 };
             let per_chunk = (CHUNK / (outer * inner).max(1)).max(least);
-            out.par_chunks_mut(per_chunk)
-                .enumerate()
-                .for_each(|(i, c)| fill(i * per_chunk, c));
+            for_each_chunk_mut(&mut out, per_chunk, |i, c| fill(i * per_chunk, c));
         } else {
             fill(0, &mut out);
         }

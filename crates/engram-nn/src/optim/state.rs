@@ -7,9 +7,9 @@ use crate::checkpoint::CheckpointError;
 use crate::context::Grads;
 use crate::module::Module;
 use crate::parameter::ParamId;
+use engram_tensor::team::for_each_mut;
 use engram_tensor::{Float, Tensor};
 use indexmap::IndexMap;
-use rayon::prelude::*;
 use std::collections::HashMap;
 
 /// One parameter's state.
@@ -113,11 +113,14 @@ impl<T: Float> State<T> {
             if runs.len() == 1 {
                 update(hyper, &mut runs[0], values, &grad);
             } else {
-                values
-                    .par_chunks_mut(RUN)
-                    .zip(grad.par_chunks(RUN))
-                    .zip(runs.par_iter_mut())
-                    .for_each(|((values, grad), run)| update(hyper, run, values, grad));
+                let mut work: Vec<_> = values
+                    .chunks_mut(RUN)
+                    .zip(grad.chunks(RUN))
+                    .zip(runs)
+                    .collect();
+                for_each_mut(&mut work, |_, ((values, grad), run)| {
+                    update(hyper, run, values, grad)
+                });
             }
         }
     }
