@@ -71,6 +71,10 @@ pub fn for_each_index_with<S: Send + 'static>(
             *const (dyn Fn(&mut Option<S>, std::ops::Range<usize>) + Sync + 'static),
         >(body)
     });
+    // Declared after everything the helpers borrow, so dropped before it: should this
+    // thread unwind before its own `work` (a failed spawn), the guard still settles
+    // every unit and waits for the helpers' before the borrowed values go.
+    let settle = SettleOnDrop(&claims);
     for _ in 1..threads {
         let claims = Arc::clone(&claims);
         rayon::spawn(move || {
@@ -79,7 +83,7 @@ pub fn for_each_index_with<S: Send + 'static>(
         });
     }
     claims.work(run_units);
-    claims.wait_for_all();
+    drop(settle);
     let panic = claims
         .panic
         .lock()
@@ -176,6 +180,22 @@ impl<S> Clone for Body<S> {
     }
 }
 impl<S> Copy for Body<S> {}
+
+/// Settles a loop when dropped: claims every unit no one has (running none of them if
+/// the thread is unwinding) and waits until every unit has finished.
+struct SettleOnDrop<'a>(&'a Claims);
+
+impl Drop for SettleOnDrop<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.panicked.store(true, Ordering::Relaxed);
+        }
+        // Units left unclaimed are only skipped: `panicked` is set when unwinding, and
+        // otherwise this thread's own `work` has claimed them all already.
+        self.0.work::<()>(|_, _| {});
+        self.0.wait_for_all();
+    }
+}
 
 /// The shared counters of one loop.
 struct Claims {
