@@ -15,7 +15,22 @@
 //! has claimed and is running. On one thread nothing is handed anywhere.
 //!
 //! Which thread runs a unit never changes what the unit computes, so kernels that cut
-//! their work into fixed units give the same bits on any number of threads.
+//! their work into fixed units give the same bits on any number of threads. A custom
+//! kernel gets the same behaviour:
+//!
+//! ```
+//! use engram_tensor::team::for_each_chunk_mut;
+//! let input: Vec<f32> = (0..100_000).map(|i| i as f32).collect();
+//! let mut out = vec![0.0f32; input.len()];
+//! // Fixed chunks of 16,384 elements, shared between this thread and the pool's.
+//! for_each_chunk_mut(&mut out, 1 << 14, |i, chunk| {
+//!     let start = i << 14;
+//!     for (o, x) in chunk.iter_mut().zip(&input[start..]) {
+//!         *o = x.sqrt();
+//!     }
+//! });
+//! assert_eq!(out[99_999], 99_999f32.sqrt());
+//! ```
 
 use std::any::Any;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
