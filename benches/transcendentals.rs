@@ -3,7 +3,7 @@
 //!
 //! - `copy`: `Tensor::map(|v| v)`, the same allocation, chunking and threads as every
 //!   elementwise op: the machine's memory bandwidth as the kernels see it.
-//! - `exp`, `ln`, `tanh`, `sigmoid`, `erf`, `sin`, `cos`: the tensor methods.
+//! - `exp`, `expm1`, `ln`, `tanh`, `sigmoid`, `erf`, `sin`, `cos`: the tensor methods.
 //! - `scalar_*`: the same function through `Tensor::map` with the standard library's (or
 //!   libm's) scalar routine, as every op ran before the vectorised kernels.
 //!
@@ -41,10 +41,12 @@ fn transcendentals<T: Float>(c: &mut Criterion) {
         group.measurement_time(Duration::from_secs(2));
         group.sample_size(if n > 1 << 20 { 10 } else { 30 });
         let (x, pos) = (inputs::<T>(n, false), inputs::<T>(n, true));
-        let cases: [Case<T>; 15] = [
+        let cases: [Case<T>; 17] = [
             ("copy", &x, |t| t.map(|v| v)),
             ("exp", &x, |t| t.exp()),
             ("scalar_exp", &x, |t| t.map(|v| v.exp())),
+            ("expm1", &x, |t| t.expm1()),
+            ("scalar_expm1", &x, |t| t.map(|v| v.exp_m1())),
             ("ln", &pos, |t| t.ln()),
             ("scalar_ln", &pos, |t| t.map(|v| v.ln())),
             ("tanh", &x, |t| t.tanh()),

@@ -125,8 +125,6 @@ unary_ops! {
     neg => |x| -x;
     /// `ln(1 + x)`, accurate near 0.
     log1p => |x| x.ln_1p();
-    /// `e^x - 1`, accurate near 0.
-    expm1 => |x| x.exp_m1();
     /// Square root.
     sqrt => |x| x.sqrt();
     /// `1 / x`.
@@ -147,11 +145,6 @@ impl<T: Float> Tensor<T> {
     /// `x` for positive x, `slope · x` otherwise.
     pub fn leaky_relu(&self, slope: T) -> Tensor<T> {
         self.map(|x| if x > T::zero() { x } else { slope * x })
-    }
-
-    /// `x` for positive x, `alpha (e^x - 1)` otherwise.
-    pub fn elu(&self, alpha: T) -> Tensor<T> {
-        self.map(|x| if x > T::zero() { x } else { alpha * x.exp_m1() })
     }
 
     /// `x^p` for a float exponent.

@@ -1,6 +1,6 @@
-//! The tensor ops built on the vectorised kernels of `vmath`: `exp`, `ln`, `tanh`,
-//! `sigmoid`, `erf`, `sin`, `cos`, and the activations made of them (GELU in both forms, SiLU), each
-//! one pass over memory.
+//! The tensor ops built on the vectorised kernels of `vmath`: `exp`, `expm1`, `ln`,
+//! `tanh`, `sigmoid`, `erf`, `sin`, `cos`, and the activations made of them (GELU in both
+//! forms, SiLU, ELU), each one pass over memory.
 
 use crate::element::Float;
 use crate::elementwise::{gelu_tanh_coefficient, GELU_CUBIC};
@@ -17,6 +17,12 @@ impl<T: Float> Tensor<T> {
     /// `e^x`.
     pub fn exp(&self) -> Tensor<T> {
         self.map_blocks(|x, out| T::transcendental(Transcendental::Exp, x, out))
+    }
+
+    /// `e^x - 1`, accurate near 0 (within 2 ulps of libm's `expm1` in f64, and the result
+    /// is `x` itself for tiny `x`).
+    pub fn expm1(&self) -> Tensor<T> {
+        self.map_blocks(|x, out| T::transcendental(Transcendental::Expm1, x, out))
     }
 
     /// Natural logarithm (NaN below 0, -∞ at 0).
@@ -66,6 +72,15 @@ impl<T: Float> Tensor<T> {
             Transcendental::Tanh,
             |x| c * (x + k * x * x * x),
             |x, t| half * x * (T::one() + t),
+        )
+    }
+
+    /// ELU: `x` for positive `x`, `alpha (e^x - 1)` otherwise.
+    pub fn elu(&self, alpha: T) -> Tensor<T> {
+        self.map_composed(
+            Transcendental::Expm1,
+            |x| x,
+            |x, e| if x > T::zero() { x } else { alpha * e },
         )
     }
 

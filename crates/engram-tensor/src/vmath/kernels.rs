@@ -75,6 +75,33 @@ where
     (V::pow2(n), r.mul(r).mul_add(horner(r, V::E::EXPM1_Q), r))
 }
 
+/// `e^x - 1`, accurate near 0: with `x = n ln 2 + r`, `p = e^r - 1` as in
+/// [`expm1_parts_nonpositive`] (any sign of `r`), and `s = 2^n`, `e^x - 1 = (s - 1) + s p`:
+/// `s - 1` is exact for the `n` the clamps allow, so one fused multiply-add rounds once,
+/// and at `n = 0` the result is `p` itself (tiny `x` come back unchanged). Above
+/// `-EXPM1_MIN` the `- 1` is below half an ulp of `e^x` and the result is [`exp`]'s, which
+/// also handles overflow; below `EXPM1_MIN` it rounds to -1. Zero keeps its sign.
+#[inline(always)]
+pub(crate) fn expm1<V: Lanes>(x: V) -> V
+where
+    V::E: Constants,
+{
+    let large = V::splat(V::E::ZERO).sub(V::splat(V::E::EXPM1_MIN));
+    // `max`/`min` return their second operand for NaN, so NaN passes through.
+    let clamped = large.min(V::splat(V::E::EXPM1_MIN).max(x));
+    let (n, r) = reduce_ln2(clamped);
+    let s = V::pow2(n);
+    let p = r.mul(r).mul_add(horner(r, V::E::EXPM1_Q), r);
+    let y = s.mul_add(p, s.sub(V::splat(V::E::ONE)));
+    let y = V::select(x.eq(V::splat(V::E::ZERO)), x, y);
+    let above = large.lt(x);
+    if V::any(above) {
+        V::select(above, exp(x), y)
+    } else {
+        y
+    }
+}
+
 /// Natural logarithm: `x = 2^k m` with `m ∈ [√½, √2)`, `f = m - 1`, `s = f / (2 + f)`,
 /// `ln(1 + f) = 2 atanh(s) = f - (f²/2 - s (f²/2 + T(s²)))`, summed so that the large
 /// terms are added last.

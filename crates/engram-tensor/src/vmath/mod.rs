@@ -27,6 +27,8 @@ use std::sync::OnceLock;
 pub enum Transcendental {
     /// `e^x`.
     Exp,
+    /// `e^x - 1`, accurate near 0.
+    Expm1,
     /// `ln x`.
     Ln,
     /// `tanh x`.
@@ -114,6 +116,8 @@ macro_rules! kernel_types {
 kernel_types! {
     /// [`kernels::exp`].
     ExpKernel => kernels::exp;
+    /// [`kernels::expm1`].
+    Expm1Kernel => kernels::expm1;
     /// [`kernels::ln`].
     LnKernel => kernels::ln;
     /// [`kernels::tanh`].
@@ -168,6 +172,7 @@ where
 {
     match f {
         Transcendental::Exp => drive::<V, ExpKernel>(src, dst),
+        Transcendental::Expm1 => drive::<V, Expm1Kernel>(src, dst),
         Transcendental::Ln => drive::<V, LnKernel>(src, dst),
         Transcendental::Tanh => drive::<V, TanhKernel>(src, dst),
         Transcendental::Sigmoid => drive::<V, SigmoidKernel>(src, dst),

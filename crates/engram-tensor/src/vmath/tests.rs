@@ -5,8 +5,9 @@ use super::*;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-const ALL: [Transcendental; 7] = [
+const ALL: [Transcendental; 8] = [
     Transcendental::Exp,
+    Transcendental::Expm1,
     Transcendental::Ln,
     Transcendental::Tanh,
     Transcendental::Sigmoid,
@@ -36,6 +37,7 @@ fn run32(level: Level, f: Transcendental, x: &[f32]) -> Vec<f32> {
 fn reference(f: Transcendental, x: f64) -> f64 {
     match f {
         Transcendental::Exp => x.exp(),
+        Transcendental::Expm1 => x.exp_m1(),
         Transcendental::Ln => x.ln(),
         Transcendental::Tanh => x.tanh(),
         Transcendental::Sigmoid => {
@@ -295,6 +297,25 @@ fn erf_keeps_full_relative_precision_for_tiny_inputs() {
 /// The reference here is itself `e / (1 + e)` on libm's `exp`, up to about 1.5 ulps off;
 /// the f32 sweep, against an exact reference, bounds the same kernel's error at 2 ulps.
 #[test]
+fn f64_expm1_is_within_2_ulps_of_libm() {
+    let tiny: Vec<f64> = every_exponent(1 << 19, 11)
+        .into_iter()
+        .filter(|x| *x < 1.0)
+        .flat_map(|x| [x, -x])
+        .collect();
+    for (xs, what) in [
+        (uniform(-1.0, 1.0, 1 << 20, 12), "[-1, 1]"),
+        (uniform(-50.0, 50.0, 1 << 20, 13), "[-50, 50]"),
+        (uniform(36.0, 45.0, 1 << 18, 14), "where exp takes over"),
+        (uniform(700.0, 709.7, 1 << 18, 15), "near overflow"),
+        (tiny, "tiny, both signs"),
+    ] {
+        let (worst, at) = f64_max_ulps(Transcendental::Expm1, &xs);
+        assert!(worst <= 2, "expm1 on {what}: {worst} ulps at {at:e}");
+    }
+}
+
+#[test]
 fn f64_sigmoid_is_within_3_ulps_of_the_libm_formula() {
     for xs in [
         uniform(-745.0, 40.0, 1 << 21, 7),
@@ -419,13 +440,21 @@ fn sin_and_cos_beyond_the_reduction_range_are_libms() {
 #[test]
 fn special_values_are_exact() {
     let inf = f64::INFINITY;
-    let cases: [(Transcendental, f64, f64); 34] = [
+    let cases: [(Transcendental, f64, f64); 42] = [
         (Transcendental::Exp, 0.0, 1.0),
         (Transcendental::Exp, -0.0, 1.0),
         (Transcendental::Exp, inf, inf),
         (Transcendental::Exp, -inf, 0.0),
         (Transcendental::Exp, 1000.0, inf),
         (Transcendental::Exp, -1000.0, 0.0),
+        (Transcendental::Expm1, 0.0, 0.0),
+        (Transcendental::Expm1, -0.0, -0.0),
+        (Transcendental::Expm1, inf, inf),
+        (Transcendental::Expm1, -inf, -1.0),
+        (Transcendental::Expm1, 1000.0, inf),
+        (Transcendental::Expm1, -1000.0, -1.0),
+        (Transcendental::Expm1, 1e-300, 1e-300),
+        (Transcendental::Expm1, -1e-300, -1e-300),
         (Transcendental::Ln, 1.0, 0.0),
         (Transcendental::Ln, 0.0, -inf),
         (Transcendental::Ln, -0.0, -inf),
