@@ -3,7 +3,8 @@
 //!
 //! - `copy`: `Tensor::map(|v| v)`, the same allocation, chunking and threads as every
 //!   elementwise op: the machine's memory bandwidth as the kernels see it.
-//! - `exp`, `expm1`, `ln`, `tanh`, `sigmoid`, `erf`, `sin`, `cos`: the tensor methods.
+//! - `exp`, `expm1`, `ln`, `tanh`, `softplus`, `sigmoid`, `erf`, `sin`, `cos`: the tensor
+//!   methods.
 //! - `scalar_*`: the same function through `Tensor::map` with the standard library's (or
 //!   libm's) scalar routine, as every op ran before the vectorised kernels.
 //!
@@ -41,7 +42,7 @@ fn transcendentals<T: Float>(c: &mut Criterion) {
         group.measurement_time(Duration::from_secs(2));
         group.sample_size(if n > 1 << 20 { 10 } else { 30 });
         let (x, pos) = (inputs::<T>(n, false), inputs::<T>(n, true));
-        let cases: [Case<T>; 17] = [
+        let cases: [Case<T>; 19] = [
             ("copy", &x, |t| t.map(|v| v)),
             ("exp", &x, |t| t.exp()),
             ("scalar_exp", &x, |t| t.map(|v| v.exp())),
@@ -51,6 +52,10 @@ fn transcendentals<T: Float>(c: &mut Criterion) {
             ("scalar_ln", &pos, |t| t.map(|v| v.ln())),
             ("tanh", &x, |t| t.tanh()),
             ("scalar_tanh", &x, |t| t.map(|v| v.tanh())),
+            ("softplus", &x, |t| t.softplus()),
+            ("scalar_softplus", &x, |t| {
+                t.map(|v| v.max(T::zero()) + (-v.abs()).exp().ln_1p())
+            }),
             ("sigmoid", &x, |t| t.sigmoid()),
             ("scalar_sigmoid", &x, |t| t.map(scalar_sigmoid)),
             ("erf", &x, |t| t.erf()),

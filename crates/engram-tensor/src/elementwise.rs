@@ -92,12 +92,6 @@ fn zip_contiguous_same_shape<A: Element, B: Element, R: Element>(
     Some(Tensor::from_pooled(out, a.shape()))
 }
 
-/// `ln(1 + e^x)` without overflow for large `x`.
-#[inline]
-pub(crate) fn softplus_scalar<T: Float>(x: T) -> T {
-    x.max(T::zero()) + (-x.abs()).exp().ln_1p()
-}
-
 /// The cubic coefficient `0.044715` in the tanh form of GELU,
 /// `½x(1 + tanh(√(2/π)(x + 0.044715x³)))`; the kernel and its gradient rule share it.
 pub const GELU_CUBIC: f64 = 0.044715;
@@ -137,8 +131,6 @@ unary_ops! {
     sign => |x| if x > T::zero() { T::one() } else if x < T::zero() { -T::one() } else { x };
     /// `max(x, 0)`.
     relu => |x| if x > T::zero() { x } else { T::zero() };
-    /// `ln(1 + e^x)`, stable for large |x|.
-    softplus => |x| softplus_scalar(x);
 }
 
 impl<T: Float> Tensor<T> {

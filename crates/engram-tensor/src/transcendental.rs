@@ -1,6 +1,6 @@
 //! The tensor ops built on the vectorised kernels of `vmath`: `exp`, `expm1`, `ln`,
-//! `tanh`, `sigmoid`, `erf`, `sin`, `cos`, and the activations made of them (GELU in both
-//! forms, SiLU, ELU), each one pass over memory.
+//! `tanh`, `softplus`, `sigmoid`, `erf`, `sin`, `cos`, and the activations made of them
+//! (GELU in both forms, SiLU, ELU), each one pass over memory.
 
 use crate::element::Float;
 use crate::elementwise::{gelu_tanh_coefficient, GELU_CUBIC};
@@ -33,6 +33,12 @@ impl<T: Float> Tensor<T> {
     /// Hyperbolic tangent.
     pub fn tanh(&self) -> Tensor<T> {
         self.map_blocks(|x, out| T::transcendental(Transcendental::Tanh, x, out))
+    }
+
+    /// Softplus `ln(1 + e^x)`, stable for large |x| (within 3 ulps of libm's
+    /// `max(x, 0) + log1p(e^-|x|)` in f64).
+    pub fn softplus(&self) -> Tensor<T> {
+        self.map_blocks(|x, out| T::transcendental(Transcendental::Softplus, x, out))
     }
 
     /// Logistic sigmoid `1 / (1 + e^-x)`, stable for large |x|.

@@ -135,6 +135,25 @@ where
     V::select(x.not_ge(zero), V::splat(V::E::NAN), y)
 }
 
+/// Softplus `ln(1 + e^x)`, as `max(x, 0) + ln(1 + e)` with `e = e^(-|x|) ∈ (0, 1]`, so
+/// nothing overflows. `ln(1 + e)` is `ln u + c / u` for `u = 1 + e` rounded and its exact
+/// error `c = e - (u - 1)` (`u - 1` is exact): the correction restores what the rounding of
+/// `u` lost, so a tiny `e` comes back as itself and very negative `x` keep their relative
+/// precision.
+#[inline(always)]
+pub(crate) fn softplus<V: Lanes>(x: V) -> V
+where
+    V::E: Constants,
+{
+    let zero = V::splat(V::E::ZERO);
+    let one = V::splat(V::E::ONE);
+    let e = exp(zero.sub(x.abs()));
+    let u = one.add(e);
+    let c = e.sub(u.sub(one));
+    // `max` returns its second operand for NaN, so NaN passes through.
+    zero.max(x).add(c.div(u).add(ln(u)))
+}
+
 /// Hyperbolic tangent, odd: `tanh a = -u / (2 + u)` with `u = e^(-2a) - 1`, one formula
 /// over the whole range. From `e^(-2a) = s (1 + p)` (`s = 2^n`), `u = (s - 1) + s p` is
 /// carried in two parts (the rounding error of one fused multiply-add is exact), so it

@@ -33,6 +33,8 @@ pub enum Transcendental {
     Ln,
     /// `tanh x`.
     Tanh,
+    /// `ln(1 + e^x)`.
+    Softplus,
     /// `1 / (1 + e^-x)`.
     Sigmoid,
     /// The error function `(2/√π) ∫₀ˣ e^(-t²) dt`.
@@ -122,6 +124,8 @@ kernel_types! {
     LnKernel => kernels::ln;
     /// [`kernels::tanh`].
     TanhKernel => kernels::tanh;
+    /// [`kernels::softplus`].
+    SoftplusKernel => kernels::softplus;
     /// [`kernels::sigmoid`].
     SigmoidKernel => kernels::sigmoid;
     /// [`kernels::erf`].
@@ -175,6 +179,7 @@ where
         Transcendental::Expm1 => drive::<V, Expm1Kernel>(src, dst),
         Transcendental::Ln => drive::<V, LnKernel>(src, dst),
         Transcendental::Tanh => drive::<V, TanhKernel>(src, dst),
+        Transcendental::Softplus => drive::<V, SoftplusKernel>(src, dst),
         Transcendental::Sigmoid => drive::<V, SigmoidKernel>(src, dst),
         Transcendental::Erf => drive::<V, ErfKernel>(src, dst),
         Transcendental::Sin => drive::<V, SinKernel>(src, dst),

@@ -5,11 +5,12 @@ use super::*;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-const ALL: [Transcendental; 8] = [
+const ALL: [Transcendental; 9] = [
     Transcendental::Exp,
     Transcendental::Expm1,
     Transcendental::Ln,
     Transcendental::Tanh,
+    Transcendental::Softplus,
     Transcendental::Sigmoid,
     Transcendental::Erf,
     Transcendental::Sin,
@@ -40,6 +41,7 @@ fn reference(f: Transcendental, x: f64) -> f64 {
         Transcendental::Expm1 => x.exp_m1(),
         Transcendental::Ln => x.ln(),
         Transcendental::Tanh => x.tanh(),
+        Transcendental::Softplus => x.max(0.0) + (-x.abs()).exp().ln_1p(),
         Transcendental::Sigmoid => {
             if x >= 0.0 {
                 1.0 / (1.0 + (-x).exp())
@@ -316,6 +318,18 @@ fn f64_expm1_is_within_2_ulps_of_libm() {
 }
 
 #[test]
+fn f64_softplus_is_within_3_ulps_of_the_libm_formula() {
+    for (xs, what) in [
+        (uniform(-1.0, 1.0, 1 << 20, 21), "[-1, 1]"),
+        (uniform(-60.0, 60.0, 1 << 20, 22), "[-60, 60]"),
+        (uniform(-745.0, -600.0, 1 << 18, 23), "tiny results"),
+    ] {
+        let (worst, at) = f64_max_ulps(Transcendental::Softplus, &xs);
+        assert!(worst <= 3, "softplus on {what}: {worst} ulps at {at:e}");
+    }
+}
+
+#[test]
 fn f64_sigmoid_is_within_3_ulps_of_the_libm_formula() {
     for xs in [
         uniform(-745.0, 40.0, 1 << 21, 7),
@@ -440,7 +454,7 @@ fn sin_and_cos_beyond_the_reduction_range_are_libms() {
 #[test]
 fn special_values_are_exact() {
     let inf = f64::INFINITY;
-    let cases: [(Transcendental, f64, f64); 42] = [
+    let cases: [(Transcendental, f64, f64); 46] = [
         (Transcendental::Exp, 0.0, 1.0),
         (Transcendental::Exp, -0.0, 1.0),
         (Transcendental::Exp, inf, inf),
@@ -466,6 +480,10 @@ fn special_values_are_exact() {
         (Transcendental::Tanh, inf, 1.0),
         (Transcendental::Tanh, -inf, -1.0),
         (Transcendental::Tanh, 50.0, 1.0),
+        (Transcendental::Softplus, 0.0, std::f64::consts::LN_2),
+        (Transcendental::Softplus, inf, inf),
+        (Transcendental::Softplus, -inf, 0.0),
+        (Transcendental::Softplus, 1000.0, 1000.0),
         (Transcendental::Sigmoid, 0.0, 0.5),
         (Transcendental::Sigmoid, inf, 1.0),
         (Transcendental::Sigmoid, -inf, 0.0),
