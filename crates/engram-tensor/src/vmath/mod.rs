@@ -22,8 +22,10 @@ use lanes::Lanes;
 use std::mem::MaybeUninit;
 use std::sync::OnceLock;
 
-/// The elementwise functions that have vectorised kernels.
+/// The elementwise functions that have vectorised kernels. More may come, so a match on
+/// it needs a wildcard arm.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Transcendental {
     /// `e^x`.
     Exp,
