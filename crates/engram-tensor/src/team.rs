@@ -3,10 +3,10 @@
 //!
 //! A parallel iterator of `rayon` started from a thread outside its pool (a user's
 //! training loop) hands the whole loop to the pool and puts the calling thread to sleep
-//! until the pool wakes it: two wake-ups across cores per op, tens of microseconds each on
-//! a virtual machine. A training step runs dozens of parallel ops, and in the MLP step on
-//! two threads those hand-offs were a fifth of the step (2.25 ms against 1.81 ms for the
-//! same step run from inside the pool).
+//! until the pool wakes it: two wake-ups across cores per op. A training step runs dozens
+//! of parallel ops, and in the MLP step on two threads those hand-offs were a fifth of the
+//! step (2.25 ms against 1.81 ms for the same step run from inside the pool, on a
+//! two-core virtual machine).
 //!
 //! Here the calling thread works through the loop itself, claiming units from a shared
 //! counter, while up to `threads - 1` helpers spawned on the pool claim from the same
