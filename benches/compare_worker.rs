@@ -123,8 +123,5 @@ fn main() -> std::io::Result<()> {
         "version": env!("CARGO_PKG_VERSION"),
         "threads": rayon::current_num_threads(),
     });
-    if std::env::var_os("IN_POOL").is_some() {
-        return rayon::scope(|_| protocol::serve(hello, |name| Ok(figure(name))));
-    }
     protocol::serve(hello, |name| Ok(figure(name)))
 }
