@@ -50,8 +50,12 @@ pub fn bools(spec: &Value) -> Tensor<bool> {
 }
 
 /// Runs `f` on a rayon pool of exactly `threads` threads, so a test can compare results
-/// across thread counts within one process.
+/// across thread counts within one process. One such run at a time in a test binary: a
+/// parallel loop started while another thread's loop has Engram's team runs on its own
+/// thread, and a comparison of thread counts wants its loops shared.
 pub fn on_threads<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
     rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
