@@ -138,6 +138,35 @@ kernel_types! {
     CosKernel => trig::cos;
 }
 
+/// How far ahead of the kernel its input and output are fetched into cache, in bytes.
+/// A transcendental spends long enough on each cache line that the hardware prefetchers
+/// do not run far enough ahead on their own: on 16M elements (2 threads, Intel Xeon) the
+/// time was the copy's plus the arithmetic's, 1.5–2.8× a copy; with 4 KiB of software
+/// prefetch (input, and output with intent to write) memory and arithmetic overlap and
+/// exp runs at 1.06× a copy. 2 and 8 KiB measured the same within noise.
+const PREFETCH_BYTES: usize = 4096;
+
+/// Bytes in a cache line: one prefetch each.
+const CACHE_LINE_BYTES: usize = 64;
+
+/// Asks for the cache lines [`PREFETCH_BYTES`] ahead of `src` and `dst`: to read, and to
+/// write. A prefetch never faults, so the addresses may lie past the slices' ends.
+#[inline(always)]
+fn prefetch_ahead<E>(src: *const E, dst: *mut E) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_ET0, _MM_HINT_T0};
+        let ahead = PREFETCH_BYTES / std::mem::size_of::<E>();
+        // SAFETY: prefetches only hint the cache; they read and write nothing.
+        unsafe {
+            _mm_prefetch::<_MM_HINT_T0>(src.wrapping_add(ahead).cast::<i8>());
+            _mm_prefetch::<_MM_HINT_ET0>(dst.wrapping_add(ahead).cast::<i8>().cast_const());
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (src, dst);
+}
+
 /// Applies kernel `K` to `src` register by register; the last partial register goes
 /// through a padded copy, so every element gets exactly the same arithmetic.
 #[inline(always)]
@@ -151,12 +180,18 @@ where
         "vmath: source and destination lengths"
     );
     let full = src.len() - src.len() % V::N;
+    // Elements per cache line: a whole number of registers for every lane type.
+    let per_line = (CACHE_LINE_BYTES / std::mem::size_of::<V::E>()).max(V::N);
     let (s, d) = (src.as_ptr(), dst.as_mut_ptr().cast::<V::E>());
     let mut i = 0;
     while i < full {
-        // SAFETY: `i + N <= full <= len` for both slices, which have the same length.
-        unsafe { K::apply(V::load(s.add(i))).store(d.add(i)) };
-        i += V::N;
+        prefetch_ahead(s.wrapping_add(i), d.wrapping_add(i));
+        let line_end = (i + per_line).min(full);
+        while i < line_end {
+            // SAFETY: `i + N <= full <= len` for both slices, which have the same length.
+            unsafe { K::apply(V::load(s.add(i))).store(d.add(i)) };
+            i += V::N;
+        }
     }
     if full < src.len() {
         let mut buf = [V::E::ZERO; 16];
