@@ -62,9 +62,9 @@ const HELPER_SPIN: Duration = Duration::from_micros(200);
 /// counter.
 const CLAIMS_PER_THREAD: usize = 8;
 
-/// Runs `task(i)` for every `i` in `0..count`, on the calling thread and on the team's
-/// helpers (see the module's documentation), each `i` once. A panic in any unit is raised again on the
-/// calling thread once every unit that started has finished.
+/// Runs `task(i)` for every `i` in `0..count`, each once, on the calling thread and on the
+/// team's helpers (see the module's documentation). A panic in any unit is raised again on
+/// the calling thread once every unit that started has finished.
 pub fn for_each_index(count: usize, task: impl Fn(usize) + Sync) {
     for_each_index_with(count, || (), |_, i| task(i));
 }
