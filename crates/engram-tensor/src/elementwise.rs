@@ -117,8 +117,6 @@ macro_rules! unary_ops {
 unary_ops! {
     /// `-x`.
     neg => |x| -x;
-    /// `ln(1 + x)`, accurate near 0.
-    log1p => |x| x.ln_1p();
     /// Square root.
     sqrt => |x| x.sqrt();
     /// `1 / x`.

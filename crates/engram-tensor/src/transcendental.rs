@@ -1,5 +1,5 @@
 //! The tensor ops built on the vectorised kernels of `vmath`: `exp`, `expm1`, `ln`,
-//! `tanh`, `softplus`, `sigmoid`, `erf`, `sin`, `cos`, and the activations made of them
+//! `log1p`, `tanh`, `softplus`, `sigmoid`, `erf`, `sin`, `cos`, and the activations made of them
 //! (GELU in both forms, SiLU, ELU), each one pass over memory.
 
 use crate::element::Float;
@@ -28,6 +28,12 @@ impl<T: Float> Tensor<T> {
     /// Natural logarithm (NaN below 0, -∞ at 0).
     pub fn ln(&self) -> Tensor<T> {
         self.map_blocks(|x, out| T::transcendental(Transcendental::Ln, x, out))
+    }
+
+    /// `ln(1 + x)`, accurate near 0 (within 2 ulps of libm's `log1p` in f64; -∞ at -1,
+    /// NaN below).
+    pub fn log1p(&self) -> Tensor<T> {
+        self.map_blocks(|x, out| T::transcendental(Transcendental::Log1p, x, out))
     }
 
     /// Hyperbolic tangent.

@@ -135,6 +135,28 @@ where
     V::select(x.not_ge(zero), V::splat(V::E::NAN), y)
 }
 
+/// `ln(1 + x)`, accurate near 0: `ln u + c / u` for `u = 1 + x` rounded and its rounding
+/// error `c = x - (u - 1)` (exact for `|x| <= 1`; beyond, `c / u` is below an ulp of
+/// `ln u >= ln 2` anyway). The correction restores what the rounding of `u` lost, so a
+/// tiny `x` comes back as itself. `-1` gives -∞ (where `c / u` would be `0 / 0`), below
+/// it NaN (from `ln`), and ±0 keep their sign.
+#[inline(always)]
+pub(crate) fn log1p<V: Lanes>(x: V) -> V
+where
+    V::E: Constants,
+{
+    let zero = V::splat(V::E::ZERO);
+    let one = V::splat(V::E::ONE);
+    let inf = V::splat(V::E::INFINITY);
+    let u = one.add(x);
+    let c = x.sub(u.sub(one));
+    let y = ln(u).add(c.div(u));
+    let y = V::select(u.eq(zero), V::splat(V::E::NEG_INFINITY), y);
+    // At +∞, `c = ∞ - ∞` is NaN.
+    let y = V::select(x.eq(inf), inf, y);
+    V::select(x.eq(zero), x, y)
+}
+
 /// Softplus `ln(1 + e^x)`, as `max(x, 0) + ln(1 + e)` with `e = e^(-|x|) ∈ (0, 1]`, so
 /// nothing overflows. `ln(1 + e)` is `ln u + c / u` for `u = 1 + e` rounded and its exact
 /// error `c = e - (u - 1)` (`u - 1` is exact): the correction restores what the rounding of

@@ -1,5 +1,5 @@
-//! Vectorised `exp`, `ln`, `tanh`, `sigmoid`, `erf`, `sin` and `cos` over slices, in f32
-//! and f64.
+//! Vectorised `exp`, `expm1`, `ln`, `log1p`, `tanh`, `softplus`, `sigmoid`, `erf`, `sin`
+//! and `cos` over slices, in f32 and f64.
 //!
 //! One polynomial kernel per function (`kernels`, and `trig` for `sin` and `cos`), written over a small lane abstraction
 //! (`lanes`) and compiled three times: for AVX-512F, for AVX2+FMA and for a plain scalar.
@@ -33,6 +33,8 @@ pub enum Transcendental {
     Expm1,
     /// `ln x`.
     Ln,
+    /// `ln(1 + x)`, accurate near 0.
+    Log1p,
     /// `tanh x`.
     Tanh,
     /// `ln(1 + e^x)`.
@@ -124,6 +126,8 @@ kernel_types! {
     Expm1Kernel => kernels::expm1;
     /// [`kernels::ln`].
     LnKernel => kernels::ln;
+    /// [`kernels::log1p`].
+    Log1pKernel => kernels::log1p;
     /// [`kernels::tanh`].
     TanhKernel => kernels::tanh;
     /// [`kernels::softplus`].
@@ -215,6 +219,7 @@ where
         Transcendental::Exp => drive::<V, ExpKernel>(src, dst),
         Transcendental::Expm1 => drive::<V, Expm1Kernel>(src, dst),
         Transcendental::Ln => drive::<V, LnKernel>(src, dst),
+        Transcendental::Log1p => drive::<V, Log1pKernel>(src, dst),
         Transcendental::Tanh => drive::<V, TanhKernel>(src, dst),
         Transcendental::Softplus => drive::<V, SoftplusKernel>(src, dst),
         Transcendental::Sigmoid => drive::<V, SigmoidKernel>(src, dst),

@@ -5,10 +5,11 @@ use super::*;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-const ALL: [Transcendental; 9] = [
+const ALL: [Transcendental; 10] = [
     Transcendental::Exp,
     Transcendental::Expm1,
     Transcendental::Ln,
+    Transcendental::Log1p,
     Transcendental::Tanh,
     Transcendental::Softplus,
     Transcendental::Sigmoid,
@@ -40,6 +41,7 @@ fn reference(f: Transcendental, x: f64) -> f64 {
         Transcendental::Exp => x.exp(),
         Transcendental::Expm1 => x.exp_m1(),
         Transcendental::Ln => x.ln(),
+        Transcendental::Log1p => x.ln_1p(),
         Transcendental::Tanh => x.tanh(),
         Transcendental::Softplus => x.max(0.0) + (-x.abs()).exp().ln_1p(),
         Transcendental::Sigmoid => {
@@ -317,6 +319,26 @@ fn f64_expm1_is_within_2_ulps_of_libm() {
     }
 }
 
+/// `log1p` near 0 (both signs), down to -1, and over every exponent up to overflow.
+#[test]
+fn f64_log1p_is_within_2_ulps_of_libm() {
+    let tiny: Vec<f64> = every_exponent(1 << 19, 31)
+        .into_iter()
+        .filter(|x| *x < 1.0)
+        .flat_map(|x| [x, -x])
+        .collect();
+    for (xs, what) in [
+        (uniform(-0.5, 1.0, 1 << 20, 32), "[-0.5, 1]"),
+        (uniform(-1.0, -0.5, 1 << 18, 33), "[-1, -0.5]"),
+        (uniform(1.0, 1e6, 1 << 18, 34), "[1, 1e6]"),
+        (every_exponent(1 << 19, 35), "every positive exponent"),
+        (tiny, "tiny, both signs"),
+    ] {
+        let (worst, at) = f64_max_ulps(Transcendental::Log1p, &xs);
+        assert!(worst <= 2, "log1p on {what}: {worst} ulps at {at:e}");
+    }
+}
+
 /// The reference is libm's `max(x, 0) + log1p(e^-|x|)`, itself about an ulp off.
 #[test]
 fn f64_softplus_is_within_3_ulps_of_the_libm_formula() {
@@ -457,7 +479,7 @@ fn sin_and_cos_beyond_the_reduction_range_are_libms() {
 #[test]
 fn special_values_are_exact() {
     let inf = f64::INFINITY;
-    let cases: [(Transcendental, f64, f64); 46] = [
+    let cases: [(Transcendental, f64, f64); 55] = [
         (Transcendental::Exp, 0.0, 1.0),
         (Transcendental::Exp, -0.0, 1.0),
         (Transcendental::Exp, inf, inf),
@@ -478,6 +500,15 @@ fn special_values_are_exact() {
         (Transcendental::Ln, inf, inf),
         (Transcendental::Ln, -1.0, f64::NAN),
         (Transcendental::Ln, -inf, f64::NAN),
+        (Transcendental::Log1p, 0.0, 0.0),
+        (Transcendental::Log1p, -0.0, -0.0),
+        (Transcendental::Log1p, -1.0, -inf),
+        (Transcendental::Log1p, -2.0, f64::NAN),
+        (Transcendental::Log1p, inf, inf),
+        (Transcendental::Log1p, -inf, f64::NAN),
+        (Transcendental::Log1p, 1e-300, 1e-300),
+        (Transcendental::Log1p, -1e-300, -1e-300),
+        (Transcendental::Log1p, 1.0, std::f64::consts::LN_2),
         (Transcendental::Tanh, 0.0, 0.0),
         (Transcendental::Tanh, -0.0, -0.0),
         (Transcendental::Tanh, inf, 1.0),
