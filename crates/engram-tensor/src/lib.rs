@@ -38,6 +38,7 @@ mod tensor;
 #[cfg(test)]
 mod test_util;
 mod transcendental;
+mod transpose;
 mod view;
 mod vmath;
 

@@ -260,7 +260,8 @@ impl<T: Element> Tensor<T> {
     pub(crate) fn pooled_copy(&self) -> PoolVec<T> {
         match self.as_slice() {
             Some(s) => buffer_pool::copy_of(s),
-            None => self.walk().gather(self.data()),
+            None => crate::transpose::transposed_copy(self)
+                .unwrap_or_else(|| self.walk().gather(self.data())),
         }
     }
 
