@@ -12,13 +12,13 @@
 //! counter, while up to `threads - 1` helpers claim from the same counter. The helpers are
 //! threads of this module's own (the team), started when a loop first needs them; the
 //! number of threads a loop uses is `rayon`'s (`RAYON_NUM_THREADS`, or the pool a caller
-//! `install`s), but never more than the machine's cores. Between loops an idle helper watches for the next one for a moment
-//! (200 µs) before it sleeps: a step starts a loop every few microseconds, and a helper
-//! woken from sleep for each arrived so late that the caller of a product split in two
-//! waited for it for 7% of the MLP step (scaling 1.64× on two threads, 1.74× with the
-//! helpers watching). A helper that comes late finds nothing left; the caller never
-//! sleeps, and waits (spinning, then yielding) only for units a helper is running. On one
-//! thread nothing is handed anywhere.
+//! `install`s), but never more than the machine's cores. Between loops an idle helper
+//! watches for the next one for a moment (200 µs) before it sleeps: a step starts a loop
+//! every few microseconds, and a helper woken from sleep for each arrived so late that the
+//! caller of a product split in two waited for it for 7% of the MLP step (scaling 1.64× on
+//! two threads, 1.74× with the helpers watching). A helper that comes late finds nothing
+//! left; the caller never sleeps, and waits (spinning, then yielding) only for units a
+//! helper is running. On one thread nothing is handed anywhere.
 //!
 //! One loop has the team at a time: a loop started inside a unit, or on another thread
 //! while a loop has the team, runs its units on its own thread.
