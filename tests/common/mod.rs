@@ -50,7 +50,8 @@ pub fn bools(spec: &Value) -> Tensor<bool> {
 }
 
 /// Runs `f` on a rayon pool of exactly `threads` threads, so a test can compare results
-/// across thread counts within one process. One such run at a time in a test binary: a
+/// across thread counts within one process (kernels cut their work for `threads`; Engram
+/// runs it on at most one thread per core). One such run at a time in a test binary: a
 /// parallel loop started while another thread's loop has Engram's team runs on its own
 /// thread, and a comparison of thread counts wants its loops shared.
 pub fn on_threads<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {

@@ -139,8 +139,8 @@ impl<T: Float> Tensor<T> {
 
     /// `x^p` for a float exponent, with libm's `pow` special values. The exponents 1, 2,
     /// -1 and ½ (a square, a reciprocal, a root: a loss's or a norm's, and the first
-    /// derivative of a square or a cube) skip `pow`, which runs per element and took about
-    /// 20× as long: they are one correctly rounded operation, so no less accurate.
+    /// derivative of a square or a cube) skip `pow`, which runs per element and took 20–60×
+    /// as long: they are one correctly rounded operation, so no less accurate.
     pub fn powf(&self, p: T) -> Tensor<T> {
         if p == T::one() {
             self.map(|x| x)

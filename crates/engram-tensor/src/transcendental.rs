@@ -1,6 +1,6 @@
 //! The tensor ops built on the vectorised kernels of `vmath`: `exp`, `expm1`, `ln`,
-//! `log1p`, `tanh`, `softplus`, `sigmoid`, `erf`, `sin`, `cos`, and the activations made of them
-//! (GELU in both forms, SiLU, ELU), each one pass over memory.
+//! `log1p`, `tanh`, `softplus`, `sigmoid`, `erf`, `sin`, `cos`, and the activations made
+//! of them (GELU in both forms, SiLU, ELU), each one pass over memory.
 
 use crate::element::Float;
 use crate::elementwise::{gelu_tanh_coefficient, GELU_CUBIC};

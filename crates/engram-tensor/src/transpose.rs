@@ -59,50 +59,29 @@ pub(crate) fn transposed_into<T: Element>(
     );
     #[cfg(target_arch = "x86_64")]
     if crate::vmath::level() >= crate::vmath::Level::Avx2 {
-        let block = if TypeId::of::<T>() == TypeId::of::<f32>() {
-            avx::BLOCK_F32
-        } else {
-            avx::BLOCK_F64
-        };
-        let (tile_rows, tile_cols) = (rows - rows % block, cols - cols % block);
-        if TypeId::of::<T>() == TypeId::of::<f32>() {
-            // SAFETY: `T` is `f32` (checked above); the CPU has AVX (`Avx2` implies it);
-            // the tiles lie inside the bounds asserted above.
-            unsafe {
-                avx::tiles_f32(
-                    src.as_ptr().cast(),
-                    col_stride,
-                    (tile_rows, tile_cols),
-                    dst.as_mut_ptr().cast(),
-                    cols,
-                )
+        let is_f32 = TypeId::of::<T>() == TypeId::of::<f32>();
+        if is_f32 || TypeId::of::<T>() == TypeId::of::<f64>() {
+            let block = if is_f32 {
+                avx::BLOCK_F32
+            } else {
+                avx::BLOCK_F64
             };
-        } else if TypeId::of::<T>() == TypeId::of::<f64>() {
-            // SAFETY: as above, with `f64`.
+            let tiled = (rows - rows % block, cols - cols % block);
+            let (s, d) = (src.as_ptr().cast(), dst.as_mut_ptr().cast());
+            // SAFETY: `T` is the type each call takes (checked above); the CPU has AVX
+            // (`Avx2` implies it); the tiles lie inside the bounds asserted above.
             unsafe {
-                avx::tiles_f64(
-                    src.as_ptr().cast(),
-                    col_stride,
-                    (tile_rows, tile_cols),
-                    dst.as_mut_ptr().cast(),
-                    cols,
-                )
+                if is_f32 {
+                    avx::tiles_f32(s, col_stride, tiled, d, cols)
+                } else {
+                    avx::tiles_f64(s.cast(), col_stride, tiled, d.cast(), cols)
+                }
             };
-        } else {
-            scalar(src, col_stride, (0, rows), (0, cols), dst, cols);
+            // The edges the tiles left: the last columns of every row, then the last rows.
+            scalar(src, col_stride, (0, tiled.0), (tiled.1, cols), dst, cols);
+            scalar(src, col_stride, (tiled.0, rows), (0, cols), dst, cols);
             return;
         }
-        // The edges the tiles left: the last columns of every row, then the last rows.
-        scalar(
-            src,
-            col_stride,
-            (0, tile_rows),
-            (tile_cols, cols),
-            dst,
-            cols,
-        );
-        scalar(src, col_stride, (tile_rows, rows), (0, cols), dst, cols);
-        return;
     }
     scalar(src, col_stride, (0, rows), (0, cols), dst, cols);
 }

@@ -135,6 +135,19 @@ where
     V::select(x.not_ge(zero), V::splat(V::E::NAN), y)
 }
 
+/// `ln(1 + x)` as `ln u + c / u` (see [`log1p`]) with none of its special cases, and `u`;
+/// softplus's `ln(1 + e)`, with `e ∈ [0, 1]`, needs none.
+#[inline(always)]
+fn log1p_finite<V: Lanes>(x: V) -> (V, V)
+where
+    V::E: Constants,
+{
+    let one = V::splat(V::E::ONE);
+    let u = one.add(x);
+    let c = x.sub(u.sub(one));
+    (ln(u).add(c.div(u)), u)
+}
+
 /// `ln(1 + x)`, accurate near 0: `ln u + c / u` for `u = 1 + x` rounded and its rounding
 /// error `c = x - (u - 1)` (exact for `|x| <= 1`; beyond, `c / u` is below an ulp of
 /// `ln u >= ln 2` anyway). The correction restores what the rounding of `u` lost, so a
@@ -146,11 +159,8 @@ where
     V::E: Constants,
 {
     let zero = V::splat(V::E::ZERO);
-    let one = V::splat(V::E::ONE);
     let inf = V::splat(V::E::INFINITY);
-    let u = one.add(x);
-    let c = x.sub(u.sub(one));
-    let y = ln(u).add(c.div(u));
+    let (y, u) = log1p_finite(x);
     let y = V::select(u.eq(zero), V::splat(V::E::NEG_INFINITY), y);
     // At +∞, `c = ∞ - ∞` is NaN.
     let y = V::select(x.eq(inf), inf, y);
@@ -168,12 +178,9 @@ where
     V::E: Constants,
 {
     let zero = V::splat(V::E::ZERO);
-    let one = V::splat(V::E::ONE);
     let e = exp(zero.sub(x.abs()));
-    let u = one.add(e);
-    let c = e.sub(u.sub(one));
     // `max` returns its second operand for NaN, so NaN passes through.
-    zero.max(x).add(c.div(u).add(ln(u)))
+    zero.max(x).add(log1p_finite(e).0)
 }
 
 /// Hyperbolic tangent, odd: `tanh a = -u / (2 + u)` with `u = e^(-2a) - 1`, one formula

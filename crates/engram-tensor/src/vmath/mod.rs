@@ -1,8 +1,9 @@
 //! Vectorised `exp`, `expm1`, `ln`, `log1p`, `tanh`, `softplus`, `sigmoid`, `erf`, `sin`
 //! and `cos` over slices, in f32 and f64.
 //!
-//! One polynomial kernel per function (`kernels`, and `trig` for `sin` and `cos`), written over a small lane abstraction
-//! (`lanes`) and compiled three times: for AVX-512F, for AVX2+FMA and for a plain scalar.
+//! One polynomial kernel per function (`kernels`, and `trig` for `sin` and `cos`), written
+//! over a small lane abstraction (`lanes`) and compiled three times: for AVX-512F, for
+//! AVX2+FMA and for a plain scalar.
 //! The CPU is checked once, at the first call, and the widest version it supports runs.
 //! `std::arch` rather than `pulp`: the kernels need integer shifts on 64-bit lanes and
 //! float-to-int conversion (to build `2^n` and split exponents), which `pulp`'s portable
