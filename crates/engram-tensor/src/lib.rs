@@ -19,6 +19,7 @@ mod conv_gemm;
 mod display;
 mod element;
 mod elementwise;
+mod gemm_driver;
 mod index;
 mod join;
 mod lstm;

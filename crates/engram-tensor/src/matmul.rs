@@ -1,13 +1,14 @@
 //! Matrix products: vector, matrix and batched with broadcast batch dimensions.
 //!
-//! Every operand is handed to the `gemm` crate by its strides, so a transposed or
-//! broadcast operand is never copied. A product split across threads runs as bands of
-//! the output, one single-threaded `gemm` call each (see `gemm_raw`), so that each thread
-//! packs (gathers, for a transposed operand) its own part. `gemm` was kept over
-//! `matrixmultiply` on measured speed (see `benches/matmul.rs` and the commit that chose
-//! it).
+//! Every operand is handed to the blocked product (`gemm_driver`: `gemm`'s micro-kernels
+//! in loops and packing of our own) by its strides, so a transposed or broadcast operand
+//! is never copied whole. A product split across threads runs as bands of the output, one
+//! single-threaded product each (see `gemm_raw`), so that each thread packs its own part.
+//! The `gemm` crate was kept over `matrixmultiply` on measured speed (see
+//! `benches/matmul.rs` and the commit that chose it).
 
 use crate::element::Float;
+use crate::gemm_driver::{product, Operand};
 use crate::parallel::{fill_groups, PARALLEL_THRESHOLD};
 use crate::shape::{checked_numel, shape_error, try_broadcast_shapes, Shape};
 use crate::team::{for_each_chunk_mut, for_each_index};
@@ -15,7 +16,7 @@ use crate::tensor::Tensor;
 use smallvec::SmallVec;
 use std::mem::MaybeUninit;
 
-/// Multiply-adds each thread must get before `gemm` splits one product across threads.
+/// Multiply-adds each thread must get before one product is split across threads.
 /// Below it the fork and join cost more than they save: an LSTM's per-step products
 /// ([32, 128] × [128, 512], 2^21 multiply-adds) made its step slower on two threads than
 /// on one while the rule was 2^18 for the whole product.
@@ -97,8 +98,8 @@ pub(crate) fn gemm_into_uninit<T: Float>(
 ) {
     let (m, n, _) = dims;
     debug_assert_eq!(dst.len(), m * n);
-    // SAFETY: an overwriting product never reads `dst` (`gemm` with `read_dst` false
-    // ignores its contents, and the `k == 0` branch only writes), so uninitialised
+    // SAFETY: an overwriting product never reads `dst` (`gemm_driver::product` without
+    // `accumulate` ignores its contents, and the `k == 0` branch only writes), so uninitialised
     // elements are never read; `MaybeUninit<T>` has `T`'s layout.
     unsafe {
         gemm_raw(
@@ -154,36 +155,30 @@ unsafe fn gemm_raw<T: Float>(
         // SAFETY: the operands' extents were checked above (in debug) and follow from the
         // tensors' shapes and strides, which views keep within storage; `dst` holds at
         // least m·n writable elements laid out row-major (the caller's contract),
-        // initialised when `accumulate` asks `gemm` to read them; a block writes only its
+        // initialised when `accumulate` asks the product to read them; a block writes only its
         // own elements of them.
         unsafe {
-            gemm::gemm(
-                rows.1,
-                cols.1,
-                k,
+            product(
+                (cols.1, rows.1, k),
                 dst.add(rows.0 * n + cols.0),
-                1,
                 n as isize,
+                Operand {
+                    ptr: r.as_ptr().add(rr.offset + cols.0 * rr.col_stride),
+                    rs: rr.col_stride as isize,
+                    cs: rr.row_stride as isize,
+                },
+                Operand {
+                    ptr: l.as_ptr().add(lr.offset + rows.0 * lr.row_stride),
+                    rs: lr.col_stride as isize,
+                    cs: lr.row_stride as isize,
+                },
                 accumulate,
-                l.as_ptr().add(lr.offset + rows.0 * lr.row_stride),
-                lr.col_stride as isize,
-                lr.row_stride as isize,
-                r.as_ptr().add(rr.offset + cols.0 * rr.col_stride),
-                rr.col_stride as isize,
-                rr.row_stride as isize,
-                if accumulate { T::one() } else { T::zero() },
-                T::one(),
-                false,
-                false,
-                false,
-                gemm::Parallelism::None,
             );
         }
     };
-    // A split product runs as bands, one single-threaded product each, rather than
-    // through `gemm`'s own threading, which on a machine with 2 MB of L2 per core chose
-    // blocks so large that a 128-row product had nothing to share out (the MLP step was
-    // no faster on two threads than on one). The bands cut the longer side of the
+    // A split product runs as bands, one single-threaded product each (`gemm`'s own
+    // threading, used before, chose blocks so large on a machine with 2 MB of L2 per core
+    // that a 128-row product had nothing to share out). The bands cut the longer side of the
     // output, so that the operand every band packs again is the smaller one (an LSTM's
     // weight gradient, 512 × 64 out of a 1024-long sum, cuts its rows); each band
     // gathers its own part of a strided operand (a linear layer's `Wᵀ`) on its thread.
@@ -205,65 +200,26 @@ unsafe fn gemm_raw<T: Float>(
 }
 
 /// Rows or columns per band of a split product are a multiple of this: whole vector
-/// registers of `gemm`'s micro-kernels.
+/// registers of the micro-kernels (a band of ragged width packs its last panel).
 const BAND_ALIGN: usize = 16;
-
-/// How `gemm` (0.19, `gemm_basic_generic`) cuts the sum of a product with an output of
-/// `rows × cols` into blocks, which fixes the order in which each element's terms are
-/// added: an output of at most 16 × 16 elements may take a path that sums 1024 terms at a
-/// time (when its operands' strides suit it), one of at most 64 × 64 sums 512 at a time,
-/// and a larger one divides the sum into equal blocks of at most 512-odd terms. A band of
-/// a split product must take its whole product's path, or one thread and several would
-/// give different bits.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum SumBlocking {
-    /// At most 16 × 16 outputs.
-    Tiny,
-    /// At most 64 × 64 outputs.
-    Small,
-    /// Anything larger.
-    General,
-}
-
-impl SumBlocking {
-    /// The path an output of `rows × cols` takes.
-    fn of(rows: usize, cols: usize) -> SumBlocking {
-        if rows * cols <= 16 * 16 {
-            SumBlocking::Tiny
-        } else if rows <= 64 && cols <= 64 {
-            SumBlocking::Small
-        } else {
-            SumBlocking::General
-        }
-    }
-}
 
 /// How a product whose output's sides are `long` and `short` is split across `threads`:
 /// `(width, count)`, `count` bands of the long side, each `width` long but the last, which
-/// takes the rest; `None` when it runs whole. Every band must sum its terms in the blocks
-/// its whole product would (see [`SumBlocking`]), so where bands of whole registers
-/// ([`BAND_ALIGN`]) would leave one too narrow for that, the cut is made at half a
-/// register or at any column, and then into fewer bands.
+/// takes the rest; `None` when it runs whole. Bands may be cut anywhere (a band's elements
+/// get the bits the whole product gives them, see `gemm_driver`); they are cut at whole
+/// registers where that leaves every band some rows.
 fn bands(long: usize, short: usize, threads: usize) -> Option<(usize, usize)> {
-    let whole = SumBlocking::of(long, short);
-    // A tiny output has nothing worth sharing, and whether its bands would take the same
-    // path also depends on how its rows are aligned to `gemm`'s tiles.
-    if whole == SumBlocking::Tiny {
+    if short == 0 || long < 2 {
         return None;
     }
-    let keeps_blocking = |width: usize| SumBlocking::of(width, short) == whole;
-    for count in (2..=threads).rev() {
-        for align in [BAND_ALIGN, BAND_ALIGN / 2, 1] {
-            let width = long.div_ceil(count).next_multiple_of(align);
-            let Some(last) = long.checked_sub((count - 1) * width) else {
-                continue;
-            };
-            if last > 0 && keeps_blocking(width) && keeps_blocking(last) {
-                return Some((width, count));
-            }
+    let count = threads.min(long);
+    for align in [BAND_ALIGN, 1] {
+        let width = long.div_ceil(count).next_multiple_of(align);
+        if (count - 1) * width < long {
+            return (count > 1).then_some((width, count));
         }
     }
-    None
+    unreachable!("bands of width ceil(long / count) always leave the last some rows")
 }
 
 impl<T: Float> Tensor<T> {
@@ -484,27 +440,17 @@ mod tests {
     use crate::test_util::iota;
 
     #[test]
-    fn bands_keep_the_whole_products_sum_blocking() {
-        // Aligned bands where they keep the blocking.
+    fn bands_cover_the_long_side_in_whole_registers_where_they_can() {
         assert_eq!(bands(512, 512, 2), Some((256, 2)));
         assert_eq!(bands(300, 128, 4), Some((80, 4)));
-        // A 32 × 144 output: 80 + 64 would make the second band a small product, so the
-        // cut is at 72.
-        assert_eq!(bands(144, 32, 2), Some((72, 2)));
-        // 300 × 16 on four threads: aligned bands leave 60 rows last; 75-row bands do not.
-        assert_eq!(bands(300, 16, 4), Some((75, 4)));
-        // 128 × 64 cannot be cut into bands of more than 64: it runs whole.
-        assert_eq!(bands(128, 64, 2), None);
-        // Tiny outputs are never cut.
-        assert_eq!(bands(16, 16, 4), None);
+        // 40 rows on four threads: bands of 16 would leave the fourth none.
+        assert_eq!(bands(40, 8, 4), Some((10, 4)));
+        assert_eq!(bands(3, 8, 4), Some((1, 3)));
+        assert_eq!(bands(1, 8, 4), None);
         for (long, short, threads) in [(144, 32, 2), (300, 16, 4), (1000, 5, 7), (90, 90, 3)] {
-            let whole = SumBlocking::of(long, short);
-            if let Some((width, count)) = bands(long, short, threads) {
-                let last = long - (count - 1) * width;
-                assert!(count <= threads && last > 0);
-                assert_eq!(SumBlocking::of(width, short), whole);
-                assert_eq!(SumBlocking::of(last, short), whole);
-            }
+            let (width, count) = bands(long, short, threads).unwrap();
+            let last = long - (count - 1) * width;
+            assert!(count <= threads && last > 0 && last <= width);
         }
     }
 
@@ -607,7 +553,7 @@ mod tests {
 
     #[test]
     fn products_into_a_reused_dirty_buffer_overwrite_every_element() {
-        // Shapes for gemm's general, matrix-vector and empty-contraction paths, each large
+        // Shapes of a general product, vector products and an empty contraction, each large
         // enough that its output comes from the buffer pool, where a NaN-filled buffer of
         // its size class was just returned.
         for (m, k, n) in [(130, 7, 130), (1, 5, 9000), (9000, 5, 1), (130, 0, 130)] {
