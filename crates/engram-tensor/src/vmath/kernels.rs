@@ -209,11 +209,15 @@ where
     let d = two.add(u);
     // `δ = (2 - d) + u` is exact since `|u| <= 2`.
     let c = two.sub(d).add(u).add(u_lo);
-    let q = u.div(V::splat(V::E::NEG_TWO).sub(u));
-    let m = q.mul_add(d, u);
-    let e = q.mul_add(c, m.add(u_lo));
-    // `abs` for `a = 0`, where `q = 0 / -2 = -0`; with `with_sign_of` one bit select.
-    e.mul_add(q.mul_add(neg_half, neg_half), q)
+    // `neg_q = u / d` is `-q` for the quotient `q = u / (-2 - u)` of the formula (`-2 - u`
+    // rounds to `-d`), and the negated multiply-adds below take `-q` as it is: the same
+    // bits as with `q`, one operation (the `-2 - u`) fewer.
+    let neg_q = u.div(d);
+    let m = neg_q.neg_mul_add(d, u);
+    let e = neg_q.neg_mul_add(c, m.add(u_lo));
+    // The formula's `e (-(q + 1) / 2) + q`, negated: `-q - e (-q - 1) / 2`. `abs` takes off
+    // that sign (and the one of `0 / 2 = -0` at `a = 0`); with `with_sign_of`, one select.
+    e.neg_mul_add(neg_q.mul_add(V::splat(V::E::HALF), neg_half), neg_q)
         .abs()
         .with_sign_of(x)
 }

@@ -42,6 +42,8 @@ pub(crate) trait Lanes: Copy {
     fn div(self, o: Self) -> Self;
     /// `self · b + c` with one rounding.
     fn mul_add(self, b: Self, c: Self) -> Self;
+    /// `c - self · b` with one rounding (bitwise `(-self).mul_add(b, c)`).
+    fn neg_mul_add(self, b: Self, c: Self) -> Self;
     /// The larger of the two; `o` where either is NaN (the x86 `max` rule).
     fn max(self, o: Self) -> Self;
     /// The smaller of the two; `o` where either is NaN (the x86 `min` rule).
@@ -118,6 +120,10 @@ macro_rules! scalar_lanes {
             #[inline(always)]
             fn mul_add(self, b: Self, c: Self) -> Self {
                 <$t>::mul_add(self, b, c)
+            }
+            #[inline(always)]
+            fn neg_mul_add(self, b: Self, c: Self) -> Self {
+                <$t>::mul_add(-self, b, c)
             }
             #[inline(always)]
             fn max(self, o: Self) -> Self {
@@ -254,7 +260,7 @@ mod x86 {
         (
             $ty:ident, $e:ty, $n:expr, mask $mask:ty, index $index:ty,
             $load:ident, $store:ident, $set1:ident, $add:ident, $sub:ident, $mul:ident,
-            $div:ident, $fma:ident, $max:ident, $min:ident, $and:ident, $or:ident,
+            $div:ident, $fma:ident, $fnma:ident, $max:ident, $min:ident, $and:ident, $or:ident,
             $andnot:ident, cmp $cmp:ident,
             blend |$bm:ident, $bt:ident, $bf:ident| $blend:expr,
             any |$am:ident| $any:expr,
@@ -300,6 +306,10 @@ mod x86 {
                 #[inline(always)]
                 fn mul_add(self, b: Self, c: Self) -> Self {
                     unsafe { $ty($fma(self.0, b.0, c.0)) }
+                }
+                #[inline(always)]
+                fn neg_mul_add(self, b: Self, c: Self) -> Self {
+                    unsafe { $ty($fnma(self.0, b.0, c.0)) }
                 }
                 #[inline(always)]
                 fn max(self, o: Self) -> Self {
@@ -370,7 +380,7 @@ mod x86 {
     avx_lanes!(
         F64x4, f64, 4, mask __m256d, index [usize; 4],
         _mm256_loadu_pd, _mm256_storeu_pd, _mm256_set1_pd, _mm256_add_pd, _mm256_sub_pd,
-        _mm256_mul_pd, _mm256_div_pd, _mm256_fmadd_pd, _mm256_max_pd, _mm256_min_pd,
+        _mm256_mul_pd, _mm256_div_pd, _mm256_fmadd_pd, _mm256_fnmadd_pd, _mm256_max_pd, _mm256_min_pd,
         _mm256_and_pd, _mm256_or_pd, _mm256_andnot_pd, cmp _mm256_cmp_pd,
         blend |m, t, f| unsafe { _mm256_blendv_pd(f, t, m) },
         any |m| unsafe { _mm256_movemask_pd(m) != 0 },
@@ -407,7 +417,7 @@ mod x86 {
     avx_lanes!(
         F32x8, f32, 8, mask __m256, index (__m256i, __m256),
         _mm256_loadu_ps, _mm256_storeu_ps, _mm256_set1_ps, _mm256_add_ps, _mm256_sub_ps,
-        _mm256_mul_ps, _mm256_div_ps, _mm256_fmadd_ps, _mm256_max_ps, _mm256_min_ps,
+        _mm256_mul_ps, _mm256_div_ps, _mm256_fmadd_ps, _mm256_fnmadd_ps, _mm256_max_ps, _mm256_min_ps,
         _mm256_and_ps, _mm256_or_ps, _mm256_andnot_ps, cmp _mm256_cmp_ps,
         blend |m, t, f| unsafe { _mm256_blendv_ps(f, t, m) },
         any |m| unsafe { _mm256_movemask_ps(m) != 0 },
@@ -439,17 +449,14 @@ mod x86 {
     avx_lanes!(
         F64x8, f64, 8, mask __mmask8, index __m512i,
         _mm512_loadu_pd, _mm512_storeu_pd, _mm512_set1_pd, _mm512_add_pd, _mm512_sub_pd,
-        _mm512_mul_pd, _mm512_div_pd, _mm512_fmadd_pd, _mm512_max_pd, _mm512_min_pd,
+        _mm512_mul_pd, _mm512_div_pd, _mm512_fmadd_pd, _mm512_fnmadd_pd, _mm512_max_pd, _mm512_min_pd,
         and_pd512, or_pd512, andnot_pd512, cmp _mm512_cmp_pd_mask,
         blend |m, t, f| unsafe { _mm512_mask_blend_pd(m, f, t) },
         any |m| m != 0,
         round |x| unsafe { _mm512_roundscale_pd::<NEAREST>(x) },
-        pow2 |n| unsafe {
-            let magic = _mm512_set1_pd(6755399441055744.0);
-            let i = _mm512_castpd_si512(_mm512_add_pd(n, magic));
-            let biased = _mm512_sub_epi64(i, _mm512_set1_epi64(0x4338_0000_0000_0000 - 1023));
-            _mm512_castsi512_pd(_mm512_slli_epi64::<52>(biased))
-        },
+        // `scalef(1, n) = 2^n` in one instruction (the bit trick of the other levels takes
+        // three); the same value for every `n` the contract allows.
+        pow2 |n| unsafe { _mm512_scalef_pd(_mm512_set1_pd(1.0), n) },
         expsig |x| unsafe {
             let bits = _mm512_castpd_si512(x);
             let two52 = _mm512_set1_epi64(0x4330_0000_0000_0000);
@@ -470,15 +477,14 @@ mod x86 {
     avx_lanes!(
         F32x16, f32, 16, mask __mmask16, index __m512i,
         _mm512_loadu_ps, _mm512_storeu_ps, _mm512_set1_ps, _mm512_add_ps, _mm512_sub_ps,
-        _mm512_mul_ps, _mm512_div_ps, _mm512_fmadd_ps, _mm512_max_ps, _mm512_min_ps,
+        _mm512_mul_ps, _mm512_div_ps, _mm512_fmadd_ps, _mm512_fnmadd_ps, _mm512_max_ps, _mm512_min_ps,
         and_ps512, or_ps512, andnot_ps512, cmp _mm512_cmp_ps_mask,
         blend |m, t, f| unsafe { _mm512_mask_blend_ps(m, f, t) },
         any |m| m != 0,
         round |x| unsafe { _mm512_roundscale_ps::<NEAREST>(x) },
-        pow2 |n| unsafe {
-            let biased = _mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127));
-            _mm512_castsi512_ps(_mm512_slli_epi32::<23>(biased))
-        },
+        // `scalef(1, n) = 2^n` in one instruction (the bit trick of the other levels takes
+        // three); the same value for every `n` the contract allows.
+        pow2 |n| unsafe { _mm512_scalef_ps(_mm512_set1_ps(1.0), n) },
         expsig |x| unsafe {
             let bits = _mm512_castps_si512(x);
             let e = _mm512_cvtepi32_ps(_mm512_srli_epi32::<23>(bits));
