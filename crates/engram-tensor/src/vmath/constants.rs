@@ -18,8 +18,6 @@ pub(crate) trait Constants: Copy + PartialEq + 'static {
     const NEG_ONE: Self;
     /// 2.
     const TWO: Self;
-    /// -2.
-    const NEG_TWO: Self;
     /// √2.
     const SQRT_2: Self;
     /// +∞.
@@ -65,6 +63,11 @@ pub(crate) trait Constants: Copy + PartialEq + 'static {
     /// `Q` in `e^r - 1 = r + r² Q(r)` on `|r| <= ln 2 / 2`, highest degree first: fitted by
     /// `tools/vmath/fit_polynomials.py` to 2^-57 (f64), 2^-28 (f32) relative to `e^r - 1`.
     const EXPM1_Q: &'static [Self];
+    /// `tanh`'s form of the reduction, on `w = y / 2` (see `kernels::tanh`): `2 log2 e`,
+    /// `-LN2_HI / 2`, `-LN2_LO / 2`, `EXPM1_MIN / 2`, and `EXPM1_Q` with each coefficient
+    /// times `2^(degree + 1)` (all exact scalings, so every step gives half its value on
+    /// `y`, bit for bit).
+    const HALVED_EXPM1: HalvedExpm1<Self>;
     /// `1 / w`, where `w` is the width of `erf`'s intervals: `k = round(|x| / w)` numbers
     /// the interval, centred on `k w` (interval 0 is `[0, w / 2]`).
     const ERF_INDEX_SCALE: Self;
@@ -158,6 +161,50 @@ const fn trig_coefficients<const N: usize>(first: usize, odd: usize) -> [f64; N]
 }
 
 /// Rounds each coefficient to f32.
+/// The constants of `tanh`'s halved reduction (see [`Constants::HALVED_EXPM1`]).
+pub(crate) struct HalvedExpm1<E: 'static> {
+    /// `2 log2 e`.
+    pub(crate) two_log2e: E,
+    /// `-LN2_HI / 2`.
+    pub(crate) neg_ln2_hi: E,
+    /// `-LN2_LO / 2`.
+    pub(crate) neg_ln2_lo: E,
+    /// `EXPM1_MIN / 2`.
+    pub(crate) min: E,
+    /// `EXPM1_Q` scaled by `2^(degree + 1)`, highest degree first.
+    pub(crate) q: &'static [E],
+}
+
+/// `c` (highest degree first) with each coefficient times `2^(degree + 1)`.
+const fn scaled_by_degree_f64<const N: usize>(c: [f64; N]) -> [f64; N] {
+    let mut out = c;
+    let mut i = 0;
+    while i < N {
+        let mut k = 0;
+        while k < N - i {
+            out[i] *= 2.0;
+            k += 1;
+        }
+        i += 1;
+    }
+    out
+}
+
+/// [`scaled_by_degree_f64`] for f32.
+const fn scaled_by_degree_f32<const N: usize>(c: [f32; N]) -> [f32; N] {
+    let mut out = c;
+    let mut i = 0;
+    while i < N {
+        let mut k = 0;
+        while k < N - i {
+            out[i] *= 2.0;
+            k += 1;
+        }
+        i += 1;
+    }
+    out
+}
+
 const fn narrow<const N: usize>(c: [f64; N]) -> [f32; N] {
     let mut out = [0.0; N];
     let mut i = 0;
@@ -218,7 +265,6 @@ impl Constants for f64 {
     const ONE: f64 = 1.0;
     const NEG_ONE: f64 = -1.0;
     const TWO: f64 = 2.0;
-    const NEG_TWO: f64 = -2.0;
     const SQRT_2: f64 = std::f64::consts::SQRT_2;
     const INFINITY: f64 = f64::INFINITY;
     const NEG_INFINITY: f64 = f64::NEG_INFINITY;
@@ -252,6 +298,13 @@ impl Constants for f64 {
     const ERF_SLOPE: &'static [f64; 16] = &erf_tables::ERF_SLOPE_F64;
     const ERF_POLY: &'static [[f64; 16]] = &erf_tables::ERF_POLY_F64;
     const EXPM1_Q: &'static [f64] = &EXPM1_Q_F64;
+    const HALVED_EXPM1: HalvedExpm1<f64> = HalvedExpm1 {
+        two_log2e: 2.0 * Self::LOG2E,
+        neg_ln2_hi: Self::NEG_LN2_HI / 2.0,
+        neg_ln2_lo: Self::NEG_LN2_LO / 2.0,
+        min: Self::EXPM1_MIN / 2.0,
+        q: &scaled_by_degree_f64(EXPM1_Q_F64),
+    };
     const QUARTER: f64 = 0.25;
     const FRAC_2_PI: f64 = std::f64::consts::FRAC_2_PI;
     // π/2 split in three by rounding what is left, each to f64 (computed to 300 bits).
@@ -279,7 +332,6 @@ impl Constants for f32 {
     const ONE: f32 = 1.0;
     const NEG_ONE: f32 = -1.0;
     const TWO: f32 = 2.0;
-    const NEG_TWO: f32 = -2.0;
     const SQRT_2: f32 = std::f32::consts::SQRT_2;
     const INFINITY: f32 = f32::INFINITY;
     const NEG_INFINITY: f32 = f32::NEG_INFINITY;
@@ -313,6 +365,13 @@ impl Constants for f32 {
     const ERF_SLOPE: &'static [f32; 16] = &erf_tables::ERF_SLOPE_F32;
     const ERF_POLY: &'static [[f32; 16]] = &erf_tables::ERF_POLY_F32;
     const EXPM1_Q: &'static [f32] = &EXPM1_Q_F32;
+    const HALVED_EXPM1: HalvedExpm1<f32> = HalvedExpm1 {
+        two_log2e: 2.0 * Self::LOG2E,
+        neg_ln2_hi: Self::NEG_LN2_HI / 2.0,
+        neg_ln2_lo: Self::NEG_LN2_LO / 2.0,
+        min: Self::EXPM1_MIN / 2.0,
+        q: &scaled_by_degree_f32(EXPM1_Q_F32),
+    };
     const QUARTER: f32 = 0.25;
     const FRAC_2_PI: f32 = std::f32::consts::FRAC_2_PI;
     // π/2 split in three by rounding what is left, each to f32 (computed to 300 bits).

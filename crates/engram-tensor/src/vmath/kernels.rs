@@ -63,16 +63,25 @@ where
     p.mul(V::pow2(half)).mul(V::pow2(n.sub(half)))
 }
 
-/// For `x <= 0` (or NaN): `2^n` and `p = e^r - 1 = r + r² Q(r)` with `x = n ln 2 + r`,
-/// from which `e^x = 2^n (1 + p)` and `e^x - 1` follow accurately.
+/// For `w <= 0` (or NaN), halves of the parts of `e^(2w) - 1`: with `2w = n ln 2 + r`
+/// (`2w` clamped at `EXPM1_MIN`), `s = 2^n` and `p / 2`, where `p = e^r - 1 = r + r² Q(r)`;
+/// `e^(2w) = s (1 + p)`. Each step runs on `w` with its constants scaled by powers of 2
+/// ([`Constants::HALVED_EXPM1`]), so it gives exactly half of what the same step gives on
+/// `2w` (`r / 2`, `p / 2`), bit for bit, and `2w` itself is never formed: one operation
+/// fewer for `tanh`, which is bound by its count of them.
 #[inline(always)]
-fn expm1_parts_nonpositive<V: Lanes>(x: V) -> (V, V)
+fn halved_expm1_parts_nonpositive<V: Lanes>(w: V) -> (V, V)
 where
     V::E: Constants,
 {
-    let x = V::splat(V::E::EXPM1_MIN).max(x);
-    let (n, r) = reduce_ln2(x);
-    (V::pow2(n), r.mul(r).mul_add(horner(r, V::E::EXPM1_Q), r))
+    let h = V::E::HALVED_EXPM1;
+    let w = V::splat(h.min).max(w);
+    let n = w.mul(V::splat(h.two_log2e)).round();
+    let r_half = n.mul_add(V::splat(h.neg_ln2_hi), w);
+    let r_half = n.mul_add(V::splat(h.neg_ln2_lo), r_half);
+    // `r² = 4 (r/2)²`, and `Q` from the scaled coefficients is `2 Q(r)`.
+    let p_half = r_half.mul(r_half).mul_add(horner(r_half, h.q), r_half);
+    (V::pow2(n), p_half)
 }
 
 /// `e^x - 1`, accurate near 0: with `x = n ln 2 + r`, `p = e^r - 1` as in
@@ -199,27 +208,30 @@ pub(crate) fn tanh<V: Lanes>(x: V) -> V
 where
     V::E: Constants,
 {
-    let two = V::splat(V::E::TWO);
-    let neg_half = V::splat(V::E::NEG_HALF);
-    let (s, p) = expm1_parts_nonpositive(x.abs().mul(V::splat(V::E::NEG_TWO)));
-    // `s - 1` is exact, and so is `s - 1 - u` (Sterbenz: `u` is within 2× of `s - 1`).
-    let s_minus_1 = s.sub(V::splat(V::E::ONE));
-    let u = s.mul_add(p, s_minus_1);
-    let u_lo = s.mul_add(p, s_minus_1.sub(u));
-    let d = two.add(u);
-    // `δ = (2 - d) + u` is exact since `|u| <= 2`.
-    let c = two.sub(d).add(u).add(u_lo);
+    let one = V::splat(V::E::ONE);
+    let half = V::splat(V::E::HALF);
+    // From here on every quantity is half of the formula's (`u / 2`, `d / 2`, ...), which
+    // the halved reduction gives for free: each step is the formula's step on halves, so
+    // it gives exactly half the formula's bits, and the quotient is the formula's own.
+    let neg_abs = x.with_sign_of(V::splat(V::E::NEG_ONE));
+    let (s, p_half) = halved_expm1_parts_nonpositive(neg_abs);
+    // `(s - 1) / 2` is exact, and so is its difference with `u / 2` (Sterbenz: `u` is
+    // within 2× of `s - 1`).
+    let s_minus_1 = s.mul_add(half, V::splat(V::E::NEG_HALF));
+    let u = s.mul_add(p_half, s_minus_1);
+    let u_lo = s.mul_add(p_half, s_minus_1.sub(u));
+    let d = one.add(u);
+    // `δ / 2 = (1 - d / 2) + u / 2` is exact since `|u| <= 2`.
+    let c = one.sub(d).add(u).add(u_lo);
     // `neg_q = u / d` is `-q` for the quotient `q = u / (-2 - u)` of the formula (`-2 - u`
-    // rounds to `-d`), and the negated multiply-adds below take `-q` as it is: the same
-    // bits as with `q`, one operation (the `-2 - u`) fewer.
+    // rounds to `-d`), and the negated multiply-adds below take `-q` as it is.
     let neg_q = u.div(d);
     let m = neg_q.neg_mul_add(d, u);
     let e = neg_q.neg_mul_add(c, m.add(u_lo));
-    // The formula's `e (-(q + 1) / 2) + q`, negated: `-q - e (-q - 1) / 2`. `abs` takes off
-    // that sign (and the one of `0 / 2 = -0` at `a = 0`); with `with_sign_of`, one select.
-    e.neg_mul_add(neg_q.mul_add(V::splat(V::E::HALF), neg_half), neg_q)
-        .abs()
-        .with_sign_of(x)
+    // The formula's `e (-(q + 1) / 2) + q`, negated and with `e` halved: `-q - (e / 2)
+    // (-q - 1)`. `abs` takes off that sign (and the one of `0 / 2 = -0` at `a = 0`); with
+    // `with_sign_of`, one select.
+    e.neg_mul_add(neg_q.sub(one), neg_q).abs().with_sign_of(x)
 }
 
 /// Logistic sigmoid with `e = e^(-|x|) ∈ (0, 1]`: `1 / (1 + e)` for `x >= 0` and
