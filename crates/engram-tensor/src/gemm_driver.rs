@@ -22,7 +22,7 @@
 
 use crate::element::Float;
 use crate::vmath::Level;
-use gemm_common::microkernel::MicroKernelFn;
+use gemm_common::microkernel::{HMicroKernelFn, MicroKernelFn};
 use std::any::TypeId;
 use std::cell::RefCell;
 
@@ -60,6 +60,14 @@ const LHS_PACKING_THRESHOLD: usize = 8;
 /// Only an operand with neither adjacent is packed, for more than two panels of rows.
 const RHS_PACKING_THRESHOLD: usize = 128;
 
+/// Products of at most this many outputs whose operands both run along the sum (a
+/// convolution's weight gradient `dY · colsᵀ`) take the dot-product kernels, with no
+/// packing: `gemm`'s own rule for them.
+const DOT_MAX_OUTPUTS: usize = 16 * 16;
+
+/// Terms of the sum per block of the dot-product kernels (`gemm`'s).
+const DOT_DEPTH: usize = 1024;
+
 /// Alignment of packed panels: a cache line.
 const PANEL_ALIGN: usize = 64;
 
@@ -74,6 +82,12 @@ pub(crate) struct MicroKernels<T: 'static> {
     /// The kernel for a tile of `v` registers of rows and `c` columns is at
     /// `(v - 1) · nr + c - 1`.
     table: &'static [MicroKernelFn<T>],
+    /// Rows and columns of the largest tile of the dot-product kernels (0 where there
+    /// are none).
+    h_mr: usize,
+    h_nr: usize,
+    /// The dot-product kernel for a tile of `r × c` is at `(r - 1) · h_nr + c - 1`.
+    h_table: &'static [HMicroKernelFn<T>],
 }
 
 impl<T> MicroKernels<T> {
@@ -81,73 +95,51 @@ impl<T> MicroKernels<T> {
     fn for_tile(&self, rows: usize, cols: usize) -> MicroKernelFn<T> {
         self.table[(rows.div_ceil(self.lanes) - 1) * self.nr + cols - 1]
     }
+
+    /// The dot-product kernel for a tile of `rows × cols` (at most `h_mr × h_nr`).
+    fn dot_for_tile(&self, rows: usize, cols: usize) -> HMicroKernelFn<T> {
+        self.h_table[(rows - 1) * self.h_nr + cols - 1]
+    }
 }
 
 /// The kernel tables, one per element type and instruction set (`gemm`'s constants; its
 /// register widths are private, so the lane counts are written here).
 mod tables {
     use super::MicroKernels;
-    use gemm_common::microkernel::MicroKernelFn;
+    use gemm_common::microkernel::{HMicroKernelFn, MicroKernelFn};
 
     macro_rules! kernels {
-        ($name:ident, $table:ident, $ty:ty, $($module:ident)::+, $lanes:expr) => {
-            static $table: [[MicroKernelFn<$ty>; $($module)::+::NR]; $($module)::+::MR_DIV_N] =
-                $($module)::+::UKR;
+        ($name:ident, $ty:ty, $($module:ident)::+, $lanes:expr) => {
             pub(super) static $name: MicroKernels<$ty> = MicroKernels {
                 lanes: $lanes,
                 mr: $($module)::+::MR_DIV_N * $lanes,
                 nr: $($module)::+::NR,
-                table: $table.as_flattened(),
+                table: {
+                    static TABLE: [[MicroKernelFn<$ty>; $($module)::+::NR];
+                        $($module)::+::MR_DIV_N] = $($module)::+::UKR;
+                    TABLE.as_flattened()
+                },
+                h_mr: $($module)::+::H_M,
+                h_nr: $($module)::+::H_N,
+                h_table: {
+                    static TABLE: [[HMicroKernelFn<$ty>; $($module)::+::H_N];
+                        $($module)::+::H_M] = $($module)::+::H_UKR;
+                    TABLE.as_flattened()
+                },
             };
         };
     }
 
-    kernels!(
-        F32_SCALAR,
-        F32_SCALAR_UKR,
-        f32,
-        gemm_f32::microkernel::scalar::f32,
-        1
-    );
-    kernels!(
-        F64_SCALAR,
-        F64_SCALAR_UKR,
-        f64,
-        gemm_f64::microkernel::scalar::f64,
-        1
-    );
+    kernels!(F32_SCALAR, f32, gemm_f32::microkernel::scalar::f32, 1);
+    kernels!(F64_SCALAR, f64, gemm_f64::microkernel::scalar::f64, 1);
     #[cfg(target_arch = "x86_64")]
-    kernels!(
-        F32_FMA,
-        F32_FMA_UKR,
-        f32,
-        gemm_f32::microkernel::fma::f32,
-        8
-    );
+    kernels!(F32_FMA, f32, gemm_f32::microkernel::fma::f32, 8);
     #[cfg(target_arch = "x86_64")]
-    kernels!(
-        F64_FMA,
-        F64_FMA_UKR,
-        f64,
-        gemm_f64::microkernel::fma::f64,
-        4
-    );
+    kernels!(F64_FMA, f64, gemm_f64::microkernel::fma::f64, 4);
     #[cfg(target_arch = "x86_64")]
-    kernels!(
-        F32_AVX512,
-        F32_AVX512_UKR,
-        f32,
-        gemm_f32::microkernel::avx512f::f32,
-        16
-    );
+    kernels!(F32_AVX512, f32, gemm_f32::microkernel::avx512f::f32, 16);
     #[cfg(target_arch = "x86_64")]
-    kernels!(
-        F64_AVX512,
-        F64_AVX512_UKR,
-        f64,
-        gemm_f64::microkernel::avx512f::f64,
-        8
-    );
+    kernels!(F64_AVX512, f64, gemm_f64::microkernel::avx512f::f64, 8);
 }
 
 /// The micro-kernels for `T` at instruction set `level`.
@@ -256,6 +248,11 @@ unsafe fn product_with<T: Float>(
                 }
             }
         }
+        return;
+    }
+    if kernels.h_mr > 0 && lhs.cs == 1 && rhs.rs == 1 && m * n <= DOT_MAX_OUTPUTS {
+        // SAFETY: the caller's contract.
+        unsafe { dot_products(kernels, (m, n, k), dst, dst_cs, lhs, rhs, accumulate) };
         return;
     }
     let (mr, nr) = (kernels.mr, kernels.nr);
@@ -393,6 +390,54 @@ unsafe fn product_with<T: Float>(
     });
 }
 
+/// [`product`] for few outputs whose operands both run along the sum: each output is a
+/// dot product of a row of `lhs` and a column of `rhs`, read in place by `gemm`'s
+/// dot-product kernels, in depth blocks of [`DOT_DEPTH`].
+///
+/// # Safety
+///
+/// As for [`product`]; `lhs.cs` and `rhs.rs` must be 1 and `kernels.h_mr` not 0.
+unsafe fn dot_products<T: Float>(
+    kernels: &MicroKernels<T>,
+    (m, n, k): (usize, usize, usize),
+    dst: *mut T,
+    dst_cs: isize,
+    lhs: Operand<T>,
+    rhs: Operand<T>,
+    accumulate: bool,
+) {
+    for depth in (0..k).step_by(DOT_DEPTH) {
+        let depths = DOT_DEPTH.min(k - depth);
+        let adds = accumulate || depth > 0;
+        for col in (0..n).step_by(kernels.h_nr) {
+            let cols = kernels.h_nr.min(n - col);
+            for row in (0..m).step_by(kernels.h_mr) {
+                let rows = kernels.h_mr.min(m - row);
+                // SAFETY: the tile lies in `dst`; the kernel reads `depths` adjacent
+                // elements of each of its rows of `lhs` and columns of `rhs`.
+                unsafe {
+                    kernels.dot_for_tile(rows, cols)(
+                        depths,
+                        dst.wrapping_offset(row as isize + col as isize * dst_cs),
+                        lhs.at(row, depth),
+                        rhs.at(depth, col),
+                        dst_cs,
+                        1,
+                        lhs.rs,
+                        rhs.cs,
+                        T::one(),
+                        T::one(),
+                        u8::from(adds),
+                        false,
+                        false,
+                        false,
+                    )
+                };
+            }
+        }
+    }
+}
+
 /// Packs `rows × depths` of the left operand starting at `src` into `dst` as `depths`
 /// columns of `mr` adjacent elements, the rows past `rows` zero.
 ///
@@ -429,13 +474,25 @@ unsafe fn pack_lhs_panel<T: Float>(
             // SAFETY: the caller's contract: `rows` adjacent elements.
             column[..rows]
                 .copy_from_slice(unsafe { std::slice::from_raw_parts(src.at(0, d), rows) });
-        } else {
+        } else if lhs.cs != 1 {
             for (i, value) in column[..rows].iter_mut().enumerate() {
                 // SAFETY: the caller's contract.
                 *value = unsafe { *src.at(i, d) };
             }
         }
         column[rows..].fill(T::zero());
+    }
+    if lhs.cs == 1 && lhs.rs != 1 {
+        // A part panel of rows of adjacent depths (a convolution's `colsᵀ`): row by row,
+        // so that the reads run along memory; the writes stay in the panel (in L2).
+        for i in 0..rows {
+            // SAFETY: the caller's contract: row `i` has `depths` adjacent elements.
+            let row = unsafe { std::slice::from_raw_parts(src.at(i, 0), depths) };
+            for (d, &value) in row.iter().enumerate() {
+                // SAFETY: the caller's contract.
+                unsafe { dst.add(d * mr + i).write(value) };
+            }
+        }
     }
 }
 
@@ -588,8 +645,9 @@ mod tests {
 
     #[test]
     fn products_match_a_sum_in_f64_for_every_layout_and_instruction_set() {
-        // Whole tiles, ragged edges, vectors, more than one depth block (k > 512), and
-        // enough rows that the right operand is packed (m > 2 · mr).
+        // Whole tiles, ragged edges, vectors, more than one depth block (k > 512), enough
+        // rows that the right operand is packed (m > 2 · mr), and (with both operands
+        // along the sum) the dot-product kernels.
         for (m, n, k) in [
             (1, 1, 1),
             (7, 5, 3),
@@ -600,6 +658,8 @@ mod tests {
             (40, 1, 17),
             (150, 20, 600),
             (200, 130, 70),
+            // Few outputs over a long sum: the dot-product kernels, in several blocks.
+            (9, 7, 2100),
         ] {
             check::<f64>(m, n, k, 1e-12);
             check::<f32>(m, n, k, 1e-4);
