@@ -197,7 +197,10 @@ thread_local! {
 struct CacheLine([u8; PANEL_ALIGN]);
 
 /// `dst[m × n] = lhs · rhs`, or `dst += lhs · rhs` when `accumulate`; `dst`'s rows must be
-/// adjacent (row stride 1), its column stride is `dst_cs`.
+/// adjacent (row stride 1), its column stride is `dst_cs`. `whole_outputs` is `m · n`, or
+/// for a band of a split product the whole product's count: the path (dot products or
+/// micro-tiles, which sum in different orders) is chosen for the whole product, so that
+/// every band gives the whole product's bits.
 ///
 /// # Safety
 ///
@@ -211,10 +214,23 @@ pub(crate) unsafe fn product<T: Float>(
     lhs: Operand<T>,
     rhs: Operand<T>,
     accumulate: bool,
+    whole_outputs: usize,
 ) {
     let kernels = kernels::<T>(crate::vmath::level());
     // SAFETY: the caller's contract.
-    unsafe { product_with(kernels, BLOCKING, dims, dst, dst_cs, lhs, rhs, accumulate) }
+    unsafe {
+        product_with(
+            kernels,
+            BLOCKING,
+            dims,
+            dst,
+            dst_cs,
+            lhs,
+            rhs,
+            accumulate,
+            whole_outputs,
+        )
+    }
 }
 
 /// [`product`] with the micro-kernels given.
@@ -232,6 +248,7 @@ unsafe fn product_with<T: Float>(
     lhs: Operand<T>,
     rhs: Operand<T>,
     accumulate: bool,
+    whole_outputs: usize,
 ) {
     if m == 0 || n == 0 {
         return;
@@ -250,7 +267,7 @@ unsafe fn product_with<T: Float>(
         }
         return;
     }
-    if kernels.h_mr > 0 && lhs.cs == 1 && rhs.rs == 1 && m * n <= DOT_MAX_OUTPUTS {
+    if kernels.h_mr > 0 && lhs.cs == 1 && rhs.rs == 1 && whole_outputs <= DOT_MAX_OUTPUTS {
         // SAFETY: the caller's contract.
         unsafe { dot_products(kernels, (m, n, k), dst, dst_cs, lhs, rhs, accumulate) };
         return;
@@ -616,6 +633,7 @@ mod tests {
                             lhs.operand(),
                             rhs.operand(),
                             accumulate,
+                            m * n,
                         )
                     };
                     for j in 0..n {
@@ -675,15 +693,17 @@ mod tests {
             cs: 1,
         };
         // SAFETY: with `k == 0` no operand is read.
-        unsafe { product((2, 3, 0), dst.as_mut_ptr(), 2, none, none, true) };
+        unsafe { product((2, 3, 0), dst.as_mut_ptr(), 2, none, none, true, 6) };
         assert_eq!(dst, [5.0; 6]);
         // SAFETY: as above.
-        unsafe { product((2, 3, 0), dst.as_mut_ptr(), 2, none, none, false) };
+        unsafe { product((2, 3, 0), dst.as_mut_ptr(), 2, none, none, false, 6) };
         assert_eq!(dst, [0.0; 6]);
     }
 
     #[test]
     fn bands_of_a_product_give_the_whole_products_bits() {
+        // Operands that both run along the sum, so that a band of few outputs (the first,
+        // 2 × 90) would take the dot-product kernels if the path were chosen per band.
         let mut rng = rand::rngs::StdRng::seed_from_u64(7);
         let (m, n, k) = (300, 90, 1100);
         let lhs = Strided::<f32>::random(m, k, true, &mut rng);
@@ -699,8 +719,9 @@ mod tests {
                 lhs.operand(),
                 rhs.operand(),
                 false,
+                m * n,
             );
-            for (start, rows) in [(0, 112), (112, 37), (149, 151)] {
+            for (start, rows) in [(0, 2), (2, 110), (112, 37), (149, 151)] {
                 let band_lhs = Operand {
                     ptr: lhs.operand().at(start, 0),
                     ..lhs.operand()
@@ -712,6 +733,7 @@ mod tests {
                     band_lhs,
                     rhs.operand(),
                     false,
+                    m * n,
                 );
             }
         }
