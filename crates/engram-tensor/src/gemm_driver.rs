@@ -18,7 +18,10 @@
 //!
 //! Every element's terms are summed in depth blocks that depend only on `k` (each block
 //! by one chain of fused multiply-adds in a register, then added to `dst`), so a product
-//! cut into bands of rows or columns gives the same bits as the whole product.
+//! cut into bands of rows or columns gives the same bits as the whole product. A product
+//! of few outputs whose operands both run along the sum takes `gemm`'s dot-product
+//! kernels instead (which sum in another order); that choice is made for the whole
+//! product, never per band.
 
 use crate::element::Float;
 use crate::vmath::Level;
@@ -82,9 +85,9 @@ pub(crate) struct MicroKernels<T: 'static> {
     /// The kernel for a tile of `v` registers of rows and `c` columns is at
     /// `(v - 1) · nr + c - 1`.
     table: &'static [MicroKernelFn<T>],
-    /// Rows and columns of the largest tile of the dot-product kernels (0 where there
-    /// are none).
+    /// Rows of the largest tile of the dot-product kernels (0 where there are none).
     h_mr: usize,
+    /// Columns of the largest tile of the dot-product kernels.
     h_nr: usize,
     /// The dot-product kernel for a tile of `r × c` is at `(r - 1) · h_nr + c - 1`.
     h_table: &'static [HMicroKernelFn<T>],
