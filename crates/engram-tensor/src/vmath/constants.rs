@@ -160,7 +160,6 @@ const fn trig_coefficients<const N: usize>(first: usize, odd: usize) -> [f64; N]
     out
 }
 
-/// Rounds each coefficient to f32.
 /// The constants of `tanh`'s halved reduction (see [`Constants::HALVED_EXPM1`]).
 pub(crate) struct HalvedExpm1<E: 'static> {
     /// `2 log2 e`.
@@ -175,36 +174,27 @@ pub(crate) struct HalvedExpm1<E: 'static> {
     pub(crate) q: &'static [E],
 }
 
-/// `c` (highest degree first) with each coefficient times `2^(degree + 1)`.
-const fn scaled_by_degree_f64<const N: usize>(c: [f64; N]) -> [f64; N] {
-    let mut out = c;
-    let mut i = 0;
-    while i < N {
-        let mut k = 0;
-        while k < N - i {
-            out[i] *= 2.0;
-            k += 1;
+/// Defines `$name`: the coefficients `c` (highest degree first), each times
+/// `2^(degree + 1)`, in `$float` (a `const fn` cannot be generic over float arithmetic).
+macro_rules! scaled_by_degree {
+    ($name:ident, $float:ty) => {
+        const fn $name<const N: usize>(c: [$float; N]) -> [$float; N] {
+            let mut out = c;
+            let mut scale = 2.0;
+            let mut i = N;
+            while i > 0 {
+                i -= 1;
+                out[i] *= scale;
+                scale *= 2.0;
+            }
+            out
         }
-        i += 1;
-    }
-    out
+    };
 }
+scaled_by_degree!(scaled_by_degree_f64, f64);
+scaled_by_degree!(scaled_by_degree_f32, f32);
 
-/// [`scaled_by_degree_f64`] for f32.
-const fn scaled_by_degree_f32<const N: usize>(c: [f32; N]) -> [f32; N] {
-    let mut out = c;
-    let mut i = 0;
-    while i < N {
-        let mut k = 0;
-        while k < N - i {
-            out[i] *= 2.0;
-            k += 1;
-        }
-        i += 1;
-    }
-    out
-}
-
+/// Rounds each coefficient to f32.
 const fn narrow<const N: usize>(c: [f64; N]) -> [f32; N] {
     let mut out = [0.0; N];
     let mut i = 0;

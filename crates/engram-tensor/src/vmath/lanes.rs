@@ -260,7 +260,8 @@ mod x86 {
         (
             $ty:ident, $e:ty, $n:expr, mask $mask:ty, index $index:ty,
             $load:ident, $store:ident, $set1:ident, $add:ident, $sub:ident, $mul:ident,
-            $div:ident, $fma:ident, $fnma:ident, $max:ident, $min:ident, $and:ident, $or:ident,
+            $div:ident, $fma:ident, $fnma:ident, $max:ident, $min:ident, $and:ident,
+            $or:ident,
             $andnot:ident, cmp $cmp:ident,
             blend |$bm:ident, $bt:ident, $bf:ident| $blend:expr,
             any |$am:ident| $any:expr,
@@ -380,7 +381,8 @@ mod x86 {
     avx_lanes!(
         F64x4, f64, 4, mask __m256d, index [usize; 4],
         _mm256_loadu_pd, _mm256_storeu_pd, _mm256_set1_pd, _mm256_add_pd, _mm256_sub_pd,
-        _mm256_mul_pd, _mm256_div_pd, _mm256_fmadd_pd, _mm256_fnmadd_pd, _mm256_max_pd, _mm256_min_pd,
+        _mm256_mul_pd, _mm256_div_pd, _mm256_fmadd_pd, _mm256_fnmadd_pd,
+        _mm256_max_pd, _mm256_min_pd,
         _mm256_and_pd, _mm256_or_pd, _mm256_andnot_pd, cmp _mm256_cmp_pd,
         blend |m, t, f| unsafe { _mm256_blendv_pd(f, t, m) },
         any |m| unsafe { _mm256_movemask_pd(m) != 0 },
@@ -417,7 +419,8 @@ mod x86 {
     avx_lanes!(
         F32x8, f32, 8, mask __m256, index (__m256i, __m256),
         _mm256_loadu_ps, _mm256_storeu_ps, _mm256_set1_ps, _mm256_add_ps, _mm256_sub_ps,
-        _mm256_mul_ps, _mm256_div_ps, _mm256_fmadd_ps, _mm256_fnmadd_ps, _mm256_max_ps, _mm256_min_ps,
+        _mm256_mul_ps, _mm256_div_ps, _mm256_fmadd_ps, _mm256_fnmadd_ps,
+        _mm256_max_ps, _mm256_min_ps,
         _mm256_and_ps, _mm256_or_ps, _mm256_andnot_ps, cmp _mm256_cmp_ps,
         blend |m, t, f| unsafe { _mm256_blendv_ps(f, t, m) },
         any |m| unsafe { _mm256_movemask_ps(m) != 0 },
@@ -449,7 +452,8 @@ mod x86 {
     avx_lanes!(
         F64x8, f64, 8, mask __mmask8, index __m512i,
         _mm512_loadu_pd, _mm512_storeu_pd, _mm512_set1_pd, _mm512_add_pd, _mm512_sub_pd,
-        _mm512_mul_pd, _mm512_div_pd, _mm512_fmadd_pd, _mm512_fnmadd_pd, _mm512_max_pd, _mm512_min_pd,
+        _mm512_mul_pd, _mm512_div_pd, _mm512_fmadd_pd, _mm512_fnmadd_pd,
+        _mm512_max_pd, _mm512_min_pd,
         and_pd512, or_pd512, andnot_pd512, cmp _mm512_cmp_pd_mask,
         blend |m, t, f| unsafe { _mm512_mask_blend_pd(m, f, t) },
         any |m| m != 0,
@@ -477,7 +481,8 @@ mod x86 {
     avx_lanes!(
         F32x16, f32, 16, mask __mmask16, index __m512i,
         _mm512_loadu_ps, _mm512_storeu_ps, _mm512_set1_ps, _mm512_add_ps, _mm512_sub_ps,
-        _mm512_mul_ps, _mm512_div_ps, _mm512_fmadd_ps, _mm512_fnmadd_ps, _mm512_max_ps, _mm512_min_ps,
+        _mm512_mul_ps, _mm512_div_ps, _mm512_fmadd_ps, _mm512_fnmadd_ps,
+        _mm512_max_ps, _mm512_min_ps,
         and_ps512, or_ps512, andnot_ps512, cmp _mm512_cmp_ps_mask,
         blend |m, t, f| unsafe { _mm512_mask_blend_ps(m, f, t) },
         any |m| m != 0,
