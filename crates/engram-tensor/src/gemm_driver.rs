@@ -55,13 +55,25 @@ const BLOCKING: Blocking = Blocking {
 const LHS_PACKING_THRESHOLD: usize = 8;
 
 /// `gemm`'s rule for a right operand with adjacent depth: read in place unless the
-/// product has more than this many panels of rows. A right operand with adjacent columns
-/// (a transposed row-major matrix, as in a weight gradient `dYᵀ · X`) is read in place
-/// too: a micro-tile reads `nr` adjacent elements per depth, and every row panel reuses
-/// them from L1. Packing it cost each band of a split product a copy of the whole operand
-/// (alternated, the MLP step on two threads took 1.6% longer with it, one thread the same).
-/// Only an operand with neither adjacent is packed, for more than two panels of rows.
+/// product has more than this many panels of rows.
 const RHS_PACKING_THRESHOLD: usize = 128;
+
+/// A right operand with adjacent columns (a transposed row-major matrix, as in a weight
+/// gradient `dYᵀ · X`) is read in place while depth blocks are at most this long, or the
+/// product has fewer than [`RHS_IN_PLACE_MIN_PANELS`] panels of rows. In place, a
+/// micro-tile's slice of it takes one cache line per term of the block (its `nr` elements
+/// per term lie in one row, rows a stride apart), and every panel of rows reads that slice
+/// again. A block of 128 terms (8 KiB) stays in L1 beside the streaming left panel, and
+/// packing would cost each band of a split product a copy of the operand (the MLP step
+/// on two threads took 1.6% longer with it). Longer blocks no longer stay: with 16 panels
+/// of rows, a 1024³ product `Aᵀ · B` took 1.6× as long as `A · B` in place and as long
+/// once packed; with 8 (each band of that product on two threads) packing won on 1024
+/// rows (0.72×) and neither won nor lost on 512 (0.86–1.11× from one run to the next);
+/// with 4 it lost (1.04–1.15×).
+const RHS_IN_PLACE_MAX_DEPTH: usize = 128;
+
+/// See [`RHS_IN_PLACE_MAX_DEPTH`].
+const RHS_IN_PLACE_MIN_PANELS: usize = 8;
 
 /// Products of at most this many outputs whose operands both run along the sum (a
 /// convolution's weight gradient `dY · colsᵀ`) take the dot-product kernels, with no
@@ -278,10 +290,14 @@ unsafe fn product_with<T: Float>(
     let (mr, nr) = (kernels.mr, kernels.nr);
     let size = std::mem::size_of::<T>();
     let kc = k.div_ceil(k.div_ceil(blocking.depth));
+    // An operand with neither rows nor columns adjacent is packed for more than two panels
+    // of rows; one with adjacent columns only for long depth blocks and many panels.
     let pack_rhs = if rhs.rs == 1 {
         m > RHS_PACKING_THRESHOLD * mr
     } else {
-        rhs.cs != 1 && m > 2 * mr
+        let in_place =
+            rhs.cs == 1 && (kc <= RHS_IN_PLACE_MAX_DEPTH || m < RHS_IN_PLACE_MIN_PANELS * mr);
+        !in_place && m > 2 * mr
     };
     let pack_whole_lhs = lhs.rs != 1 || n > LHS_PACKING_THRESHOLD * nr;
     let mc = (blocking.lhs_bytes / (kc * size) / mr).max(1) * mr;
@@ -679,6 +695,9 @@ mod tests {
             (40, 1, 17),
             (150, 20, 600),
             (200, 130, 70),
+            // Enough rows and depth that a right operand with adjacent columns is packed
+            // too (8 panels of f32 rows, 16 of f64, and depth blocks over 128).
+            (520, 7, 300),
             // Few outputs over a long sum: the dot-product kernels, in several blocks.
             (9, 7, 2100),
         ] {

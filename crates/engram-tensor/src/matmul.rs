@@ -182,20 +182,19 @@ unsafe fn gemm_raw<T: Float>(
     };
     // A split product runs as bands, one single-threaded product each (`gemm`'s own
     // threading, used before, chose blocks so large on a machine with 2 MB of L2 per core
-    // that a 128-row product had nothing to share out). The bands cut the longer side of the
-    // output, so that the operand every band packs again is the smaller one (an LSTM's
-    // weight gradient, 512 × 64 out of a 1024-long sum, cuts its rows); each band
-    // gathers its own part of a strided operand (a linear layer's `Wᵀ`) on its thread.
-    let (long, short) = (m.max(n), m.min(n));
-    let Some((width, count)) = split.then(|| bands(long, short, threads)).flatten() else {
+    // that a 128-row product had nothing to share out). Each band gathers its own part of
+    // a strided operand (a linear layer's `Wᵀ`) on its thread.
+    let cut_rows = cuts_rows(m, n, k);
+    let (cut, other) = if cut_rows { (m, n) } else { (n, m) };
+    let Some((width, count)) = split.then(|| bands(cut, other, threads)).flatten() else {
         block(dst, (0, m), (0, n));
         return;
     };
     let at = dst as usize;
     for_each_index(count, |b| {
         let start = b * width;
-        let band = (start, if b + 1 == count { long - start } else { width });
-        if m > n {
+        let band = (start, if b + 1 == count { cut - start } else { width });
+        if cut_rows {
             block(at as *mut T, band, (0, n));
         } else {
             block(at as *mut T, (0, m), band);
@@ -203,27 +202,48 @@ unsafe fn gemm_raw<T: Float>(
     });
 }
 
+/// Whether a split product of an `m × n` output, summed over `k` terms, runs as bands of
+/// rows (else of columns).
+///
+/// Every band packs again the operand whose side it does not cut, so cutting the longer
+/// side packs less. But a band of rows writes one contiguous block of the output, while
+/// bands of columns interleave the threads' writes along every row, and a product with a
+/// short sum writes an output element every few multiply-adds. On two threads, products
+/// summing at most [`ROW_BANDS_MAX_DEPTH`] terms ran 4–14% faster in row bands when the
+/// rows were at least half the columns (the MLP's weight gradients, 512 × 512 and
+/// 512 × 784 out of a 128-long sum, whose column bands had left the caller waiting for
+/// the later band), although each row band packs the right operand whole; with longer
+/// sums, column bands of a square product were 5% faster. A linear layer's forward
+/// product (128 × 512) keeps column bands: row bands would each pack the whole weight.
+fn cuts_rows(m: usize, n: usize, k: usize) -> bool {
+    m > n || (2 * m >= n && k <= ROW_BANDS_MAX_DEPTH)
+}
+
+/// The longest sum for which [`cuts_rows`] prefers bands of rows down to half as many
+/// rows as columns.
+const ROW_BANDS_MAX_DEPTH: usize = 256;
+
 /// Rows or columns per band of a split product are a multiple of this: whole vector
 /// registers of the micro-kernels (a band of ragged width packs its last panel).
 const BAND_ALIGN: usize = 16;
 
-/// How a product whose output's sides are `long` and `short` is split across `threads`:
-/// `(width, count)`, `count` bands of the long side, each `width` long but the last, which
-/// takes the rest; `None` when it runs whole. Bands may be cut anywhere (a band's elements
-/// get the bits the whole product gives them, see `gemm_driver`); they are cut at whole
-/// registers where that leaves every band some rows.
-fn bands(long: usize, short: usize, threads: usize) -> Option<(usize, usize)> {
-    if short == 0 || long < 2 {
+/// How a product whose output has `cut` rows or columns to share out (and `other` of the
+/// other kind) is split across `threads`: `(width, count)`, `count` bands of the `cut`
+/// side, each `width` wide but the last, which takes the rest; `None` when it runs whole.
+/// Bands may be cut anywhere (a band's elements get the bits the whole product gives them,
+/// see `gemm_driver`); they are cut at whole registers where that leaves every band some.
+fn bands(cut: usize, other: usize, threads: usize) -> Option<(usize, usize)> {
+    if other == 0 || cut < 2 {
         return None;
     }
-    let count = threads.min(long);
+    let count = threads.min(cut);
     for align in [BAND_ALIGN, 1] {
-        let width = long.div_ceil(count).next_multiple_of(align);
-        if (count - 1) * width < long {
+        let width = cut.div_ceil(count).next_multiple_of(align);
+        if (count - 1) * width < cut {
             return (count > 1).then_some((width, count));
         }
     }
-    unreachable!("bands of width ceil(long / count) always leave the last some rows")
+    unreachable!("bands of width ceil(cut / count) always leave the last some")
 }
 
 impl<T: Float> Tensor<T> {
@@ -444,18 +464,29 @@ mod tests {
     use crate::test_util::iota;
 
     #[test]
-    fn bands_cover_the_long_side_in_whole_registers_where_they_can() {
+    fn bands_cover_the_cut_side_in_whole_registers_where_they_can() {
         assert_eq!(bands(512, 512, 2), Some((256, 2)));
         assert_eq!(bands(300, 128, 4), Some((80, 4)));
         // 40 rows on four threads: bands of 16 would leave the fourth none.
         assert_eq!(bands(40, 8, 4), Some((10, 4)));
         assert_eq!(bands(3, 8, 4), Some((1, 3)));
         assert_eq!(bands(1, 8, 4), None);
-        for (long, short, threads) in [(144, 32, 2), (300, 16, 4), (1000, 5, 7), (90, 90, 3)] {
-            let (width, count) = bands(long, short, threads).unwrap();
-            let last = long - (count - 1) * width;
+        assert_eq!(bands(8, 0, 4), None);
+        for (cut, other, threads) in [(144, 32, 2), (300, 16, 4), (1000, 5, 7), (90, 90, 3)] {
+            let (width, count) = bands(cut, other, threads).unwrap();
+            let last = cut - (count - 1) * width;
             assert!(count <= threads && last > 0 && last <= width);
         }
+    }
+
+    #[test]
+    fn bands_cut_rows_for_short_sums_unless_rows_are_fewer_than_half_the_columns() {
+        // Weight gradients of a linear layer: rows, written as contiguous blocks.
+        assert!(cuts_rows(512, 784, 128) && cuts_rows(512, 512, 128));
+        // Its forward product: columns, so that no band packs the whole weight.
+        assert!(!cuts_rows(128, 512, 784) && !cuts_rows(10, 512, 128));
+        // Long sums cut the longer side, columns on a tie; more rows are always cut.
+        assert!(!cuts_rows(1024, 1024, 1024) && cuts_rows(1025, 1024, 1024));
     }
 
     /// The textbook triple loop, as the reference.
