@@ -176,7 +176,7 @@ unsafe fn gemm_raw<T: Float>(
                     cs: lr.row_stride as isize,
                 },
                 accumulate,
-                m * n,
+                (n, m),
             );
         }
     };
