@@ -160,6 +160,18 @@ pub trait Operand<T: Float>: Clone + sealed::Sealed {
         self.mul(&y.mul(&y.neg().add_scalar(T::one())))
     }
 
+    /// The gradient of `x` for `y = softmax(x)` along `axis` (log-softmax when `log`),
+    /// from its output `y` and this gradient of `y`: `y · (g - Σ g·y)`, or
+    /// `g - e^y · Σ g`. Plain tensors run it one row at a time along a contiguous last
+    /// axis, with the same roundings.
+    fn softmax_grad(&self, y: &Self, axis: isize, log: bool) -> Self {
+        if log {
+            self.sub(&y.exp().mul(&self.sum_keepdim(&[axis])))
+        } else {
+            y.mul(&self.sub(&self.mul(y).sum_keepdim(&[axis])))
+        }
+    }
+
     /// `acc + unslice(g)`: the gradient `g` of a slice (from `start`, every `step`-th
     /// position along `axis`) added into `acc`, what an input of `shape` has gathered so
     /// far (`None`: nothing yet). This form pads `g` to the input's shape and adds, which
@@ -329,6 +341,9 @@ impl<T: Float> Operand<T> for Tensor<T> {
     }
     fn mul_sigmoid_grad(&self, y: &Self) -> Self {
         engram_tensor::zip_map("sigmoid", self, y, |g, y| g * (y * (-y + T::one())))
+    }
+    fn softmax_grad(&self, y: &Self, axis: isize, log: bool) -> Self {
+        y.softmax_vjp(self, axis, log)
     }
     fn erf(&self) -> Self {
         Tensor::erf(self)

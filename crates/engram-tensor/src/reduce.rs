@@ -212,7 +212,7 @@ fn lane_min<T: Float>(l: &Lane<T>) -> T {
 /// NaN noted in a flag rather than by a branch per element, so the loop vectorises
 /// (lane-wise compare and blend). `better(x, best)` is a strict comparison, which NaN
 /// never passes, so NaN never enters an accumulator and only the flag reports it.
-fn extreme_slice<T: Float>(s: &[T], identity: T, better: impl Fn(T, T) -> bool) -> T {
+pub(crate) fn extreme_slice<T: Float>(s: &[T], identity: T, better: impl Fn(T, T) -> bool) -> T {
     const WIDTH: usize = 8;
     let mut best = [identity; WIDTH];
     let mut nan = [false; WIDTH];

@@ -22,12 +22,7 @@ impl SoftmaxOp {
     }
 
     pub(crate) fn vjp<T: Float, V: Operand<T>>(&self, y: &V, g: &V) -> InputGrads<V> {
-        let dx = if self.log {
-            g.sub(&y.exp().mul(&g.sum_keepdim(&[self.axis])))
-        } else {
-            y.mul(&g.sub(&g.mul(y).sum_keepdim(&[self.axis])))
-        };
-        smallvec![Some(dx)]
+        smallvec![Some(g.softmax_grad(y, self.axis, self.log))]
     }
 }
 
