@@ -66,7 +66,7 @@ const RHS_PACKING_THRESHOLD: usize = 128;
 /// again. A block of 128 terms (8 KiB) stays in L1 beside the streaming left panel, and
 /// packing would cost each band of a split product a copy of the operand (the MLP step
 /// on two threads took 1.6% longer with it). Longer blocks no longer stay: with 16 panels
-/// of rows, a 1024³ product `Aᵀ · B` took 1.6× as long as `A · B` in place and as long
+/// of rows, a 1024³ product `Aᵀ · B` took 1.6× as long as `A · B` in place and 1.15×
 /// once packed; with 8 (each band of that product on two threads) packing won on 1024
 /// rows (0.72×) and neither won nor lost on 512 (0.86–1.11× from one run to the next);
 /// with 4 it lost (1.04–1.15×).
