@@ -162,8 +162,8 @@ pub trait Operand<T: Float>: Clone + sealed::Sealed {
 
     /// The gradient of `x` for `y = softmax(x)` along `axis` (log-softmax when `log`),
     /// from its output `y` and this gradient of `y`: `y · (g - Σ g·y)`, or
-    /// `g - e^y · Σ g`. Plain tensors run it one row at a time along a contiguous last
-    /// axis, with the same roundings.
+    /// `g - e^y · Σ g`. Plain tensors run it as one kernel over groups of rows along a
+    /// contiguous last axis, with the same roundings.
     fn softmax_grad(&self, y: &Self, axis: isize, log: bool) -> Self {
         if log {
             self.sub(&y.exp().mul(&self.sum_keepdim(&[axis])))

@@ -437,9 +437,10 @@ fn takes_dot_products((rows, cols): (usize, usize)) -> bool {
     rows * cols <= DOT_MAX_OUTPUTS || rows <= DOT_MAX_ROWS || cols <= DOT_MAX_COLS
 }
 
-/// [`product`] for few outputs whose operands both run along the sum: each output is a
-/// dot product of a row of `lhs` and a column of `rhs`, read in place by `gemm`'s
-/// dot-product kernels, in depth blocks of [`DOT_DEPTH`].
+/// [`product`] for few outputs, rows or columns (see [`takes_dot_products`]) whose
+/// operands both run along the sum: each output is a dot product of a row of `lhs` and a
+/// column of `rhs`, read in place by `gemm`'s dot-product kernels, in depth blocks of
+/// [`DOT_DEPTH`].
 ///
 /// # Safety
 ///

@@ -209,11 +209,11 @@ unsafe fn gemm_raw<T: Float>(
 /// side packs less. But a band of rows writes one contiguous block of the output, while
 /// bands of columns interleave the threads' writes along every row, and a product with a
 /// short sum writes an output element every few multiply-adds. On two threads, products
-/// summing at most [`ROW_BANDS_MAX_DEPTH`] terms ran 4–14% faster in row bands when the
-/// rows were at least half the columns (the MLP's weight gradients, 512 × 512 and
-/// 512 × 784 out of a 128-long sum, whose column bands had left the caller waiting for
-/// the later band), although each row band packs the right operand whole; with longer
-/// sums, column bands of a square product were 5% faster. A linear layer's forward
+/// summing 128 terms ran 4–14% faster in row bands when the rows were at least half the
+/// columns (the MLP's weight gradients, 512 × 512 and 512 × 784, whose column bands had
+/// left the caller waiting for the later band), although each row band packs the right
+/// operand whole; at 256 terms rows were 8% faster at 512 × 512 and within 2% at
+/// 1024 × 1024; from 512 terms, column bands of a square product were 5% faster. A linear layer's forward
 /// product (128 × 512) keeps column bands: row bands would each pack the whole weight.
 fn cuts_rows(m: usize, n: usize, k: usize) -> bool {
     m > n || (2 * m >= n && k <= ROW_BANDS_MAX_DEPTH)

@@ -144,9 +144,9 @@ fn row_max<T: Float>(x: &[T]) -> T {
     finite_or_zero(extreme_slice(x, T::neg_infinity(), |v, best| v > best))
 }
 
-/// Every row of `len` elements of `x` shifted by its [`row_max`] into `shifted`, and
-/// their exponentials into `out` through the vectorised `exp`, in one call for all rows
-/// (a call per row of 10 logits cost more than the row's work).
+/// Every row of `len` elements of `x` shifted by its [`row_max`] (returned), and their
+/// exponentials into `out` through the vectorised `exp`, in one call for all rows (a call
+/// per row of 10 logits cost more than the row's work).
 fn exp_shifted_rows<T: Float>(x: &[T], len: usize, out: &mut [MaybeUninit<T>]) -> Vec<T> {
     let mut shifted = Vec::with_capacity(x.len());
     for row in x.chunks(len) {
